@@ -1,0 +1,36 @@
+//! # brace
+//!
+//! Resilience primitives for the calls a service makes to things that fail:
+//! databases, caches, other services. The core is runtime-agnostic and builds
+//! without `std` (only `alloc`); time is always injected through
+//! [`time::Clock`] and [`time::Sleeper`], so every primitive can be driven
+//! deterministically in tests.
+//!
+//! | module | primitive | needs `std` |
+//! |---|---|---|
+//! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//!
+//! ```
+//! use brace::time::{Clock, ManualClock};
+//! use core::time::Duration;
+//!
+//! let clock = ManualClock::new();
+//! clock.advance(Duration::from_millis(5));
+//! assert_eq!(clock.now().as_duration(), Duration::from_millis(5));
+//! ```
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub(crate) mod sync;
+pub mod time;
