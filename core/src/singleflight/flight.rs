@@ -62,7 +62,7 @@ enum Runner {
 
 struct Waiter {
     id: WaiterId,
-    waker: Option<Waker>,
+    waker: Waker,
 }
 
 /// What a follower learns when it polls.
@@ -108,7 +108,7 @@ impl<V, E> Flight<V, E> {
         st.next_waiter += 1;
         st.waiters.push(Waiter {
             id,
-            waker: Some(waker.clone()),
+            waker: waker.clone(),
         });
         id
     }
@@ -125,9 +125,8 @@ impl<V, E> Flight<V, E> {
             return FollowerPoll::TakeOver;
         }
         if let Some(w) = st.waiters.iter_mut().find(|w| w.id == id) {
-            match &w.waker {
-                Some(old) if old.will_wake(waker) => {}
-                _ => w.waker = Some(waker.clone()),
+            if !w.waker.will_wake(waker) {
+                w.waker = waker.clone();
             }
         }
         FollowerPoll::Pending
@@ -146,7 +145,7 @@ impl<V, E> Flight<V, E> {
             return Vec::new();
         }
         st.outcome = Some(SharedOutcome::new(outcome.clone()));
-        st.waiters.drain(..).filter_map(|w| w.waker).collect()
+        st.waiters.drain(..).map(|w| w.waker).collect()
     }
 
     /// The driver was dropped before the work ended. Call with the map lock
@@ -184,10 +183,7 @@ impl<V, E> FlightState<V, E> {
         match self.waiters.first_mut() {
             Some(heir) => {
                 self.runner = Runner::HandingTo(heir.id);
-                match heir.waker.take() {
-                    Some(waker) => AfterLeave::WakeHeir(waker),
-                    None => AfterLeave::Nothing,
-                }
+                AfterLeave::WakeHeir(heir.waker.clone())
             }
             None => {
                 self.runner = Runner::Closed;
