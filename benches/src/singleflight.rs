@@ -51,7 +51,7 @@ pub fn run(opts: &Options) {
         let results = measure(&flight_of(waiters), 1, opts);
         report(&case, &results);
     }
-    stampede_report();
+    stampede_report(opts);
 }
 
 fn report(case: &str, results: &[crate::harness::Measured]) {
@@ -306,52 +306,64 @@ fn stampede(rt: &tokio::runtime::Runtime, call: Caller, leader_timeout: bool) ->
     }
 }
 
-fn stampede_report() {
+/// The `p` quantile of ascending `waits`, in milliseconds (NaN if empty).
+fn quantile_ms(waits: &[Duration], p: f64) -> f64 {
+    if waits.is_empty() {
+        return f64::NAN;
+    }
+    waits[((waits.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
+}
+
+fn stampede_report(opts: &Options) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
         .build()
         .expect("tokio runtime");
+    let rounds = if opts.quick { 3 } else { 7 };
     println!(
-        "\n### singleflight stampede: {STAMPEDE_TASKS} tasks, one cold key, {LOAD_TIME:?} loader, 2 tokio workers\n"
+        "\n### singleflight stampede: {STAMPEDE_TASKS} tasks, one cold key, {LOAD_TIME:?} loader, \
+         2 tokio workers, {rounds} interleaved rounds\n"
     );
     println!(
-        "| contender | leader | loader runs | hung (2 s watchdog) | errors | wait p50 | wait p99 |"
+        "| contender | leader | loader runs per stampede (max) | hung (2 s watchdog) | errors | \
+         wait p50 (median) | wait p99 (median) |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
     for leader_timeout in [false, true] {
-        for (name, call) in stampede_callers() {
-            let s = stampede(&rt, call, leader_timeout);
-            let pct = |p: f64| {
-                if s.waits.is_empty() {
-                    "-".to_owned()
-                } else {
-                    format!(
-                        "{:.1} ms",
-                        s.waits[((s.waits.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3
-                    )
-                }
+        let names: Vec<&str> = stampede_callers().iter().map(|(n, _)| *n).collect();
+        let mut runs: Vec<Vec<Stampede>> = names.iter().map(|_| Vec::new()).collect();
+        for round in 0..rounds {
+            // Fresh groups and caches every round, so every key starts cold.
+            let mut callers = stampede_callers();
+            for k in 0..callers.len() {
+                let i = (round + k) % callers.len();
+                let call = Arc::clone(&callers[i].1);
+                runs[i].push(stampede(&rt, call, leader_timeout));
+            }
+            callers.clear();
+        }
+        let leader = if leader_timeout {
+            "5-ms-timeout"
+        } else {
+            "plain"
+        };
+        for (name, runs) in names.iter().zip(&runs) {
+            let executions = runs.iter().map(|s| s.executions).max().unwrap_or(0);
+            let hung: usize = runs.iter().map(|s| s.hung).sum();
+            let failed: usize = runs.iter().map(|s| s.failed).sum();
+            let median = |p: f64| {
+                let mut q: Vec<f64> = runs.iter().map(|s| quantile_ms(&s.waits, p)).collect();
+                q.sort_by(|a, b| a.total_cmp(b));
+                q[q.len() / 2]
             };
-            let leader = if leader_timeout {
-                "5 ms timeout"
-            } else {
-                "plain"
-            };
+            let (p50, p99) = (median(0.5), median(0.99));
             println!(
-                "| {name} | {leader} | {} | {} | {} | {} | {} |",
-                s.executions,
-                s.hung,
-                s.failed,
-                pct(0.5),
-                pct(0.99)
+                "| {name} | {leader} | {executions} | {hung} | {failed} | {p50:.1} ms | {p99:.1} ms |"
             );
             println!(
-                "stampede {name} {} executions={} hung={} errors={} p99_ms={}",
-                leader.replace(' ', "-"),
-                s.executions,
-                s.hung,
-                s.failed,
-                pct(0.99).trim_end_matches(" ms")
+                "stampede {name} {leader} executions={executions} hung={hung} errors={failed} \
+                 p50_ms={p50:.1} p99_ms={p99:.1}"
             );
         }
     }

@@ -68,3 +68,37 @@ fn finishing_leader_reaches_or_frees_for_a_follower() {
         assert_eq!(group.in_flight(), 0);
     });
 }
+
+/// The leader is dropped and then a follower that may have become its heir
+/// is dropped too, before it ever ran: the inheritance passes on to the
+/// caller on the other thread, or the key is freed for it. It never hangs.
+#[test]
+fn dropped_heir_passes_the_work_on() {
+    loom::model(|| {
+        let group = Arc::new(TestGroup::new());
+        let other_group = Arc::clone(&group);
+        let other = loom::thread::spawn(move || {
+            loom::future::block_on(other_group.work(1, || ready(Ok(7))))
+        });
+
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut leader = Box::pin(group.work(1, pending));
+        let led = leader.as_mut().poll(&mut cx);
+        let mut heir = Box::pin(group.work(1, || ready(Ok(9))));
+        let heir_first = heir.as_mut().poll(&mut cx);
+        drop(leader);
+        drop(heir);
+
+        let got = other.join().unwrap();
+        // 7: it ran its own work; 9: it followed a caller here that led with
+        // ready work before the other thread's caller joined.
+        assert!(got == Ok(7) || got == Ok(9), "{got:?}");
+        if let Poll::Ready(v) = led {
+            assert_eq!(v, Ok(7), "the first caller here can only have followed");
+        }
+        if let Poll::Ready(v) = heir_first {
+            assert!(v == Ok(7) || v == Ok(9));
+        }
+        assert_eq!(group.in_flight(), 0);
+    });
+}
