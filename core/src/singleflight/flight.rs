@@ -133,18 +133,24 @@ impl<V, E> Flight<V, E> {
     }
 
     /// Publishes the outcome to every follower and returns their wakers.
-    /// Call after the flight has left the map. Followers clone the value
-    /// from one shared copy, made only if there is someone to read it.
+    /// Call after the flight has left the map (so nobody joins any more).
+    /// Followers clone the value from one shared copy, made only if there is
+    /// someone to read it, and made before the state changes: if `V::clone`
+    /// panics, the flight is still `Running` and the leader's dropped ticket
+    /// hands it on like any other abandoned flight.
     pub(super) fn finish(&self, outcome: &Outcome<V, E>) -> Vec<Waker>
     where
         V: Clone,
     {
+        let has_waiters = !self.state.lock().waiters.is_empty();
+        let shared = has_waiters.then(|| SharedOutcome::new(outcome.clone()));
         let mut st = self.state.lock();
         st.runner = Runner::Closed;
         if st.waiters.is_empty() {
             return Vec::new();
         }
-        st.outcome = Some(SharedOutcome::new(outcome.clone()));
+        // Nobody joined since `has_waiters` was read; some may have left.
+        st.outcome = shared;
         st.waiters.drain(..).map(|w| w.waker).collect()
     }
 
