@@ -330,6 +330,7 @@ fn stampede_report(opts: &Options) {
          wait p50 (median) | wait p99 (median) |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
+    let mut lines = Vec::new();
     for leader_timeout in [false, true] {
         let names: Vec<&str> = stampede_callers().iter().map(|(n, _)| *n).collect();
         let mut runs: Vec<Vec<Stampede>> = names.iter().map(|_| Vec::new()).collect();
@@ -361,12 +362,14 @@ fn stampede_report(opts: &Options) {
             println!(
                 "| {name} | {leader} | {executions} | {hung} | {failed} | {p50:.1} ms | {p99:.1} ms |"
             );
-            println!(
+            lines.push(format!(
                 "stampede {name} {leader} executions={executions} hung={hung} errors={failed} \
                  p50_ms={p50:.1} p99_ms={p99:.1}"
-            );
+            ));
         }
     }
+    println!();
+    lines.iter().for_each(|l| println!("{l}"));
 }
 
 fn stampede_callers() -> Vec<(&'static str, Caller)> {
