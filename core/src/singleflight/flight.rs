@@ -142,15 +142,18 @@ impl<V, E> Flight<V, E> {
     where
         V: Clone,
     {
-        let has_waiters = !self.state.lock().waiters.is_empty();
-        let shared = has_waiters.then(|| SharedOutcome::new(outcome.clone()));
         let mut st = self.state.lock();
-        st.runner = Runner::Closed;
         if st.waiters.is_empty() {
+            st.runner = Runner::Closed;
             return Vec::new();
         }
-        // Nobody joined since `has_waiters` was read; some may have left.
-        st.outcome = shared;
+        drop(st);
+        let shared = SharedOutcome::new(outcome.clone());
+        let mut st = self.state.lock();
+        st.runner = Runner::Closed;
+        // Nobody joined meanwhile (the flight is out of the map); some
+        // followers may have left, which costs only the copy.
+        st.outcome = Some(shared);
         st.waiters.drain(..).map(|w| w.waker).collect()
     }
 
