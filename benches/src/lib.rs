@@ -12,3 +12,6 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod hitratio;
+pub mod reference;
+pub mod traces;
