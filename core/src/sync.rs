@@ -19,10 +19,65 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsiz
 /// written by different threads never share one.
 pub(crate) use crossbeam_utils::CachePadded;
 
-/// Locks for std-only modules. They are not model-checked under loom: the
-/// modules that use them (cache, single-flight) have no loom models.
+/// A mutex with one `lock()` signature everywhere: parking_lot's (no
+/// poisoning) normally, loom's model-checked mutex under `cfg(loom)`.
+#[cfg(all(feature = "std", not(loom)))]
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
+
+#[cfg(all(feature = "std", not(loom)))]
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(parking_lot::Mutex::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
+        self.0.lock()
+    }
+
+    /// Locks if no one holds the lock, without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<parking_lot::MutexGuard<'_, T>> {
+        self.0.try_lock()
+    }
+}
+
+/// A mutex with one `lock()` signature everywhere: parking_lot's (no
+/// poisoning) normally, loom's model-checked mutex under `cfg(loom)`.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+#[cfg(loom)]
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(loom::sync::Mutex::new(value))
+    }
+
+    /// Locks, ignoring poisoning as parking_lot does.
+    #[inline]
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks if no one holds the lock, without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<loom::sync::MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// A reader-writer lock for std-only slow paths (the cache's invalidation
+/// predicates). Not model-checked under loom: no loom model covers it.
 #[cfg(feature = "std")]
-pub(crate) use parking_lot::{Mutex, MutexGuard, RwLock};
+pub(crate) use parking_lot::RwLock;
 
 /// A small dense number for the calling thread (0, 1, 2, ... in order of
 /// first call), used to pick a stripe of striped counters and buffers.
