@@ -41,6 +41,7 @@ mod access_buffer;
 mod config;
 mod hashing;
 mod invalidation;
+mod load;
 mod policy;
 mod slot;
 mod stats;
@@ -110,6 +111,7 @@ struct Inner<K, V, C> {
     stats: Stats,
     settings: config::Settings<K, V>,
     clock: C,
+    groups: load::Groups,
 }
 
 struct PolicyState {
@@ -164,6 +166,7 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 stats: Stats::new(),
                 settings,
                 clock,
+                groups: load::Groups::default(),
             }),
         }
     }
