@@ -42,7 +42,7 @@ mod config;
 mod hashing;
 mod invalidation;
 mod load;
-mod policy;
+pub(crate) mod policy;
 mod slot;
 mod stats;
 
@@ -65,6 +65,9 @@ use stats::{Counter, Stats};
 
 pub use config::{CacheBuilder, ConfigError, RefreshTask};
 pub use stats::CacheStats;
+
+#[doc(hidden)]
+pub use policy::PolicySimulator;
 
 /// A bounded concurrent cache with TTLs, O(1) invalidation and
 /// stale-while-revalidate loading.
