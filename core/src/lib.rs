@@ -9,6 +9,7 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -35,5 +36,8 @@ extern crate std;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod cache;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod singleflight;
 pub(crate) mod sync;
 pub mod time;
