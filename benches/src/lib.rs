@@ -12,4 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod hitratio;
+pub mod reference;
 pub mod singleflight;
+pub mod traces;

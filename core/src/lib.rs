@@ -9,6 +9,7 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -32,6 +33,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod cache;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod singleflight;

@@ -7,9 +7,14 @@
 
 use brace_benches::harness::Options;
 
+/// An area's name and the function that runs it.
+type Area = (&'static str, fn(&Options));
+
 /// Every area and the function that runs it.
-#[allow(clippy::type_complexity)] // pre-existing: clippy flags the fn-pointer tuple
-const AREAS: &[(&str, fn(&Options))] = &[("singleflight", brace_benches::singleflight::run)];
+const AREAS: &[Area] = &[
+    ("hitratio", brace_benches::hitratio::run),
+    ("singleflight", brace_benches::singleflight::run),
+];
 
 fn main() {
     let mut quick = false;
