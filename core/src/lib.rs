@@ -9,6 +9,7 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -32,5 +33,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod metrics;
 pub(crate) mod sync;
 pub mod time;
