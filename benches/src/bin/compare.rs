@@ -8,7 +8,8 @@
 use brace_benches::harness::Options;
 
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[];
+#[allow(clippy::type_complexity)]
+const AREAS: &[(&str, fn(&Options))] = &[("metrics", brace_benches::metrics::run)];
 
 fn main() {
     let mut quick = false;

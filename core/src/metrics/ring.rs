@@ -147,8 +147,11 @@ impl<P: SlotPayload> Ring<P> {
         }
         let slot = self.slot(tick);
         if !self.make_live(slot, want, &retire) {
-            // Busy: credit the head slot rather than wait for the reset.
-            if head != 0 && want - head < self.live {
+            // Busy: credit the newest live slot rather than wait for the
+            // reset. Re-read the head: the thread resetting our slot may be
+            // the one that just moved it (a spare being prepared).
+            let head = self.head.load(Ordering::Acquire);
+            if head != 0 && head <= want && want - head < self.live {
                 let newest = self.slot(head - 1);
                 if newest.epoch.load(Ordering::Acquire) == head {
                     return Some(&newest.payload);
@@ -179,10 +182,12 @@ impl<P: SlotPayload> Ring<P> {
             if seen & BUSY != 0 || seen > want {
                 return false;
             }
+            // AcqRel: a writer that then sees `busy` also sees the head this
+            // thread moved before preparing a spare.
             match slot.epoch.compare_exchange(
                 seen,
                 want | BUSY,
-                Ordering::Acquire,
+                Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
                 Ok(_) => {

@@ -196,10 +196,14 @@ struct StripeHead {
     max: AtomicU64,
 }
 
-/// One slot: `stripes` headers and `stripes × stride` bucket counters.
+/// One slot: `stripes` headers and `stripes × stride` bucket counters, of
+/// which the first `len` of each stripe are used (the rest pad to a cache
+/// line and stay zero).
 struct HistSlot {
     heads: Box<[CachePadded<StripeHead>]>,
     buckets: Box<[AtomicU32]>,
+    stride: usize,
+    len: usize,
 }
 
 impl SlotPayload for HistSlot {
@@ -209,8 +213,10 @@ impl SlotPayload for HistSlot {
             head.min.store(u64::MAX, Ordering::Relaxed);
             head.max.store(0, Ordering::Relaxed);
         }
-        for b in self.buckets.iter() {
-            b.store(0, Ordering::Relaxed);
+        for stripe in self.buckets.chunks(self.stride) {
+            for b in &stripe[..self.len] {
+                b.store(0, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -326,6 +332,8 @@ impl Window {
                 })
                 .collect(),
             buckets: (0..stripes * stride).map(|_| AtomicU32::new(0)).collect(),
+            stride,
+            len: layout.len(),
         });
         Window {
             config,
