@@ -66,6 +66,27 @@ impl<C: Clock> Red<C> {
         self.window.record_at(now, latency, outcome);
     }
 
+    /// [`Red::record_at`] with the latency in nanoseconds, e.g. the
+    /// difference of two readings of this recorder's clock:
+    ///
+    /// ```
+    /// use brace::metrics::{Outcome, Red, WindowConfig};
+    /// use brace::time::{Clock, ManualClock};
+    /// use core::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let red = Red::new(WindowConfig::default(), clock.clone());
+    /// let start = clock.now();
+    /// clock.advance(Duration::from_millis(7)); // the request runs
+    /// let end = clock.now();
+    /// red.record_nanos_at(end, end.saturating_sub(start).as_u64(), Outcome::Success);
+    /// assert_eq!(red.snapshot().max(), Some(Duration::from_millis(7)));
+    /// ```
+    #[inline]
+    pub fn record_nanos_at(&self, now: Nanos, latency_nanos: u64, outcome: Outcome) {
+        self.window.record_nanos_at(now, latency_nanos, outcome);
+    }
+
     /// Rate, errors and latency over the window ending now.
     pub fn snapshot(&self) -> RedSnapshot {
         RedSnapshot::from_window(self.window.snapshot_at(self.clock.now()))

@@ -354,12 +354,19 @@ impl Window {
     /// with `outcome`.
     #[inline]
     pub fn record_at(&self, now: Nanos, latency: Duration, outcome: Outcome) {
-        let tick = self.ring.tick(now);
-        let Some(slot) = self.ring.writable(tick, |_, _| {}) else {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.record_nanos_at(now, nanos, outcome);
+    }
+
+    /// [`Window::record_at`] with the latency in nanoseconds (for callers
+    /// that already hold it as an integer, e.g. a difference of two clock
+    /// readings).
+    #[inline]
+    pub fn record_nanos_at(&self, now: Nanos, nanos: u64, outcome: Outcome) {
+        let Some(slot) = self.ring.writable(now, |_, _| {}) else {
             return;
         };
         let stripe = thread_hint() & self.stripe_mask;
-        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
         slot.buckets[stripe * self.stride + self.layout.index(nanos)]
             .fetch_add(1, Ordering::Relaxed);
         let head = &slot.heads[stripe];
