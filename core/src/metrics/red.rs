@@ -3,8 +3,10 @@
 use core::fmt;
 use core::time::Duration;
 
+use super::outcome::Outcome;
 use super::snapshot::HistogramSnapshot;
-use super::window::{Outcome, Window, WindowConfig, WindowSnapshot};
+use super::window::{Window, WindowSnapshot};
+use super::window_config::WindowConfig;
 use crate::time::{Clock, Nanos};
 
 /// Records requests and reports rate, error rate and latency quantiles over

@@ -22,9 +22,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
+use super::outcome::Outcome;
 use super::ring::{Ring, SlotPayload};
 use super::stripe::thread_hint;
-use super::window::Outcome;
 use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
 use crate::time::{Clock, Nanos};
 
