@@ -8,25 +8,31 @@
 //! Either way the choice only affects speed: every stripe is counted.
 
 #[cfg(all(feature = "std", not(loom)))]
+std::thread_local! {
+    static HINT: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+#[inline]
 pub(crate) fn thread_hint() -> usize {
+    let h = HINT.with(|hint| hint.get());
+    if h != usize::MAX { h } else { first_hint() }
+}
+
+/// Takes this thread's number on its first record.
+#[cfg(all(feature = "std", not(loom)))]
+#[cold]
+fn first_hint() -> usize {
     use crate::sync::{AtomicUsize, Ordering};
-    use core::cell::Cell;
 
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
-        static HINT: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    HINT.with(|hint| {
-        let mut h = hint.get();
-        if h == usize::MAX {
-            h = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
-            hint.set(h);
-        }
-        h
-    })
+    let h = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+    HINT.with(|hint| hint.set(h));
+    h
 }
 
 #[cfg(not(all(feature = "std", not(loom))))]
+#[inline]
 pub(crate) fn thread_hint() -> usize {
     let marker = 0u8;
     let addr = core::ptr::addr_of!(marker) as usize as u64;
