@@ -38,3 +38,20 @@ pub(crate) fn thread_hint() -> usize {
     let addr = core::ptr::addr_of!(marker) as usize as u64;
     ((addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize
 }
+
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_keeps_its_hint_and_the_next_thread_gets_another() {
+        let mine = thread_hint();
+        assert_eq!(thread_hint(), mine);
+        let a = std::thread::spawn(thread_hint).join().unwrap();
+        let b = std::thread::spawn(thread_hint).join().unwrap();
+        // Each thread takes a fresh number (tests running in parallel may
+        // take numbers in between, so only distinctness is certain here).
+        assert_ne!(a, b);
+        assert_ne!(a, mine);
+    }
+}
