@@ -16,3 +16,4 @@ pub mod hitratio;
 pub mod reference;
 pub mod singleflight;
 pub mod traces;
+pub mod metrics;

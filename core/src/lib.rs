@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
 //! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
+//! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -39,5 +40,6 @@ pub mod cache;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod singleflight;
+pub mod metrics;
 pub(crate) mod sync;
 pub mod time;
