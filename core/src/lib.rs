@@ -9,6 +9,7 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | `loader` | `BatchLoader`: one batch per tick, dedup, cancellation-correct | yes |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -32,5 +33,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod loader;
 pub(crate) mod sync;
 pub mod time;
