@@ -13,10 +13,13 @@ use brace::loader::{BatchFn, BatchLoader};
 const POSTS: i32 = 20;
 const AUTHORS: i32 = 5;
 
-/// Every batch call the backend received: (table, keys).
+/// One batch call: the table and its keys (sorted).
+type Call = (&'static str, Vec<i32>);
+
+/// Every batch call the backend received.
 #[derive(Clone, Default)]
 struct Backend {
-    calls: Arc<Mutex<Vec<(&'static str, Vec<i32>)>>>,
+    calls: Arc<Mutex<Vec<Call>>>,
 }
 
 impl Backend {

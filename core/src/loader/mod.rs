@@ -147,7 +147,7 @@ pub type LoadResult<V, E> = Result<Option<V>, LoadError<E>>;
 ///
 /// let loader = BatchLoader::new(Doubler);
 /// futures_executor::block_on(async {
-///     let (a, b) = futures_util::join!(loader.load(1), loader.load(-1));
+///     let (a, b) = futures_util::future::join(loader.load(1), loader.load(-1)).await;
 ///     assert_eq!(a.unwrap(), Some(2));
 ///     assert_eq!(b.unwrap(), None); // not returned: not found
 ///     let many = loader.load_many([3, 4, 3]).await;
