@@ -142,3 +142,31 @@ fn invalid_configs_are_refused_naming_the_field() {
             .starts_with("max_wait must be greater than zero")
     );
 }
+
+#[test]
+fn a_batch_keeps_collecting_while_an_earlier_partial_batch_loads() {
+    let (backend, gate) = Backend::gated();
+    let loader = BatchLoader::new(backend.clone());
+    let mut first = Box::pin(loader.load(1));
+    for _ in 0..100 {
+        if backend.started() == 1 {
+            break;
+        }
+        assert!(common::poll_once(&mut first).is_pending());
+    }
+    assert_eq!(backend.started(), 1, "the first batch is loading");
+    let mut second = Box::pin(loader.load(2));
+    for _ in 0..100 {
+        assert!(common::poll_once(&mut second).is_pending());
+    }
+    // The second batch's tick is long over, but it waits for the first call.
+    assert_eq!(backend.started(), 1);
+    let mut third = Box::pin(loader.load(3));
+    assert!(common::poll_once(&mut third).is_pending());
+    gate.add_permits(2);
+    assert_eq!(block_on(first).unwrap(), Some(10));
+    let (b, c) = block_on(futures_util::future::join(second, third));
+    assert_eq!((b.unwrap(), c.unwrap()), (Some(20), Some(30)));
+    assert_eq!(backend.calls(), vec![vec![1], vec![2, 3]]);
+    assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
+}

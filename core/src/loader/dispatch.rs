@@ -31,8 +31,8 @@ where
     K: Hash + Eq + Clone + Send + Sync,
     F: BatchFn<K>,
 {
-    EndOfTick::new(inner, id).await;
-    let (keys, restart) = inner.table.lock().begin_call(id);
+    let partial = EndOfTick::new(inner, id).await;
+    let (keys, restart) = inner.table.lock().begin_call(id, partial);
     inner.counters.record_sent(keys.len(), restart);
     let outcome = call_catching_panics(&inner.batch_fn, &keys).await;
     if matches!(outcome, CallOutcome::Panicked) {
@@ -62,6 +62,29 @@ async fn call_catching_panics<K, F: BatchFn<K>>(
     .await
 }
 
+impl<K, F> EndOfTick<'_, K, F>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    F: BatchFn<K>,
+{
+    /// The tick is over: send, unless an earlier batch that went out before
+    /// it was full is still loading; then keep collecting until it is done.
+    /// So a wave of loads split by the scheduler (a worker preempted while
+    /// spawning) makes at most one more batch, not one per fragment.
+    fn ready_unless_partial_running(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self
+            .inner
+            .table
+            .lock()
+            .wait_for_partial(self.id, cx.waker())
+        {
+            Poll::Pending
+        } else {
+            Poll::Ready(true)
+        }
+    }
+}
+
 /// The adaptive wait never asks for more quiet yields than this.
 const MAX_QUIET_YIELDS: u32 = 64;
 
@@ -84,6 +107,8 @@ struct EndOfTick<'a, K, F: BatchFn<K>> {
     /// first look).
     keys_before: Option<usize>,
     quiet_yields: u32,
+    /// The tick is over; waiting for an earlier partial batch's call.
+    after_partial: bool,
     /// The most yields it took for a new key to arrive.
     longest_gap: u32,
     deadline: Option<BoxedWait>,
@@ -98,6 +123,7 @@ impl<'a, K, F: BatchFn<K>> EndOfTick<'a, K, F> {
             tick: Tick::Idle,
             keys_before: None,
             quiet_yields: 0,
+            after_partial: false,
             longest_gap: 0,
             deadline,
         }
@@ -109,18 +135,22 @@ where
     K: Hash + Eq + Clone + Send + Sync,
     F: BatchFn<K>,
 {
-    type Output = ();
+    /// `true` when the batch goes out before it is full.
+    type Output = bool;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let this = self.get_mut();
         let (phase, keys) = this.inner.table.lock().progress(this.id);
         if phase != Phase::Filling {
-            return Poll::Ready(());
+            return Poll::Ready(false);
         }
         if let Some(deadline) = &mut this.deadline {
             if deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
+                return Poll::Ready(true);
             }
+        }
+        if this.after_partial {
+            return this.ready_unless_partial_running(cx);
         }
         match &mut this.tick {
             Tick::Idle => {}
@@ -146,7 +176,8 @@ where
             .max(this.longest_gap.saturating_mul(2))
             .min(MAX_QUIET_YIELDS.max(settings.yields));
         if this.quiet_yields >= needed {
-            return Poll::Ready(());
+            this.after_partial = true;
+            return this.ready_unless_partial_running(cx);
         }
         match &settings.yield_with {
             Some(make) => {

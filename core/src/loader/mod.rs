@@ -15,6 +15,12 @@
 //! * The batch goes at once when it reaches
 //!   [`max_batch_size`](LoaderBuilder::max_batch_size), and at the latest
 //!   after [`max_wait`](LoaderBuilder::max_wait) if one is set.
+//! * If an earlier batch that went out before it was full is still being
+//!   loaded when the tick ends, the new batch keeps collecting until that
+//!   call returns (unless it fills up or `max_wait` elapses first). A wave
+//!   of loads that the scheduler split (a worker preempted while spawning
+//!   tasks) so becomes at most one extra batch rather than many fragments,
+//!   and a busy loader sends fewer, larger batches.
 //! * A key appears once per batch; loading a key that is already in flight
 //!   joins that flight.
 //!
@@ -378,12 +384,10 @@ impl<K: Hash + Eq + Clone + Send + Sync, F: BatchFn<K>> Drop for Ticket<'_, K, F
         if self.finished {
             return;
         }
-        let (wake, cancelled) = self.inner.table.lock().leave(self.id, self.slot);
+        let (wakers, cancelled) = self.inner.table.lock().leave(self.id, self.slot);
         if cancelled {
             self.inner.counters.record_cancelled();
         }
-        if let Some(waker) = wake {
-            waker.wake();
-        }
+        wakers.into_iter().for_each(|w| w.wake());
     }
 }

@@ -6,6 +6,9 @@
 //! * `in_flight[k] == (id, i)` iff batch `id` is not `Done`, its entry `i`
 //!   has key `k` and is still `sent`. So a key is in at most one batch.
 //! * A batch is in `batches` until its last waiter has left.
+//! * `partial_call` names a batch in `Loading` (or `Closed` for a restart)
+//!   that was sent before it was full; it is cleared when that batch is done
+//!   or cancelled, and then every waker in `after_partial` is woken.
 
 use alloc::vec::Vec;
 use core::hash::Hash;
@@ -39,6 +42,11 @@ pub(crate) enum Role<V, E> {
 pub(crate) struct Table<K, V, E> {
     next_id: BatchId,
     open: Option<BatchId>,
+    /// A batch sent before it was full (at the end of its tick or at
+    /// `max_wait`) whose call is still running.
+    partial_call: Option<BatchId>,
+    /// Leaders waiting for `partial_call` to finish.
+    after_partial: Vec<Waker>,
     batches: HashMap<BatchId, Batch<K, V, E>>,
     in_flight: HashMap<K, (BatchId, usize)>,
     pub(crate) cache: ValueCache<K, V>,
@@ -49,6 +57,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         Table {
             next_id: 0,
             open: None,
+            partial_call: None,
+            after_partial: Vec::new(),
             batches: HashMap::new(),
             in_flight: HashMap::new(),
             cache: ValueCache::new(cache),
@@ -127,9 +137,12 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
 
     /// The leader starts the call: closes the batch, drops keys nobody waits
     /// for any more, and returns the keys to send and whether this re-sends.
-    pub(crate) fn begin_call(&mut self, id: BatchId) -> (Vec<K>, bool) {
+    pub(crate) fn begin_call(&mut self, id: BatchId, partial: bool) -> (Vec<K>, bool) {
         if self.open == Some(id) {
             self.open = None;
+        }
+        if partial {
+            self.partial_call = Some(id);
         }
         let batch = self
             .batches
@@ -176,17 +189,42 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             entry.result = Some(result);
         }
         batch.phase = Phase::Done;
-        batch.take_wakers()
+        let mut wakers = batch.take_wakers();
+        self.end_partial(id, &mut wakers);
+        wakers
+    }
+
+    /// Whether batch `id`, its tick over, should keep collecting because an
+    /// earlier partial batch is still being loaded; if so `waker` is woken
+    /// when that call ends.
+    pub(crate) fn wait_for_partial(&mut self, id: BatchId, waker: &Waker) -> bool {
+        match self.partial_call {
+            Some(other) if other != id => {
+                if !self.after_partial.iter().any(|w| w.will_wake(waker)) {
+                    self.after_partial.push(waker.clone());
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn end_partial(&mut self, id: BatchId, wakers: &mut Vec<Waker>) {
+        if self.partial_call == Some(id) {
+            self.partial_call = None;
+            wakers.append(&mut self.after_partial);
+        }
     }
 
     /// `slot` leaves batch `id` without its result (its future was dropped).
-    /// Returns a waker to call (a promoted leader) and whether the batch was
-    /// cancelled because nobody is left.
-    pub(crate) fn leave(&mut self, id: BatchId, slot: usize) -> (Option<Waker>, bool) {
+    /// Returns wakers to call (a promoted leader, or leaders that waited for
+    /// this batch's partial call) and whether the batch was cancelled
+    /// because nobody is left.
+    pub(crate) fn leave(&mut self, id: BatchId, slot: usize) -> (Vec<Waker>, bool) {
         let batch = self.batches.get_mut(&id).expect("a waiter's batch exists");
         let wake = batch.leave(slot);
         if batch.live > 0 {
-            return (wake, false);
+            return (wake.into_iter().collect(), false);
         }
         let cancelled = batch.phase != Phase::Done;
         let batch = self.batches.remove(&id).expect("just seen");
@@ -198,7 +236,9 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
                 self.open = None;
             }
         }
-        (None, cancelled)
+        let mut wakers = Vec::new();
+        self.end_partial(id, &mut wakers);
+        (wakers, cancelled)
     }
 
     pub(crate) fn pending_keys(&self) -> usize {
