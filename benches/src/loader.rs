@@ -493,7 +493,7 @@ pub fn run(opts: &Options) {
     let (rounds, span) = if opts.quick {
         (3, Duration::from_millis(50))
     } else {
-        (opts.rounds.min(7), Duration::from_millis(200))
+        (opts.rounds.min(5), Duration::from_millis(150))
     };
     println!(
         "\n## loader: N+1 (100 posts, then each post's author; 1,000 Zipf authors), tokio 2 workers"

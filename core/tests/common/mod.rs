@@ -39,6 +39,8 @@ pub struct Backend {
     pub gate: Option<Arc<Semaphore>>,
     /// When set, the first call never finishes.
     pub hang_first: bool,
+    /// When set, each call takes this long (tokio time), like a database.
+    pub latency: Option<std::time::Duration>,
     started: Arc<AtomicUsize>,
 }
 
@@ -59,6 +61,14 @@ impl Backend {
     pub fn hanging_first() -> Self {
         Backend {
             hang_first: true,
+            ..Self::default()
+        }
+    }
+
+    /// A backend whose calls take `latency` (needs a tokio runtime with time).
+    pub fn with_latency(latency: std::time::Duration) -> Self {
+        Backend {
+            latency: Some(latency),
             ..Self::default()
         }
     }
@@ -88,6 +98,9 @@ impl BatchFn<u64> for Backend {
         let nth = self.started.fetch_add(1, Ordering::SeqCst);
         if self.hang_first && nth == 0 {
             std::future::pending::<()>().await;
+        }
+        if let Some(latency) = self.latency {
+            tokio::time::sleep(latency).await;
         }
         if let Some(gate) = &self.gate {
             gate.acquire().await.expect("gate open").forget();
