@@ -6,6 +6,12 @@
 //! and, while it yields, on the others) runs and may add keys. The leader
 //! sends once `yields` yields in a row added no key, or at once when the
 //! batch fills up, or when `max_wait` elapses, whichever comes first.
+//!
+//! The quiet stretch adapts to how keys arrive: if a new key once took `g`
+//! yields to show up (tasks trickling in from another worker), the leader
+//! waits for `2 g` quiet yields (at most 64) rather than `yields`. After the
+//! tick, a batch still waits for an earlier partial batch's call to return
+//! (see `Table::wait_for_partial`).
 
 use core::future::{Future, poll_fn};
 use core::hash::Hash;
