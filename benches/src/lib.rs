@@ -13,7 +13,8 @@
 
 pub mod harness;
 pub mod hitratio;
+pub mod loader;
+pub mod metrics;
 pub mod reference;
 pub mod singleflight;
 pub mod traces;
-pub mod metrics;

@@ -9,8 +9,10 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | `singleflight` | `Group`: one in-flight load per key, hand-off, panic isolation | yes |
 //! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
 //! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
+//! | `loader` | `BatchLoader`: one batch per tick, dedup, cancellation-correct | yes |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -39,7 +41,10 @@ extern crate std;
 pub mod cache;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub mod singleflight;
+pub mod loader;
 pub mod metrics;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod singleflight;
 pub(crate) mod sync;
 pub mod time;

@@ -13,6 +13,7 @@ type Area = (&'static str, fn(&Options));
 /// Every area and the function that runs it.
 const AREAS: &[Area] = &[
     ("hitratio", brace_benches::hitratio::run),
+    ("loader", brace_benches::loader::run),
     ("metrics", brace_benches::metrics::run),
     ("singleflight", brace_benches::singleflight::run),
 ];
