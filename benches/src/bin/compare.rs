@@ -7,8 +7,11 @@
 
 use brace_benches::harness::Options;
 
+/// Runs one area.
+type AreaRun = fn(&Options);
+
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[];
+const AREAS: &[(&str, AreaRun)] = &[("cache", brace_benches::cache::run)];
 
 fn main() {
     let mut quick = false;

@@ -7,8 +7,8 @@
 //! * **Reads.** A hit takes no lock and allocates nothing: it looks the hash
 //!   up, checks the key, the invalidation generation and (only when the entry
 //!   has a deadline) the clock, clones the value and records the hit in a
-//!   per-thread lossy ring ([`access_buffer`](self) docs). Values are cloned
-//!   out, so store `Arc<T>` for anything larger than a few words.
+//!   per-thread lossy ring (protocol in `access_buffer.rs`). Values are
+//!   cloned out, so store `Arc<T>` for anything larger than a few words.
 //! * **Writes.** Replacing the value of a resident key (without a weigher) is
 //!   a lock-free compare-and-swap. Adding a key takes the policy lock: the
 //!   read rings are drained into the policy first (so the policy sees every
@@ -230,7 +230,7 @@ where
         let hash = inner.hasher.hash(key);
         let guard = inner.map.guard();
         let mut state = inner.policy.lock();
-        inner.drain(&mut state, &guard);
+        inner.drain(&mut state);
         let removed = inner
             .map
             .remove_if(&hash, |_, slot| slot.key.borrow() == key, &guard);
@@ -278,7 +278,7 @@ where
             .map(|(hash, _)| *hash)
             .collect();
         let mut state = inner.policy.lock();
-        inner.drain(&mut state, &guard);
+        inner.drain(&mut state);
         for hash in dead {
             let removed = inner
                 .map
@@ -354,7 +354,7 @@ where
             match self.judge(slot) {
                 Some(freshness) => {
                     self.stats.add(Counter::Hit, 1);
-                    self.record(hash, true, &guard);
+                    self.record(hash, true);
                     return Found::Live {
                         value: slot.value.clone(),
                         stale: freshness == Freshness::Stale,
@@ -364,14 +364,14 @@ where
             }
         }
         self.stats.add(Counter::Miss, 1);
-        self.record(hash, false, &guard);
+        self.record(hash, false);
         Found::Absent
     }
 
     /// Records a read for the policy; drains when this thread's ring is full
     /// and the policy lock is free (otherwise the event is dropped).
     #[inline]
-    fn record(&self, hash: u64, hit: bool, guard: &impl Guard) {
+    fn record(&self, hash: u64, hit: bool) {
         let push = |h| {
             if hit {
                 self.buffers.push_hit(h)
@@ -382,20 +382,22 @@ where
         if push(hash) == Push::Full
             && let Some(mut state) = self.policy.try_lock()
         {
-            self.drain(&mut state, guard);
+            self.drain(&mut state);
             push(hash);
         }
     }
 
-    /// Feeds buffered reads to the policy; hits on keys no longer resident
-    /// are skipped. Holds the policy lock (`state`).
-    fn drain(&self, state: &mut PolicyState, guard: &impl Guard) {
+    /// Feeds buffered reads to the policy. Holds the policy lock (`state`).
+    /// A hit whose key was removed since is still passed on: it was a hit
+    /// when it happened, and the policy ignores hashes it does not hold
+    /// (beyond counting their frequency).
+    fn drain(&self, state: &mut PolicyState) {
         let policy = &mut state.policy;
         self.buffers.drain(|hash, hit| {
-            if !hit {
-                policy.record_miss(hash);
-            } else if self.map.contains_key(&hash, guard) {
+            if hit {
                 policy.record_access(hash);
+            } else {
+                policy.record_miss(hash);
             }
         });
     }
@@ -405,7 +407,7 @@ where
         let Some(mut state) = self.policy.try_lock() else {
             return;
         };
-        self.drain(&mut state, guard);
+        self.drain(&mut state);
         let removed = self
             .map
             .remove_if(&hash, |_, slot| core::ptr::eq(slot, dead), guard);
@@ -439,14 +441,14 @@ where
                 None => Operation::Abort(()),
             };
             if let Compute::Updated { .. } = self.map.compute(hash, swap, &guard) {
-                self.record(hash, true, &guard);
+                self.record(hash, true);
                 return;
             }
         }
         let weight = self.weigh(&key, value.as_ref());
         let slot = Slot::new(key, value, stale_at, expires_at, generation);
         let mut state = self.policy.lock();
-        self.drain(&mut state, &guard);
+        self.drain(&mut state);
         let PolicyState { policy, evicted } = &mut *state;
         if self.map.insert(hash, slot, &guard).is_some() {
             policy.update_weight(hash, weight, evicted);
