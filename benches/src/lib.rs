@@ -13,3 +13,4 @@
 
 pub mod cache;
 pub mod harness;
+pub mod singleflight;

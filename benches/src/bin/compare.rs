@@ -11,7 +11,10 @@ use brace_benches::harness::Options;
 type AreaRun = fn(&Options);
 
 /// Every area and the function that runs it.
-const AREAS: &[(&str, AreaRun)] = &[("cache", brace_benches::cache::run)];
+const AREAS: &[(&str, AreaRun)] = &[
+    ("cache", brace_benches::cache::run),
+    ("singleflight", brace_benches::singleflight::run),
+];
 
 fn main() {
     let mut quick = false;

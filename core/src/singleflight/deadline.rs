@@ -19,6 +19,10 @@ pin_project_lite::pin_project! {
     /// completes first. Giving up drops this caller's [`Work`] at once, with
     /// the usual [`Work`] cancellation: the other callers keep going.
     ///
+    /// # Panics
+    ///
+    /// Polling it again after it returned `Ready` panics.
+    ///
     /// ```
     /// use brace::singleflight::{Group, SingleFlightError};
     /// use std::task::{Context, Poll, Waker};

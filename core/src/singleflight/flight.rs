@@ -62,7 +62,7 @@ enum Runner {
 
 struct Waiter {
     id: WaiterId,
-    waker: Option<Waker>,
+    waker: Waker,
 }
 
 /// What a follower learns when it polls.
@@ -108,7 +108,7 @@ impl<V, E> Flight<V, E> {
         st.next_waiter += 1;
         st.waiters.push(Waiter {
             id,
-            waker: Some(waker.clone()),
+            waker: waker.clone(),
         });
         id
     }
@@ -125,28 +125,36 @@ impl<V, E> Flight<V, E> {
             return FollowerPoll::TakeOver;
         }
         if let Some(w) = st.waiters.iter_mut().find(|w| w.id == id) {
-            match &w.waker {
-                Some(old) if old.will_wake(waker) => {}
-                _ => w.waker = Some(waker.clone()),
+            if !w.waker.will_wake(waker) {
+                w.waker = waker.clone();
             }
         }
         FollowerPoll::Pending
     }
 
     /// Publishes the outcome to every follower and returns their wakers.
-    /// Call after the flight has left the map. Followers clone the value
-    /// from one shared copy, made only if there is someone to read it.
+    /// Call after the flight has left the map (so nobody joins any more).
+    /// Followers clone the value from one shared copy, made only if there is
+    /// someone to read it, and made before the state changes: if `V::clone`
+    /// panics, the flight is still `Running` and the leader's dropped ticket
+    /// hands it on like any other abandoned flight.
     pub(super) fn finish(&self, outcome: &Outcome<V, E>) -> Vec<Waker>
     where
         V: Clone,
     {
         let mut st = self.state.lock();
-        st.runner = Runner::Closed;
         if st.waiters.is_empty() {
+            st.runner = Runner::Closed;
             return Vec::new();
         }
-        st.outcome = Some(SharedOutcome::new(outcome.clone()));
-        st.waiters.drain(..).filter_map(|w| w.waker).collect()
+        drop(st);
+        let shared = SharedOutcome::new(outcome.clone());
+        let mut st = self.state.lock();
+        st.runner = Runner::Closed;
+        // Nobody joined meanwhile (the flight is out of the map); some
+        // followers may have left, which costs only the copy.
+        st.outcome = Some(shared);
+        st.waiters.drain(..).map(|w| w.waker).collect()
     }
 
     /// The driver was dropped before the work ended. Call with the map lock
@@ -184,10 +192,7 @@ impl<V, E> FlightState<V, E> {
         match self.waiters.first_mut() {
             Some(heir) => {
                 self.runner = Runner::HandingTo(heir.id);
-                match heir.waker.take() {
-                    Some(waker) => AfterLeave::WakeHeir(waker),
-                    None => AfterLeave::Nothing,
-                }
+                AfterLeave::WakeHeir(heir.waker.clone())
             }
             None => {
                 self.runner = Runner::Closed;

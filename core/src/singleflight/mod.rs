@@ -80,6 +80,13 @@ pub type DefaultHasher = ahash::RandomState;
 ///   no follower left, the key is freed. Nobody waits on work that nobody
 ///   drives.
 ///
+/// A leader that stays alive but is no longer polled (its task stalled, or
+/// its future parked inside a `select!` that moved on) is still driving the
+/// work as far as the group can tell, so its followers wait until it is
+/// polled again or dropped. Followers that must not wait on that use
+/// [`work_with_deadline`](Group::work_with_deadline) /
+/// [`work_with_timeout`](Group::work_with_timeout).
+///
 /// # Panics
 ///
 /// A panic while making or polling the work is caught (the work is polled

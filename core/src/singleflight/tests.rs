@@ -329,3 +329,56 @@ fn debug_shows_flights_and_waiters() {
         "{shown}"
     );
 }
+
+/// A value whose `clone` panics while `PANIC_ON_CLONE` is set.
+#[derive(Debug, PartialEq)]
+struct Fragile(u32);
+
+std::thread_local! {
+    static PANIC_ON_CLONE: Cell<bool> = const { Cell::new(false) };
+}
+
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        assert!(!PANIC_ON_CLONE.with(Cell::get), "clone failed");
+        Fragile(self.0)
+    }
+}
+
+#[test]
+fn a_value_whose_clone_panics_hands_the_flight_on() {
+    let group: Group<u32, Fragile, ()> = Group::new();
+    let gate = Rc::new(Cell::new(false));
+    let g = Rc::clone(&gate);
+    let mut value = Some(Fragile(1));
+    let mut leader = Box::pin(group.work(1, move || {
+        poll_fn(move |_| match g.get() {
+            true => Poll::Ready(Ok(value.take().expect("polled once when ready"))),
+            false => Poll::Pending,
+        })
+    }));
+    assert!(leader.as_mut().poll(&mut noop_cx()).is_pending());
+    let (counter, waker) = counting();
+    let mut follower = pin!(group.work(1, || ready(Ok(Fragile(2)))));
+    assert!(
+        follower
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+
+    gate.set(true);
+    PANIC_ON_CLONE.with(|p| p.set(true));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = leader.as_mut().poll(&mut noop_cx());
+    }));
+    PANIC_ON_CLONE.with(|p| p.set(false));
+    assert!(unwound.is_err(), "the value's clone panicked in the leader");
+    drop(leader);
+    assert_eq!(wakes(&counter), 1, "the follower is woken to take over");
+    assert_eq!(
+        follower.as_mut().poll(&mut noop_cx()),
+        Poll::Ready(Ok(Fragile(2)))
+    );
+    assert_eq!(group.in_flight(), 0);
+}

@@ -238,9 +238,10 @@ where
     where
         V: Clone,
     {
-        self.settled = true;
         remove_flight(&mut self.group.in_flight.lock(), &self.key, &self.flight);
-        for waker in self.flight.finish(outcome) {
+        let wakers = self.flight.finish(outcome);
+        self.settled = true;
+        for waker in wakers {
             waker.wake();
         }
     }
