@@ -13,4 +13,7 @@
 
 pub mod cache;
 pub mod harness;
+pub mod hitratio;
+pub mod reference;
 pub mod singleflight;
+pub mod traces;

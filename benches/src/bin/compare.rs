@@ -7,12 +7,13 @@
 
 use brace_benches::harness::Options;
 
-/// Runs one area.
-type AreaRun = fn(&Options);
+/// An area's name and the function that runs it.
+type Area = (&'static str, fn(&Options));
 
 /// Every area and the function that runs it.
-const AREAS: &[(&str, AreaRun)] = &[
+const AREAS: &[Area] = &[
     ("cache", brace_benches::cache::run),
+    ("hitratio", brace_benches::hitratio::run),
     ("singleflight", brace_benches::singleflight::run),
 ];
 

@@ -15,6 +15,8 @@ use super::Policy;
 /// assert_eq!(sim.get(1), None);
 /// sim.insert(1, 10);
 /// assert_eq!(sim.get(1), Some(10));
+/// sim.remove(1);
+/// assert_eq!((sim.len(), sim.weighted_size()), (0, 0));
 /// ```
 #[doc(hidden)]
 #[derive(Debug)]
@@ -58,6 +60,24 @@ impl PolicySimulator {
         for hash in &self.evict {
             self.values.remove(hash);
         }
+    }
+
+    /// The admission window's current maximum (in entries), as the policy
+    /// chose it.
+    pub fn window_max(&self) -> u64 {
+        self.policy.window_max()
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: u64) {
+        if self.values.remove(&key).is_some() {
+            self.policy.remove(key);
+        }
+    }
+
+    /// Entries resident according to the policy (equal to [`Self::len`]).
+    pub fn weighted_size(&self) -> u64 {
+        self.policy.weighted_size()
     }
 
     /// Entries resident now.

