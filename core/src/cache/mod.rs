@@ -4,11 +4,18 @@
 //!   64-bit hash of the key (ahash `RandomState`, seeded per cache), so keys
 //!   chosen by an attacker cannot be made to collide. The slot keeps the key
 //!   and every read compares it.
-//! * **Reads.** A hit takes no lock and allocates nothing: it looks the hash
-//!   up, checks the key, the invalidation generation and (only when the entry
-//!   has a deadline) the clock, clones the value and records the hit in a
-//!   per-thread lossy ring (protocol in `access_buffer.rs`). Values are
-//!   cloned out, so store `Arc<T>` for anything larger than a few words.
+//! * **Reads.** A hit never waits for a lock and allocates nothing: it looks
+//!   the hash up, checks the key, the invalidation generation and (only when
+//!   the entry has a deadline) the clock, clones the value and records the
+//!   hit in a per-thread lossy ring (protocol in `access_buffer.rs`). When
+//!   that ring is full (one hit in 32 on a single thread) the hit *tries* the
+//!   policy lock to drain it; if another thread holds it, the event is
+//!   dropped instead of waiting. Values are cloned out, so store `Arc<T>` for
+//!   anything larger than a few words.
+//! * **Policy.** Every buffered read reaches the eviction policy (W-TinyLFU,
+//!   see `policy/`) before it decides anything: a single thread driving the
+//!   cache is seen exactly, access by access; under contention some read
+//!   events are dropped, never writes.
 //! * **Writes.** Replacing the value of a resident key (without a weigher) is
 //!   a lock-free compare-and-swap. Adding a key takes the policy lock: the
 //!   read rings are drained into the policy first (so the policy sees every
