@@ -61,9 +61,13 @@ use core::time::Duration;
 use alloc::vec::Vec;
 use papaya::{Compute, Guard, Operation};
 
-use crate::sync::{Arc, Mutex};
+use crate::sync::Mutex;
+// `Arc` here only shares immutable settings and the cache itself; it guards
+// no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
+// cannot hold trait objects).
 use crate::time::{Clock, Nanos, SystemClock};
 use access_buffer::{AccessBuffers, Push};
+use alloc::sync::Arc;
 use hashing::{KeyHasher, PassThrough};
 use invalidation::Generations;
 use policy::Policy;
