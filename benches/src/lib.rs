@@ -11,6 +11,7 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod harness;
 pub mod hitratio;
 pub mod loader;

@@ -12,6 +12,7 @@ type Area = (&'static str, fn(&Options));
 
 /// Every area and the function that runs it.
 const AREAS: &[Area] = &[
+    ("cache", brace_benches::cache::run),
     ("hitratio", brace_benches::hitratio::run),
     ("loader", brace_benches::loader::run),
     ("metrics", brace_benches::metrics::run),

@@ -9,8 +9,11 @@ use core::time::Duration;
 use alloc::boxed::Box;
 
 use super::Cache;
-use crate::sync::Arc;
+// `Arc` here only shares immutable settings and the cache itself; it guards
+// no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
+// cannot hold trait objects).
 use crate::time::{Clock, SystemClock};
+use alloc::sync::Arc;
 
 /// A boxed background task handed to the spawn hook.
 pub type RefreshTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;

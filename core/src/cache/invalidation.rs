@@ -29,7 +29,11 @@
 use alloc::vec::Vec;
 
 use super::slot::Slot;
-use crate::sync::{Arc, AtomicU32, Ordering, RwLock};
+use crate::sync::{AtomicU32, Ordering, RwLock};
+// `Arc` here only shares immutable settings and the cache itself; it guards
+// no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
+// cannot hold trait objects).
+use alloc::sync::Arc;
 
 pub(super) type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 

@@ -15,8 +15,12 @@ use alloc::vec::Vec;
 use super::stats::Counter;
 use super::{Cache, Found, Inner};
 use crate::singleflight::{Group, SingleFlightError};
-use crate::sync::{Arc, RwLock};
+use crate::sync::RwLock;
+// `Arc` here only shares immutable settings and the cache itself; it guards
+// no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
+// cannot hold trait objects).
 use crate::time::{Clock, Nanos};
+use alloc::sync::Arc;
 
 /// The single-flight groups of one cache, one per `(T, E)`.
 #[derive(Default)]

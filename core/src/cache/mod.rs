@@ -4,11 +4,18 @@
 //!   64-bit hash of the key (ahash `RandomState`, seeded per cache), so keys
 //!   chosen by an attacker cannot be made to collide. The slot keeps the key
 //!   and every read compares it.
-//! * **Reads.** A hit takes no lock and allocates nothing: it looks the hash
-//!   up, checks the key, the invalidation generation and (only when the entry
-//!   has a deadline) the clock, clones the value and records the hit in a
-//!   per-thread lossy ring ([`access_buffer`](self) docs). Values are cloned
-//!   out, so store `Arc<T>` for anything larger than a few words.
+//! * **Reads.** A hit never waits for a lock and allocates nothing: it looks
+//!   the hash up, checks the key, the invalidation generation and (only when
+//!   the entry has a deadline) the clock, clones the value and records the
+//!   hit in a per-thread lossy ring (protocol in `access_buffer.rs`). When
+//!   that ring is full (one hit in 32 on a single thread) the hit *tries* the
+//!   policy lock to drain it; if another thread holds it, the event is
+//!   dropped instead of waiting. Values are cloned out, so store `Arc<T>` for
+//!   anything larger than a few words.
+//! * **Policy.** Every buffered read reaches the eviction policy (W-TinyLFU,
+//!   see `policy/`) before it decides anything: a single thread driving the
+//!   cache is seen exactly, access by access; under contention some read
+//!   events are dropped, never writes.
 //! * **Writes.** Replacing the value of a resident key (without a weigher) is
 //!   a lock-free compare-and-swap. Adding a key takes the policy lock: the
 //!   read rings are drained into the policy first (so the policy sees every
@@ -45,6 +52,7 @@ mod load;
 pub(crate) mod policy;
 mod slot;
 mod stats;
+mod writes;
 
 use core::borrow::Borrow;
 use core::fmt;
@@ -52,11 +60,14 @@ use core::hash::Hash;
 use core::time::Duration;
 
 use alloc::vec::Vec;
-use papaya::{Compute, Guard, Operation};
 
-use crate::sync::{Arc, Mutex};
+use crate::sync::Mutex;
+// `Arc` here only shares immutable settings and the cache itself; it guards
+// no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
+// cannot hold trait objects).
 use crate::time::{Clock, Nanos, SystemClock};
-use access_buffer::{AccessBuffers, Push};
+use access_buffer::AccessBuffers;
+use alloc::sync::Arc;
 use hashing::{KeyHasher, PassThrough};
 use invalidation::Generations;
 use policy::Policy;
@@ -230,7 +241,7 @@ where
         let hash = inner.hasher.hash(key);
         let guard = inner.map.guard();
         let mut state = inner.policy.lock();
-        inner.drain(&mut state, &guard);
+        inner.drain(&mut state);
         let removed = inner
             .map
             .remove_if(&hash, |_, slot| slot.key.borrow() == key, &guard);
@@ -278,7 +289,7 @@ where
             .map(|(hash, _)| *hash)
             .collect();
         let mut state = inner.policy.lock();
-        inner.drain(&mut state, &guard);
+        inner.drain(&mut state);
         for hash in dead {
             let removed = inner
                 .map
@@ -354,7 +365,7 @@ where
             match self.judge(slot) {
                 Some(freshness) => {
                     self.stats.add(Counter::Hit, 1);
-                    self.record(hash, true, &guard);
+                    self.record(hash, true);
                     return Found::Live {
                         value: slot.value.clone(),
                         stale: freshness == Freshness::Stale,
@@ -364,105 +375,8 @@ where
             }
         }
         self.stats.add(Counter::Miss, 1);
-        self.record(hash, false, &guard);
+        self.record(hash, false);
         Found::Absent
-    }
-
-    /// Records a read for the policy; drains when this thread's ring is full
-    /// and the policy lock is free (otherwise the event is dropped).
-    #[inline]
-    fn record(&self, hash: u64, hit: bool, guard: &impl Guard) {
-        let push = |h| {
-            if hit {
-                self.buffers.push_hit(h)
-            } else {
-                self.buffers.push_miss(h)
-            }
-        };
-        if push(hash) == Push::Full
-            && let Some(mut state) = self.policy.try_lock()
-        {
-            self.drain(&mut state, guard);
-            push(hash);
-        }
-    }
-
-    /// Feeds buffered reads to the policy; hits on keys no longer resident
-    /// are skipped. Holds the policy lock (`state`).
-    fn drain(&self, state: &mut PolicyState, guard: &impl Guard) {
-        let policy = &mut state.policy;
-        self.buffers.drain(|hash, hit| {
-            if !hit {
-                policy.record_miss(hash);
-            } else if self.map.contains_key(&hash, guard) {
-                policy.record_access(hash);
-            }
-        });
-    }
-
-    #[cold]
-    fn remove_dead(&self, hash: u64, dead: &Slot<K, V>, guard: &impl Guard) {
-        let Some(mut state) = self.policy.try_lock() else {
-            return;
-        };
-        self.drain(&mut state, guard);
-        let removed = self
-            .map
-            .remove_if(&hash, |_, slot| core::ptr::eq(slot, dead), guard);
-        if let Ok(Some(_)) = removed {
-            state.policy.remove(hash);
-        }
-    }
-
-    fn weigh(&self, key: &K, value: Option<&V>) -> u32 {
-        match (&self.settings.weigher, value) {
-            (Some(weigher), Some(value)) => weigher(key, value).max(1),
-            _ => 1,
-        }
-    }
-
-    /// Writes a slot: a lock-free swap when the key is resident and weights
-    /// cannot change, otherwise through the policy.
-    fn write(&self, key: K, value: Option<V>, stale_at: Nanos, expires_at: Nanos) {
-        let hash = self.hasher.hash(&key);
-        let generation = self.generations.current();
-        let guard = self.map.guard();
-        if self.settings.weigher.is_none() {
-            let swap = |resident: Option<_>| match resident {
-                Some(_) => Operation::Insert(Slot::new(
-                    key.clone(),
-                    value.clone(),
-                    stale_at,
-                    expires_at,
-                    generation,
-                )),
-                None => Operation::Abort(()),
-            };
-            if let Compute::Updated { .. } = self.map.compute(hash, swap, &guard) {
-                self.record(hash, true, &guard);
-                return;
-            }
-        }
-        let weight = self.weigh(&key, value.as_ref());
-        let slot = Slot::new(key, value, stale_at, expires_at, generation);
-        let mut state = self.policy.lock();
-        self.drain(&mut state, &guard);
-        let PolicyState { policy, evicted } = &mut *state;
-        if self.map.insert(hash, slot, &guard).is_some() {
-            policy.update_weight(hash, weight, evicted);
-        } else {
-            policy.insert(hash, weight, evicted);
-        }
-        let mut evictions = 0;
-        for victim in evicted.drain(..) {
-            if self.map.remove(&victim, &guard).is_some() {
-                evictions += 1;
-            }
-        }
-        drop(state);
-        if evictions > 0 {
-            self.stats.add(Counter::Eviction, evictions);
-        }
     }
 }
 
