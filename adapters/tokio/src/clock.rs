@@ -7,8 +7,8 @@ use tokio::time::Instant;
 ///
 /// Readings are nanoseconds since the clock was created. Because tokio's
 /// `Instant::now` follows the runtime's test clock, the reading stands still
-/// while time is paused ([`tokio::time::pause`], `start_paused = true`) and
-/// jumps by exactly the amount given to [`tokio::time::advance`]. Outside a
+/// while time is paused (`tokio::time::pause`, `start_paused = true`) and
+/// jumps by exactly the amount given to `tokio::time::advance`. Outside a
 /// paused runtime it is the operating system's monotonic clock.
 ///
 /// # Clone

@@ -2,9 +2,9 @@
 //!
 //! Runs brace on tokio's time. [`TokioClock`] reads [`tokio::time::Instant`]
 //! and [`TokioSleeper`] sleeps with [`tokio::time::sleep`], so a test under
-//! `#[tokio::test(start_paused = true)]` (or after [`tokio::time::pause`])
+//! `#[tokio::test(start_paused = true)]` (or after `tokio::time::pause`)
 //! drives every brace primitive — the breaker's open duration, retry backoff,
-//! cache TTLs — with [`tokio::time::advance`] instead of waiting.
+//! cache TTLs — with `tokio::time::advance` instead of waiting.
 //! [`spawn_hook`] hands background work (the cache's refresh) to the current
 //! runtime, since the brace core never spawns.
 //!

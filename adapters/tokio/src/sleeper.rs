@@ -6,7 +6,7 @@ use tokio::time::Sleep;
 
 /// A [`Sleeper`] whose sleeps are [`tokio::time::Sleep`] futures.
 ///
-/// Under paused time a sleep completes when [`tokio::time::advance`] moves
+/// Under paused time a sleep completes when `tokio::time::advance` moves
 /// past its deadline, or at once when the runtime auto-advances because every
 /// task is idle (`start_paused = true`).
 ///
