@@ -1,0 +1,97 @@
+//! One breaker for every request.
+
+use std::sync::Arc;
+
+use brace::breaker::{CircuitBreaker, OwnedPermit, Rejected, State};
+use brace::time::Clock;
+
+use super::{CircuitOpen, RecordOutcome, SelectBreaker};
+use crate::Outcome;
+
+/// Every request goes through one shared [`CircuitBreaker`].
+///
+/// Keep a clone of the `Arc` to read the breaker's state or to
+/// `force_open`/`reset` it while it guards the service — even when the
+/// service is boxed away in a stack.
+///
+/// # Clone
+///
+/// Clones share the breaker.
+///
+/// ```
+/// use brace::breaker::{CircuitBreaker, Config, State};
+/// use brace::time::ManualClock;
+/// use brace_tower::circuit_breaker::{SelectBreaker, SharedBreaker};
+/// use std::sync::Arc;
+///
+/// let breaker = Arc::new(CircuitBreaker::new(Config::default(), ManualClock::new()));
+/// let shared = SharedBreaker::new(breaker.clone());
+/// breaker.force_open();
+/// let open = SelectBreaker::<()>::try_acquire(&shared, &()).unwrap_err();
+/// assert_eq!(open.retry_after(), None);
+/// assert_eq!(shared.breaker().state(), State::ForcedOpen);
+/// ```
+#[derive(Debug)]
+pub struct SharedBreaker<C: Clock> {
+    breaker: Arc<CircuitBreaker<C>>,
+}
+
+impl<C: Clock> SharedBreaker<C> {
+    /// Shares `breaker` between every request.
+    pub fn new(breaker: Arc<CircuitBreaker<C>>) -> Self {
+        SharedBreaker { breaker }
+    }
+
+    /// The breaker.
+    pub fn breaker(&self) -> &Arc<CircuitBreaker<C>> {
+        &self.breaker
+    }
+}
+
+impl<C: Clock> Clone for SharedBreaker<C> {
+    fn clone(&self) -> Self {
+        SharedBreaker {
+            breaker: Arc::clone(&self.breaker),
+        }
+    }
+}
+
+impl<C: Clock, Req> SelectBreaker<Req> for SharedBreaker<C> {
+    type Permit = OwnedPermit<C>;
+
+    #[inline]
+    fn try_acquire(&self, _request: &Req) -> Result<OwnedPermit<C>, CircuitOpen> {
+        self.breaker.try_acquire_owned().map_err(CircuitOpen::new)
+    }
+
+    #[inline]
+    fn rejects_every_request(&self) -> Option<CircuitOpen> {
+        open_now(&self.breaker)
+    }
+}
+
+/// `Some` if `breaker` would refuse a call now, read without taking a
+/// permit: forced open, or open with its deadline still ahead.
+pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitOpen> {
+    match breaker.state() {
+        State::ForcedOpen => Some(CircuitOpen::new(Rejected::ForcedOpen)),
+        State::Open => {
+            let until = breaker.snapshot().deadline?;
+            let now = breaker.clock().now();
+            (until > now).then(|| {
+                CircuitOpen::new(Rejected::OpenUntil {
+                    until,
+                    retry_after: until.saturating_sub(now).as_duration(),
+                })
+            })
+        }
+        _ => None,
+    }
+}
+
+impl<C: Clock> RecordOutcome for OwnedPermit<C> {
+    #[inline]
+    fn record(self, outcome: Outcome) {
+        OwnedPermit::record(self, outcome, None);
+    }
+}
