@@ -9,6 +9,7 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | [`breaker`] | `CircuitBreaker`: closed / open / half-open, count or time window | no |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -32,5 +33,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod breaker;
 pub(crate) mod sync;
 pub mod time;

@@ -18,3 +18,10 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsiz
 /// Pads and aligns a value to the length of a cache line, so two hot counters
 /// written by different threads never share one.
 pub(crate) use crossbeam_utils::CachePadded;
+
+#[cfg(not(loom))]
+pub(crate) use core::hint::spin_loop;
+/// Tells the CPU (or loom's scheduler) that this thread is spinning on a
+/// value another thread is about to change.
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;
