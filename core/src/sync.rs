@@ -25,3 +25,7 @@ pub(crate) use core::hint::spin_loop;
 /// value another thread is about to change.
 #[cfg(loom)]
 pub(crate) use loom::hint::spin_loop;
+
+/// A reader-writer lock (std only): the keyed-breaker registry's shards.
+#[cfg(feature = "std")]
+pub(crate) use parking_lot::RwLock;

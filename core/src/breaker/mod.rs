@@ -47,6 +47,9 @@ mod error;
 mod listener;
 mod machine;
 mod permit;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod registry;
 mod state;
 mod window;
 

@@ -136,7 +136,9 @@ impl<B, C, O> CircuitBreakerLayer<B, C, O> {
     /// ```
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn http(self) -> CircuitBreakerLayer<B, super::ServerErrorsAreFailures, super::ServiceUnavailable> {
+    pub fn http(
+        self,
+    ) -> CircuitBreakerLayer<B, super::ServerErrorsAreFailures, super::ServiceUnavailable> {
         CircuitBreakerLayer {
             breakers: self.breakers,
             classifier: super::ServerErrorsAreFailures,
