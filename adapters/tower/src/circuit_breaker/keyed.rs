@@ -4,11 +4,10 @@ use core::fmt;
 use core::hash::Hash;
 use std::sync::Arc;
 
-use brace::breaker::OwnedPermit;
 use brace::breaker::registry::BreakerRegistry;
 use brace::time::Clock;
 
-use super::{CircuitOpen, SelectBreaker};
+use super::{CircuitOpen, SelectBreaker, TimedPermit};
 
 /// Each request goes through the breaker of its key — host, route, tenant —
 /// taken from a shared [`BreakerRegistry`] by `key_of(&request)`.
@@ -74,11 +73,11 @@ where
     F: Fn(&Req) -> K,
     C: Clock + Clone,
 {
-    type Permit = OwnedPermit<C>;
+    type Permit = TimedPermit<C>;
 
     #[inline]
-    fn try_acquire(&self, request: &Req) -> Result<OwnedPermit<C>, CircuitOpen> {
+    fn try_acquire(&self, request: &Req) -> Result<TimedPermit<C>, CircuitOpen> {
         let key = (self.key_of)(request);
-        self.registry.try_acquire(&key).map_err(CircuitOpen::new)
+        TimedPermit::acquire(&self.registry.breaker(&key))
     }
 }

@@ -38,7 +38,7 @@ pub use future::ResponseFuture;
 pub use keyed::KeyedBreakers;
 pub use layer::CircuitBreakerLayer;
 pub use reject::{FailFast, OnOpen};
-pub use shared::SharedBreaker;
+pub use shared::{SharedBreaker, TimedPermit};
 pub use source::{RecordOutcome, SelectBreaker};
 
 #[cfg(feature = "http")]

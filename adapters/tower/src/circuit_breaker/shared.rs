@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use brace::breaker::{CircuitBreaker, OwnedPermit, Rejected, State};
-use brace::time::Clock;
+use brace::time::{Clock, Nanos};
 
 use super::{CircuitOpen, RecordOutcome, SelectBreaker};
 use crate::Outcome;
@@ -56,12 +56,12 @@ impl<C: Clock> Clone for SharedBreaker<C> {
     }
 }
 
-impl<C: Clock, Req> SelectBreaker<Req> for SharedBreaker<C> {
-    type Permit = OwnedPermit<C>;
+impl<C: Clock + Clone, Req> SelectBreaker<Req> for SharedBreaker<C> {
+    type Permit = TimedPermit<C>;
 
     #[inline]
-    fn try_acquire(&self, _request: &Req) -> Result<OwnedPermit<C>, CircuitOpen> {
-        self.breaker.try_acquire_owned().map_err(CircuitOpen::new)
+    fn try_acquire(&self, _request: &Req) -> Result<TimedPermit<C>, CircuitOpen> {
+        TimedPermit::acquire(&self.breaker)
     }
 
     #[inline]
@@ -89,9 +89,59 @@ pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitO
     }
 }
 
-impl<C: Clock> RecordOutcome for OwnedPermit<C> {
+/// A breaker's [`OwnedPermit`] with the time its call started, so the
+/// outcome is recorded with the call's duration (for a slow-call policy),
+/// measured on the breaker's own clock.
+///
+/// ```
+/// use brace::breaker::{CircuitBreaker, Config, Outcome};
+/// use brace::time::ManualClock;
+/// use brace_tower::circuit_breaker::{RecordOutcome, TimedPermit};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let config = Config::builder()
+///     .slow_call_rate(0.5, Duration::from_secs(1))
+///     .minimum_calls(1)
+///     .build()?;
+/// let breaker = Arc::new(CircuitBreaker::new(config, clock.clone()));
+/// let permit = TimedPermit::acquire(&breaker).unwrap();
+/// clock.advance(Duration::from_secs(2));
+/// permit.record(Outcome::Success);
+/// assert_eq!(breaker.snapshot().slow_calls, 1);
+/// # Ok::<(), brace::breaker::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct TimedPermit<C: Clock> {
+    permit: OwnedPermit<C>,
+    clock: C,
+    started: Nanos,
+}
+
+impl<C: Clock + Clone> TimedPermit<C> {
+    /// A permit from `breaker`, its call starting now.
+    ///
+    /// # Errors
+    ///
+    /// [`CircuitOpen`] when the breaker refuses the call.
+    #[inline]
+    pub fn acquire(breaker: &Arc<CircuitBreaker<C>>) -> Result<Self, CircuitOpen> {
+        let permit = breaker.try_acquire_owned().map_err(CircuitOpen::new)?;
+        let clock = breaker.clock().clone();
+        let started = clock.now();
+        Ok(TimedPermit {
+            permit,
+            clock,
+            started,
+        })
+    }
+}
+
+impl<C: Clock> RecordOutcome for TimedPermit<C> {
     #[inline]
     fn record(self, outcome: Outcome) {
-        OwnedPermit::record(self, outcome, None);
+        let elapsed = self.clock.now().saturating_sub(self.started);
+        self.permit.record(outcome, Some(elapsed.as_duration()));
     }
 }
