@@ -18,3 +18,8 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsiz
 /// Pads and aligns a value to the length of a cache line, so two hot counters
 /// written by different threads never share one.
 pub(crate) use crossbeam_utils::CachePadded;
+
+/// A process-wide counter in a `static` (loom's atomics cannot be built in a
+/// `const` context). Only for values no loom model reasons about, such as the
+/// counter that varies jitter seeds.
+pub(crate) use core::sync::atomic::AtomicU64 as StaticAtomicU64;

@@ -25,7 +25,10 @@ fn main() {
     }
     let opts = Options::new(quick);
     for area in &wanted {
-        match AREAS.iter().find(|(name, _)| *name == area || area == "all") {
+        match AREAS
+            .iter()
+            .find(|(name, _)| *name == area || area == "all")
+        {
             Some(_) if area == "all" => AREAS.iter().for_each(|(_, run)| run(&opts)),
             Some((_, run)) => run(&opts),
             None => {
