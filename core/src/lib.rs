@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
 //! | [`breaker`] | `CircuitBreaker`: closed / open / half-open, count or time window | no |
+//! | [`retry`] | `Backoff`, `RetryPolicy`, `RetryBudget`, `Retry` executor | `ThreadSleep` only |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -34,5 +35,6 @@ extern crate alloc;
 extern crate std;
 
 pub mod breaker;
+pub mod retry;
 pub(crate) mod sync;
 pub mod time;

@@ -1,0 +1,124 @@
+//! The decision half of the retry loop, shared by the async and the blocking
+//! executor: after a failed attempt, stop (and why) or wait how long.
+
+use core::time::Duration;
+
+use super::backoff::Delays;
+use super::budget::RetryBudget;
+use super::error::StopReason;
+use super::policy::{Decision, RetryPolicy};
+use super::rng::SplitMix64;
+use crate::time::{Clock, Nanos};
+
+/// The budget operations the loop needs, so the executor can hold any
+/// `RetryBudget<C>` behind one reference type.
+pub(crate) trait Account {
+    fn deposit(&self);
+    fn try_withdraw(&self) -> bool;
+}
+
+impl<C: Clock> Account for RetryBudget<C> {
+    #[inline]
+    fn deposit(&self) {
+        RetryBudget::deposit(self);
+    }
+
+    #[inline]
+    fn try_withdraw(&self) -> bool {
+        RetryBudget::try_withdraw(self)
+    }
+}
+
+/// What the loop does after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait this long, then attempt again.
+    Wait(Duration),
+    /// Give up.
+    Stop(StopReason),
+}
+
+/// One call's retry state: attempts so far, the delay schedule and the
+/// instant past which no attempt may start.
+pub(crate) struct Control<'a> {
+    policy: &'a RetryPolicy,
+    budget: Option<&'a dyn Account>,
+    delays: Delays<SplitMix64>,
+    limit: Option<Nanos>,
+    attempts: u32,
+}
+
+impl<'a> Control<'a> {
+    /// Starts a call at `now`; `deadline` is the caller's, if any.
+    pub(crate) fn start(
+        policy: &'a RetryPolicy,
+        budget: Option<&'a dyn Account>,
+        now: Nanos,
+        deadline: Option<Nanos>,
+        seed: Option<u64>,
+    ) -> Self {
+        let elapsed_limit = policy
+            .max_elapsed()
+            .map(|d| now.saturating_add(Nanos::from_duration(d)));
+        let limit = match (elapsed_limit, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let delays = match seed {
+            Some(seed) => policy.backoff().delays_seeded(seed),
+            None => policy.backoff().delays(),
+        };
+        Control {
+            policy,
+            budget,
+            delays,
+            limit,
+            attempts: 0,
+        }
+    }
+
+    /// Counts an attempt about to run and returns its number (1 first).
+    pub(crate) fn begin_attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// Books an attempt that reached the dependency: the first one deposits
+    /// into the budget. Attempts an open breaker refused are not booked, so
+    /// they neither earn nor spend retries.
+    pub(crate) fn reached_dependency(&mut self) {
+        if self.attempts == 1 {
+            if let Some(budget) = self.budget {
+                budget.deposit();
+            }
+        }
+    }
+
+    /// After a failed attempt classified as `decision`, at `now`: the wait
+    /// before the next attempt, or why to stop. A retry's budget withdrawal
+    /// happens here, before waiting, so an empty budget stops the call at
+    /// once instead of after a sleep.
+    pub(crate) fn after_failure(&mut self, decision: Decision, now: Nanos) -> Next {
+        let wait = match decision {
+            Decision::DoNotRetry => return Next::Stop(StopReason::NotRetryable),
+            Decision::Rejected(retry_in) => return Next::Stop(StopReason::Rejected { retry_in }),
+            Decision::Retry => None,
+            Decision::RetryAfter(asked) => Some(asked.min(self.policy.max_retry_after())),
+        };
+        if self.attempts >= self.policy.max_attempts() {
+            return Next::Stop(StopReason::AttemptsExhausted);
+        }
+        let wait = wait.unwrap_or_else(|| self.delays.next().unwrap_or_default());
+        if let Some(limit) = self.limit {
+            if now.saturating_add(Nanos::from_duration(wait)) >= limit {
+                return Next::Stop(StopReason::Deadline);
+            }
+        }
+        if let Some(budget) = self.budget {
+            if !budget.try_withdraw() {
+                return Next::Stop(StopReason::BudgetExhausted);
+            }
+        }
+        Next::Wait(wait)
+    }
+}
