@@ -11,6 +11,7 @@
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
 //! | [`breaker`] | `CircuitBreaker`: closed / open / half-open, count or time window | no |
 //! | [`retry`] | `Backoff`, `RetryPolicy`, `RetryBudget`, `Retry` executor | `ThreadSleep` only |
+//! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -36,5 +37,6 @@ extern crate std;
 
 pub mod breaker;
 pub mod retry;
+pub mod metrics;
 pub(crate) mod sync;
 pub mod time;

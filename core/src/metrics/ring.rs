@@ -1,0 +1,239 @@
+//! A ring of time slots, each reset by the first writer that needs it.
+//!
+//! Time is cut into *ticks* of `slot_len`; tick `t` lives in physical slot
+//! `t % (live + 1)`. Readers look at the `live` newest ticks; the one extra
+//! slot is the *spare*, cleared ahead of time so that writers entering a new
+//! tick usually find its slot ready.
+//!
+//! # Protocol
+//!
+//! ```text
+//! slot.epoch: [ busy: 1 | tick + 1: 63 ]      0 = never used
+//! ring.head:  newest tick + 1 whose slot is live
+//! ```
+//!
+//! * A slot is **live for tick t** when `epoch == t + 1`. Writers for `t`
+//!   `fetch_add` into it; nothing else touches its counters.
+//! * A slot is **reset** by whoever wins a compare-and-swap of its epoch from
+//!   an older, not-busy value `e` to `(t + 1) | busy`. The winner (after a
+//!   release fence) zeroes the payload, then stores `t + 1` (release). Losers
+//!   never wait: see below.
+//! * The writer that moves `head` forward (`fetch_max`, after its own slot is
+//!   live) resets the slot of the *next* tick. That slot holds tick
+//!   `t - live`, already outside every reader's window, so the reset races
+//!   with nobody who matters and the next tick starts on a clean slot.
+//! * Fast path: `head == t + 1` → write to slot `t`. One load.
+//! * A late writer (`t < head`, e.g. it read the clock before a slower
+//!   thread's newer reading moved the head) writes slot `t` if `t` is still
+//!   inside the window, resetting it first if no one wrote `t` before (the
+//!   slot then holds a tick older than the window).
+//!
+//! A writer that finds its slot busy (a reset is in progress: only after the
+//! ring sat idle for a whole slot, or in the microseconds a spare is being
+//! cleared at the start of a tick) does not wait: it credits its sample to
+//! the head slot (one slot early; it is never lost) when that slot is still
+//! inside the window, and otherwise drops it and counts it in `dropped`. A
+//! writer whose tick is already outside the window (`head - live` or older)
+//! drops its sample the same way.
+//!
+//! # What a reader sees
+//!
+//! Readers copy a slot seqlock-style: load `epoch` (acquire), copy the
+//! counters (relaxed), `fence(acquire)`, load `epoch` again. A busy or
+//! changed epoch means the slot was being reset; its copy is discarded, so a
+//! half-zeroed slot is never reported (no torn reset). The copy of a slot
+//! that writers are adding to is a moment-in-time view, counter by counter.
+//!
+//! A writer that read `head`, then stalled for longer than the whole window
+//! before its `fetch_add`, adds its sample to whatever tick the slot then
+//! holds. With real clocks that takes a preemption of a full window span.
+
+use alloc::boxed::Box;
+use core::ops::RangeInclusive;
+
+use super::divisor::Divisor;
+use crate::sync::{AtomicU64, CachePadded, Ordering, fence};
+use crate::time::Nanos;
+
+const BUSY: u64 = 1 << 63;
+
+/// What a ring slot holds.
+pub(crate) trait SlotPayload {
+    /// Zeroes every counter (called only by the thread that owns the reset).
+    fn clear(&self);
+}
+
+struct Slot<P> {
+    epoch: AtomicU64,
+    payload: P,
+}
+
+pub(crate) struct Ring<P> {
+    head: CachePadded<AtomicU64>,
+    slot_len: Divisor,
+    ring_len: Divisor,
+    live: u64,
+    dropped: AtomicU64,
+    slots: Box<[Slot<P>]>,
+}
+
+impl<P: SlotPayload> Ring<P> {
+    /// `live` slots of `slot_len` nanoseconds each, plus the spare.
+    pub(crate) fn new(slot_len: u64, live: u64, mut payload: impl FnMut() -> P) -> Self {
+        let slots = (0..=live)
+            .map(|_| Slot {
+                epoch: AtomicU64::new(0),
+                payload: payload(),
+            })
+            .collect();
+        Ring {
+            head: CachePadded::new(AtomicU64::new(0)),
+            slot_len: Divisor::new(slot_len),
+            ring_len: Divisor::new(live + 1),
+            live,
+            dropped: AtomicU64::new(0),
+            slots,
+        }
+    }
+
+    pub(crate) fn slot_len(&self) -> u64 {
+        self.slot_len.get()
+    }
+
+    /// The tick `now` falls in.
+    #[inline]
+    pub(crate) fn tick(&self, now: Nanos) -> u64 {
+        // slot_len >= 2, so the tick stays below 2^63 - 1 and `tick + 1`
+        // never reaches the busy bit.
+        self.slot_len.div(now.as_u64())
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn payloads(&self) -> impl Iterator<Item = &P> {
+        self.slots.iter().map(|s| &s.payload)
+    }
+
+    #[inline]
+    fn slot(&self, tick: u64) -> &Slot<P> {
+        &self.slots[self.ring_len.rem(tick) as usize]
+    }
+
+    /// The payload to record a sample of `tick` into, or `None` if the
+    /// sample had to be dropped. `retire(old_tick, payload)` is called
+    /// with a slot's old contents just before they are zeroed.
+    #[inline]
+    pub(crate) fn writable(&self, tick: u64, retire: impl Fn(u64, &P)) -> Option<&P> {
+        if self.head.load(Ordering::Acquire) == tick + 1 {
+            return Some(&self.slot(tick).payload);
+        }
+        self.writable_slow(tick, retire)
+    }
+
+    #[cold]
+    fn writable_slow(&self, tick: u64, retire: impl Fn(u64, &P)) -> Option<&P> {
+        let want = tick + 1;
+        let head = self.head.load(Ordering::Acquire);
+        if want < head {
+            // A late writer: its tick may still be inside the window (its
+            // slot then holds that tick, or one older than the window).
+            let slot = self.slot(tick);
+            if head - want < self.live && self.make_live(slot, want, &retire) {
+                return Some(&slot.payload);
+            }
+            return self.drop_sample();
+        }
+        let slot = self.slot(tick);
+        if !self.make_live(slot, want, &retire) {
+            // Busy: credit the head slot rather than wait for the reset.
+            if head != 0 && want - head < self.live {
+                let newest = self.slot(head - 1);
+                if newest.epoch.load(Ordering::Acquire) == head {
+                    return Some(&newest.payload);
+                }
+            }
+            return self.drop_sample();
+        }
+        if self.head.fetch_max(want, Ordering::AcqRel) < want {
+            // We moved the head: prepare the spare for the next tick.
+            self.make_live(self.slot(tick + 1), want + 1, &retire);
+        }
+        Some(&slot.payload)
+    }
+
+    fn drop_sample(&self) -> Option<&P> {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Makes `slot` live for epoch `want`, resetting it if we win the CAS.
+    /// False if another thread is resetting it or it holds a newer tick.
+    fn make_live(&self, slot: &Slot<P>, want: u64, retire: &impl Fn(u64, &P)) -> bool {
+        let mut seen = slot.epoch.load(Ordering::Acquire);
+        loop {
+            if seen == want {
+                return true;
+            }
+            if seen & BUSY != 0 || seen > want {
+                return false;
+            }
+            match slot.epoch.compare_exchange(
+                seen,
+                want | BUSY,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // Readers that copy any zero below also see `busy`.
+                    fence(Ordering::Release);
+                    if seen != 0 {
+                        retire(seen - 1, &slot.payload);
+                    }
+                    slot.payload.clear();
+                    slot.epoch.store(want, Ordering::Release);
+                    return true;
+                }
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// Copies every stable slot whose tick is in `ticks` with `copy`, and
+    /// hands the copies that were not torn by a reset to `keep`.
+    pub(crate) fn read<T>(
+        &self,
+        ticks: RangeInclusive<u64>,
+        mut copy: impl FnMut(&P) -> T,
+        mut keep: impl FnMut(u64, T),
+    ) {
+        for slot in self.slots.iter() {
+            let before = slot.epoch.load(Ordering::Acquire);
+            if before == 0 || before & BUSY != 0 || !ticks.contains(&(before - 1)) {
+                continue;
+            }
+            let copied = copy(&slot.payload);
+            fence(Ordering::Acquire);
+            if slot.epoch.load(Ordering::Relaxed) == before {
+                keep(before - 1, copied);
+            }
+        }
+    }
+
+    /// Ticks a reader at `now` considers: the `live` newest, `now`'s included.
+    pub(crate) fn live_ticks(&self, now: Nanos) -> RangeInclusive<u64> {
+        let newest = self.tick(now);
+        newest.saturating_sub(self.live - 1)..=newest
+    }
+}
+
+impl<P> core::fmt::Debug for Ring<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring")
+            .field("slot_len", &self.slot_len.get())
+            .field("live", &self.live)
+            .field("head", &self.head.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}

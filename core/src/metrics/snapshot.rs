@@ -1,0 +1,195 @@
+//! A plain (non-atomic) copy of histogram counts, and the read side:
+//! quantiles, minimum, maximum, mean, merge.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use super::error::LayoutMismatch;
+use super::layout::{HistogramConfig, Layout};
+use crate::sync::Arc;
+
+/// Counts copied out of a [`Histogram`](super::Histogram) or a
+/// [`Window`](super::Window), answering quantile questions.
+///
+/// Quantiles use the nearest-rank definition (the value at rank
+/// `ceil(q · count)` in sorted order) and are within the configured
+/// relative error of that exact value, for values inside the configured
+/// range. `min` and `max` are exact. `mean` is computed from the buckets, so
+/// it too is within the relative error.
+///
+/// # Clone
+///
+/// Cloning copies the counts (one `u64` per bucket).
+///
+/// ```
+/// use brace::metrics::{Histogram, HistogramConfig};
+/// use core::time::Duration;
+///
+/// let h = Histogram::new(HistogramConfig::default());
+/// for ms in 1..=100 {
+///     h.record(Duration::from_millis(ms));
+/// }
+/// let s = h.snapshot();
+/// assert_eq!(s.count(), 100);
+/// let p99 = s.quantile(0.99).unwrap().as_secs_f64();
+/// assert!((p99 - 0.099).abs() <= 0.099 * 0.01);
+/// assert_eq!(s.max(), Some(Duration::from_millis(100)));
+/// ```
+#[derive(Clone)]
+pub struct HistogramSnapshot {
+    layout: Arc<Layout>,
+    counts: Vec<u64>,
+    total: u64,
+    min: u64,
+    max: u64,
+}
+
+impl HistogramSnapshot {
+    pub(crate) fn empty(layout: Arc<Layout>) -> Self {
+        let len = layout.len();
+        HistogramSnapshot {
+            layout,
+            counts: vec![0; len],
+            total: 0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+
+    /// Adds `count` samples to bucket `index` (used while copying).
+    #[inline]
+    pub(crate) fn add_bucket(&mut self, index: usize, count: u64) {
+        self.counts[index] += count;
+        self.total += count;
+    }
+
+    /// Widens the exact extremes seen (used while copying).
+    pub(crate) fn add_extremes(&mut self, min: u64, max: u64) {
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
+    }
+
+    /// The configuration the counts were recorded with.
+    pub fn config(&self) -> &HistogramConfig {
+        self.layout.config()
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether no sample was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The smallest sample (exact), or `None` when empty.
+    pub fn min(&self) -> Option<Duration> {
+        (self.total > 0).then(|| Duration::from_nanos(self.min.min(self.max)))
+    }
+
+    /// The largest sample (exact), or `None` when empty.
+    pub fn max(&self) -> Option<Duration> {
+        (self.total > 0).then(|| Duration::from_nanos(self.max.max(self.min)))
+    }
+
+    /// The mean of the samples, from bucket values (within the relative
+    /// error for in-range samples), or `None` when empty.
+    pub fn mean(&self) -> Option<Duration> {
+        if self.total == 0 {
+            return None;
+        }
+        let sum: f64 = self
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| *c as f64 * self.layout.representative(i))
+            .sum();
+        Some(self.clamp(sum / self.total as f64))
+    }
+
+    /// The value at quantile `q` (0.5 is the median, 0.99 the p99), or
+    /// `None` when empty. `q = 0` gives the minimum and `q = 1` the maximum.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `q` is not within `0.0 ..= 1.0` (NaN included).
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        assert!((0.0..=1.0).contains(&q), "quantile {q} is outside 0..=1");
+        if self.total == 0 {
+            return None;
+        }
+        if q == 0.0 {
+            return self.min();
+        }
+        if q == 1.0 {
+            return self.max();
+        }
+        let rank = ceil(q * self.total as f64).clamp(1, self.total);
+        let mut seen = 0u64;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(self.clamp(self.layout.representative(i)));
+            }
+        }
+        self.max()
+    }
+
+    /// Adds `other`'s samples to this snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`LayoutMismatch`] if the two were recorded with different
+    /// configurations; `self` is left unchanged.
+    pub fn merge(&mut self, other: &HistogramSnapshot) -> Result<(), LayoutMismatch> {
+        if !self.layout.same_as(&other.layout) {
+            return Err(LayoutMismatch);
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.total += other.total;
+        self.add_extremes(other.min, other.max);
+        Ok(())
+    }
+
+    /// Non-empty buckets in ascending order, as (reported value, count).
+    pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (self.clamp(self.layout.representative(i)), *c))
+    }
+
+    /// A bucket value, rounded to whole nanoseconds and kept within the
+    /// exact extremes (which can only bring it closer to the truth).
+    fn clamp(&self, value: f64) -> Duration {
+        // `as` saturates; values are positive, so +0.5 rounds to nearest.
+        let nanos = (value + 0.5) as u64;
+        Duration::from_nanos(nanos.clamp(self.min.min(self.max), self.max))
+    }
+}
+
+/// `x.ceil()` for non-negative `x`, without `std`'s float functions.
+fn ceil(x: f64) -> u64 {
+    let whole = x as u64;
+    if (whole as f64) < x { whole + 1 } else { whole }
+}
+
+impl fmt::Debug for HistogramSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HistogramSnapshot")
+            .field("count", &self.total)
+            .field("min", &self.min())
+            .field("max", &self.max())
+            .field("p50", &self.quantile(0.5))
+            .field("p99", &self.quantile(0.99))
+            .finish_non_exhaustive()
+    }
+}

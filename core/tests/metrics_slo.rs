@@ -1,0 +1,169 @@
+//! SLO tracking on a manual clock: burn-rate alerts at steady error rates,
+//! recovery, and the error budget over the period.
+#![cfg(not(loom))]
+
+use brace::metrics::{AlertLevel, BurnAlert, GoodEvent, Outcome, SloConfig, SloTracker};
+use brace::time::ManualClock;
+use core::time::Duration;
+
+/// Runs `hours` of traffic at 2 requests per second where one request in
+/// `one_in` fails (0: none fail).
+fn steady(slo: &SloTracker<ManualClock>, clock: &ManualClock, hours: u64, one_in: u64) {
+    for i in 0..hours * 3600 * 2 {
+        clock.advance(Duration::from_millis(500));
+        let failed = one_in != 0 && i % one_in == 0;
+        let outcome = if failed {
+            Outcome::Error
+        } else {
+            Outcome::Success
+        };
+        slo.record(Duration::from_millis(5), outcome);
+    }
+}
+
+fn tracker() -> (SloTracker<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    let config = SloConfig::builder().target(0.999).build().unwrap();
+    (SloTracker::new(config, clock.clone()), clock)
+}
+
+#[test]
+fn two_percent_errors_burn_20x_and_are_critical() {
+    let (slo, clock) = tracker();
+    steady(&slo, &clock, 7, 50);
+    let status = slo.evaluate();
+    assert_eq!(status.level(), AlertLevel::Critical);
+    assert_eq!(slo.level(), AlertLevel::Critical);
+    for burn in status.burns() {
+        assert!((burn.long_burn() - 20.0).abs() < 0.5, "{burn:?}");
+        assert!((burn.short_burn() - 20.0).abs() < 2.0, "{burn:?}");
+        assert!(burn.firing());
+    }
+    // 2% bad against 0.1% allowed: the budget is overspent 20 times.
+    assert!((status.budget_remaining() + 19.0).abs() < 0.1, "{status:?}");
+    assert_eq!(status.total(), 7 * 3600 * 2);
+}
+
+#[test]
+fn one_percent_errors_burn_10x_and_warn() {
+    let (slo, clock) = tracker();
+    steady(&slo, &clock, 7, 100);
+    let status = slo.evaluate();
+    assert_eq!(status.level(), AlertLevel::Warning);
+    assert!(
+        !status.burns()[0].firing(),
+        "10x must not reach the 14.4x page"
+    );
+    assert!(status.burns()[1].firing());
+}
+
+#[test]
+fn a_twentieth_of_a_percent_is_ok_and_spends_half_the_budget() {
+    let (slo, clock) = tracker();
+    steady(&slo, &clock, 7, 2000);
+    let status = slo.evaluate();
+    assert_eq!(status.level(), AlertLevel::Ok);
+    assert!(
+        (status.burns()[1].long_burn() - 0.5).abs() < 0.05,
+        "{status:?}"
+    );
+    assert!((status.budget_remaining() - 0.5).abs() < 0.05, "{status:?}");
+}
+
+#[test]
+fn alerts_clear_once_the_short_window_is_clean() {
+    let (slo, clock) = tracker();
+    steady(&slo, &clock, 2, 50);
+    assert_eq!(slo.evaluate().level(), AlertLevel::Critical);
+    // Ten clean minutes: the 5 min window is clean, the 30 min one is not.
+    for _ in 0..10 * 60 * 2 {
+        clock.advance(Duration::from_millis(500));
+        slo.record(Duration::from_millis(5), Outcome::Success);
+    }
+    assert_eq!(slo.evaluate().level(), AlertLevel::Warning);
+    for _ in 0..25 * 60 * 2 {
+        clock.advance(Duration::from_millis(500));
+        slo.record(Duration::from_millis(5), Outcome::Success);
+    }
+    assert_eq!(slo.evaluate().level(), AlertLevel::Ok);
+}
+
+#[test]
+fn latency_objective_counts_slow_requests_as_bad() {
+    let clock = ManualClock::new();
+    let config = SloConfig::builder()
+        .target(0.99)
+        .good(GoodEvent::Within(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let slo = SloTracker::new(config, clock.clone());
+    for i in 0..20_000u64 {
+        clock.advance(Duration::from_millis(500));
+        let latency = Duration::from_millis(if i % 5 == 0 { 250 } else { 20 });
+        slo.record(latency, Outcome::Error); // outcome does not matter here
+    }
+    let status = slo.evaluate();
+    assert_eq!(status.bad(), 4_000);
+    assert_eq!(status.level(), AlertLevel::Critical); // 20% bad vs 1%: 20x
+}
+
+#[test]
+fn budget_counts_retired_slots_and_forgets_what_left_the_period() {
+    let clock = ManualClock::new();
+    let config = SloConfig::builder()
+        .period(Duration::from_secs(2 * 3600))
+        .alerts([BurnAlert::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(300),
+            14.4,
+            AlertLevel::Critical,
+        )])
+        .build()
+        .unwrap();
+    let slo = SloTracker::new(config, clock.clone());
+    // One failed request per minute for 90 minutes: the 1 h fine ring has
+    // retired the first 30 minutes into the period ring by then.
+    for _ in 0..90 {
+        clock.advance(Duration::from_secs(60));
+        slo.record(Duration::from_millis(1), Outcome::Error);
+    }
+    assert_eq!(slo.evaluate().total(), 90);
+    // Three hours on, one per minute: only the last 2 h (120 minutes) count.
+    for _ in 0..180 {
+        clock.advance(Duration::from_secs(60));
+        slo.record(Duration::from_millis(1), Outcome::Success);
+    }
+    let status = slo.evaluate();
+    assert_eq!(status.total(), 120);
+    assert_eq!(status.bad(), 0);
+    assert_eq!(status.budget_remaining(), 1.0);
+    assert_eq!(slo.dropped(), 0);
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let b = SloConfig::builder;
+    assert_eq!(b().target(f64::NAN).build().unwrap_err().field(), "target");
+    assert_eq!(
+        b().resolution(Duration::ZERO).build().unwrap_err().field(),
+        "resolution"
+    );
+    assert_eq!(
+        b().period(Duration::from_secs(1))
+            .build()
+            .unwrap_err()
+            .field(),
+        "period"
+    );
+    let bad_alert = BurnAlert::new(
+        Duration::from_secs(60),
+        Duration::from_secs(600),
+        2.0,
+        AlertLevel::Warning,
+    );
+    assert_eq!(
+        b().alerts([bad_alert]).build().unwrap_err().field(),
+        "alerts"
+    );
+    assert_eq!(b().stripes(0).build().unwrap_err().field(), "stripes");
+}
