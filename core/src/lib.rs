@@ -36,7 +36,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod breaker;
-pub mod retry;
 pub mod metrics;
+pub mod retry;
 pub(crate) mod sync;
 pub mod time;

@@ -30,10 +30,10 @@ pub(crate) use core::hint::spin_loop;
 #[cfg(loom)]
 pub(crate) use loom::hint::spin_loop;
 
-/// A reader-writer lock (std only): the keyed-breaker registry's shards.
-#[cfg(feature = "std")]
-pub(crate) use parking_lot::RwLock;
 /// A process-wide counter in a `static` (loom's atomics cannot be built in a
 /// `const` context). Only for values no loom model reasons about, such as the
 /// counter that varies jitter seeds.
 pub(crate) use core::sync::atomic::AtomicU64 as StaticAtomicU64;
+/// A reader-writer lock (std only): the keyed-breaker registry's shards.
+#[cfg(feature = "std")]
+pub(crate) use parking_lot::RwLock;

@@ -29,7 +29,8 @@ fn open_error(err: &BoxError) -> CircuitOpen {
 #[tokio::test(start_paused = true)]
 async fn closed_breaker_passes_calls_and_counts_outcomes() {
     let b = breaker(3, Duration::from_secs(10), 1);
-    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(CircuitBreakerLayer::new(b.clone()));
+    let (mut svc, mut handle) =
+        mock::spawn_layer::<u32, u32, _>(CircuitBreakerLayer::new(b.clone()));
     handle.allow(2);
 
     assert!(is_ready(svc.poll_ready()));
@@ -51,7 +52,8 @@ async fn closed_breaker_passes_calls_and_counts_outcomes() {
 #[tokio::test(start_paused = true)]
 async fn open_breaker_fails_fast_without_calling_the_service() {
     let b = breaker(1, Duration::from_secs(10), 1);
-    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(CircuitBreakerLayer::new(b.clone()));
+    let (mut svc, mut handle) =
+        mock::spawn_layer::<u32, u32, _>(CircuitBreakerLayer::new(b.clone()));
     handle.allow(1);
     assert!(is_ready(svc.poll_ready()));
     let call = svc.call(1);
@@ -73,13 +75,17 @@ async fn open_breaker_fails_fast_without_calling_the_service() {
             "circuit breaker is open; a probe is admitted in 6s"
         );
     }
-    assert!(handle.poll_request().is_pending(), "no request reached the service");
+    assert!(
+        handle.poll_request().is_pending(),
+        "no request reached the service"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn open_duration_follows_tokio_time_then_a_probe_closes_it() {
     let b = breaker(1, Duration::from_secs(10), 1);
-    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(CircuitBreakerLayer::new(b.clone()));
+    let (mut svc, mut handle) =
+        mock::spawn_layer::<u32, u32, _>(CircuitBreakerLayer::new(b.clone()));
     handle.allow(10);
     assert!(is_ready(svc.poll_ready()));
     let call = svc.call(1);
@@ -88,7 +94,9 @@ async fn open_duration_follows_tokio_time_then_a_probe_closes_it() {
 
     tokio::time::advance(Duration::from_millis(9_999)).await;
     assert!(is_ready(svc.poll_ready()));
-    assert!(open_error(&svc.call(2).await.unwrap_err()).retry_after() <= Some(Duration::from_millis(1)));
+    assert!(
+        open_error(&svc.call(2).await.unwrap_err()).retry_after() <= Some(Duration::from_millis(1))
+    );
 
     tokio::time::advance(Duration::from_millis(1)).await;
     assert!(is_ready(svc.poll_ready()));
@@ -127,7 +135,12 @@ async fn classifier_decides_success_failure_ignored() {
     for _ in 0..5 {
         assert!(is_ready(svc.poll_ready()));
         let call = svc.call(1);
-        handle.next_request().await.unwrap().1.send_error("not found");
+        handle
+            .next_request()
+            .await
+            .unwrap()
+            .1
+            .send_error("not found");
         assert!(call.await.is_err());
     }
     assert_eq!(b.state(), State::Closed, "ignored errors never trip");
@@ -158,7 +171,12 @@ async fn keyed_breakers_trip_per_key() {
 
     assert!(is_ready(svc.poll_ready()));
     let call = svc.call(11);
-    handle.next_request().await.unwrap().1.send_error("host 1 down");
+    handle
+        .next_request()
+        .await
+        .unwrap()
+        .1
+        .send_error("host 1 down");
     assert!(call.await.is_err());
     assert_eq!(registry.state(&1), Some(State::Open));
 
@@ -181,7 +199,7 @@ async fn keyed_breakers_trip_per_key() {
 #[tokio::test(start_paused = true)]
 async fn clone_starts_unreadied_even_in_fail_fast_state() {
     let b = breaker(1, Duration::from_secs(10), 1);
-    let probe = ContractProbe::new(|_| Err("down"));
+    let probe = ContractProbe::new(|_| Err("down")).clones_ready_after(2);
     let calls = probe.calls.clone();
     let mut svc = CircuitBreakerLayer::new(b.clone()).layer(probe);
     let _ = svc.ready().await.unwrap().call(1).await;
@@ -195,7 +213,17 @@ async fn clone_starts_unreadied_even_in_fail_fast_state() {
     // service itself before calling it.
     b.reset();
     let mut clone = svc.clone();
-    assert_eq!(clone.ready().await.unwrap().call(2).await.unwrap_err().to_string(), "down");
+    assert_eq!(
+        clone
+            .ready()
+            .await
+            .unwrap()
+            .call(2)
+            .await
+            .unwrap_err()
+            .to_string(),
+        "down"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // The original still answers its granted fail-fast call without touching
     // its unreadied inner service.
@@ -229,7 +257,11 @@ async fn http_flavour_answers_503_with_retry_after() {
 
     let r = svc.ready().await.unwrap().call(404).await.unwrap();
     assert_eq!(r.status(), 404);
-    assert_eq!(b.state(), State::Closed, "4xx is not the dependency's fault");
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "4xx is not the dependency's fault"
+    );
     let r = svc.ready().await.unwrap().call(502).await.unwrap();
     assert_eq!(r.status(), 502);
     assert_eq!(b.state(), State::Open, "5xx counts as a failure");
@@ -243,7 +275,10 @@ async fn http_flavour_answers_503_with_retry_after() {
     b.force_open();
     let r = svc.ready().await.unwrap().call(200).await.unwrap();
     assert_eq!(r.status(), 503);
-    assert!(r.headers().get("retry-after").is_none(), "no promise while forced open");
+    assert!(
+        r.headers().get("retry-after").is_none(),
+        "no promise while forced open"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,7 +5,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::sync::Arc;
 
-use brace::metrics::{Outcome as RedOutcome, Red};
+use brace::metrics::{Outcome as RedOutcome, Red, SloTracker};
 use brace::time::{Clock, Nanos};
 use pin_project_lite::pin_project;
 
@@ -31,6 +31,7 @@ pin_project! {
 #[derive(Debug)]
 struct PendingSample<Clk: Clock> {
     red: Option<Arc<Red<Clk>>>,
+    slo: Option<Arc<SloTracker<Clk>>>,
     started: Nanos,
 }
 
@@ -38,7 +39,11 @@ impl<Clk: Clock> PendingSample<Clk> {
     fn record(&mut self, outcome: RedOutcome) {
         if let Some(red) = self.red.take() {
             let now = red.clock().now();
-            red.record_at(now, now.saturating_sub(self.started).as_duration(), outcome);
+            let latency = now.saturating_sub(self.started).as_duration();
+            red.record_at(now, latency, outcome);
+            if let Some(slo) = self.slo.take() {
+                slo.record_at(now, latency, outcome);
+            }
         }
     }
 }
@@ -50,11 +55,18 @@ impl<Clk: Clock> Drop for PendingSample<Clk> {
 }
 
 impl<F, Clk: Clock, Cls> ResponseFuture<F, Clk, Cls> {
-    pub(super) fn new(future: F, red: Arc<Red<Clk>>, started: Nanos, classifier: Cls) -> Self {
+    pub(super) fn new(
+        future: F,
+        red: Arc<Red<Clk>>,
+        slo: Option<Arc<SloTracker<Clk>>>,
+        started: Nanos,
+        classifier: Cls,
+    ) -> Self {
         ResponseFuture {
             future,
             pending: PendingSample {
                 red: Some(red),
+                slo,
                 started,
             },
             classifier,

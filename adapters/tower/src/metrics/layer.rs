@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use brace::metrics::Red;
+use brace::metrics::{Red, SloTracker};
 use tower_layer::Layer;
 
 use super::Metrics;
@@ -42,8 +42,9 @@ use crate::ErrorsAreFailures;
 /// ```
 #[derive(Debug)]
 pub struct MetricsLayer<Clk, Cls = ErrorsAreFailures> {
-    red: Arc<Red<Clk>>,
-    classifier: Cls,
+    pub(super) red: Arc<Red<Clk>>,
+    pub(super) slo: Option<Arc<SloTracker<Clk>>>,
+    pub(super) classifier: Cls,
 }
 
 impl<Clk> MetricsLayer<Clk> {
@@ -51,6 +52,7 @@ impl<Clk> MetricsLayer<Clk> {
     pub fn new(red: Arc<Red<Clk>>) -> Self {
         MetricsLayer {
             red,
+            slo: None,
             classifier: ErrorsAreFailures,
         }
     }
@@ -63,8 +65,35 @@ impl<Clk, Cls> MetricsLayer<Clk, Cls> {
     pub fn classify<Cls2>(self, classifier: Cls2) -> MetricsLayer<Clk, Cls2> {
         MetricsLayer {
             red: self.red,
+            slo: self.slo,
             classifier,
         }
+    }
+
+    /// Also records every call into `slo`, an SLO tracker on the same clock
+    /// (shared like the recorder).
+    ///
+    /// ```
+    /// use brace::metrics::{Red, SloConfig, SloTracker, WindowConfig};
+    /// use brace_tokio::TokioClock;
+    /// use brace_tower::MetricsLayer;
+    /// use std::sync::Arc;
+    ///
+    /// let clock = TokioClock::new();
+    /// let slo = Arc::new(SloTracker::new(SloConfig::builder().target(0.999).build()?, clock));
+    /// let layer = MetricsLayer::new(Arc::new(Red::new(WindowConfig::default(), clock)))
+    ///     .slo(slo.clone());
+    /// assert!(layer.slo_tracker().is_some());
+    /// # Ok::<(), brace::metrics::ConfigError>(())
+    /// ```
+    pub fn slo(mut self, slo: Arc<SloTracker<Clk>>) -> Self {
+        self.slo = Some(slo);
+        self
+    }
+
+    /// The shared SLO tracker, if one was given.
+    pub fn slo_tracker(&self) -> Option<&Arc<SloTracker<Clk>>> {
+        self.slo.as_ref()
     }
 
     /// The shared recorder, to read snapshots.
@@ -77,6 +106,7 @@ impl<Clk, Cls: Clone> Clone for MetricsLayer<Clk, Cls> {
     fn clone(&self) -> Self {
         MetricsLayer {
             red: Arc::clone(&self.red),
+            slo: self.slo.clone(),
             classifier: self.classifier.clone(),
         }
     }
@@ -88,8 +118,7 @@ impl<S, Clk, Cls: Clone> Layer<S> for MetricsLayer<Clk, Cls> {
     fn layer(&self, inner: S) -> Self::Service {
         Metrics {
             inner,
-            red: Arc::clone(&self.red),
-            classifier: self.classifier.clone(),
+            config: self.clone(),
         }
     }
 }

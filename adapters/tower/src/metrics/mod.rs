@@ -20,7 +20,8 @@ use crate::{Classify, ErrorsAreFailures};
 /// [`MetricsLayer`].
 ///
 /// Latency runs from `call` to the response future's completion, read from
-/// the recorder's own clock. The classifier decides errors:
+/// the recorder's own clock. With an SLO tracker, each call is recorded
+/// there too, at the same instant. The classifier decides errors:
 /// [`Outcome::Failure`](crate::Outcome::Failure) records an error,
 /// `Success` and `Ignored` record a success.
 ///
@@ -36,14 +37,13 @@ use crate::{Classify, ErrorsAreFailures};
 #[derive(Debug, Clone)]
 pub struct Metrics<S, Clk, Cls = ErrorsAreFailures> {
     inner: S,
-    red: Arc<Red<Clk>>,
-    classifier: Cls,
+    config: MetricsLayer<Clk, Cls>,
 }
 
 impl<S, Clk, Cls> Metrics<S, Clk, Cls> {
     /// The recorder, to read snapshots.
     pub fn recorder(&self) -> &Arc<Red<Clk>> {
-        &self.red
+        &self.config.red
     }
 
     /// The inner service.
@@ -78,12 +78,13 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let started = self.red.clock().now();
+        let started = self.config.red.clock().now();
         ResponseFuture::new(
             self.inner.call(request),
-            Arc::clone(&self.red),
+            Arc::clone(&self.config.red),
+            self.config.slo.clone(),
             started,
-            self.classifier.clone(),
+            self.config.classifier.clone(),
         )
     }
 }

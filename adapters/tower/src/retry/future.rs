@@ -25,6 +25,7 @@ pin_project! {
     pub struct ResponseFuture<S, Req, D, Clk, Slp>
     where
         S: Service<Req>,
+        Clk: Clock,
         Slp: Sleeper,
     {
         #[pin]
@@ -35,7 +36,7 @@ pin_project! {
         started: Nanos,
         delays: Option<Delays<SplitMix64>>,
         policy: RetryPolicy,
-        budget: Option<Arc<RetryBudget>>,
+        budget: Option<Arc<RetryBudget<Clk>>>,
         decide: D,
         clock: Clk,
         sleeper: Slp,
@@ -86,14 +87,14 @@ where
 }
 
 /// Why the loop stops or how long it waits before the next attempt.
-fn next_wait<Res, E: 'static>(
+fn next_wait<Res, E: 'static, Clk: Clock>(
     result: &Result<Res, E>,
     decision: Decision,
     attempts: u32,
     policy: &RetryPolicy,
     delays: &mut Option<Delays<SplitMix64>>,
     elapsed: impl FnOnce() -> Option<Duration>,
-    budget: Option<&RetryBudget>,
+    budget: Option<&RetryBudget<Clk>>,
 ) -> Option<Duration> {
     if let Err(e) = result {
         if CircuitOpen::is_in(e) {
@@ -178,6 +179,7 @@ where
 impl<S, Req, D, Clk, Slp> core::fmt::Debug for ResponseFuture<S, Req, D, Clk, Slp>
 where
     S: Service<Req>,
+    Clk: Clock,
     Slp: Sleeper,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -19,13 +19,14 @@ use super::{Retry, RetryErrors};
 ///
 /// ```
 /// use brace::retry::{Backoff, RetryBudget, RetryPolicy};
+/// use brace_tokio::TokioClock;
 /// use brace_tower::RetryLayer;
 /// use std::sync::Arc;
 /// use std::time::Duration;
 ///
 /// let backoff = Backoff::exponential(Duration::from_millis(20), 2.0).build()?;
 /// let policy = RetryPolicy::builder(backoff).max_attempts(3).build()?;
-/// let budget = Arc::new(RetryBudget::builder().build()?);
+/// let budget = Arc::new(RetryBudget::builder().build(TokioClock::new())?);
 /// let layer = RetryLayer::new(policy).budget(budget.clone());
 /// let svc = tower::ServiceBuilder::new()
 ///     .layer(layer)
@@ -36,7 +37,7 @@ use super::{Retry, RetryErrors};
 #[derive(Debug, Clone)]
 pub struct RetryLayer<D = RetryErrors, Clk = TokioClock, Slp = TokioSleeper> {
     pub(super) policy: RetryPolicy,
-    pub(super) budget: Option<Arc<RetryBudget>>,
+    pub(super) budget: Option<Arc<RetryBudget<Clk>>>,
     pub(super) decide: D,
     pub(super) clock: Clk,
     pub(super) sleeper: Slp,
@@ -58,8 +59,8 @@ impl RetryLayer {
 
 impl<D, Clk, Slp> RetryLayer<D, Clk, Slp> {
     /// Spends retries from `budget`, shared by every clone; each request
-    /// deposits into it.
-    pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
+    /// deposits into it. The budget reads the same clock as the layer.
+    pub fn budget(mut self, budget: Arc<RetryBudget<Clk>>) -> Self {
         self.budget = Some(budget);
         self
     }
@@ -75,12 +76,14 @@ impl<D, Clk, Slp> RetryLayer<D, Clk, Slp> {
         }
     }
 
-    /// Replaces the clock (for `max_elapsed`) and the sleeper (for the
-    /// waits between attempts), e.g. a `ManualClock` in tests.
+    /// Replaces the clock (for `max_elapsed` and the budget) and the
+    /// sleeper (for the waits between attempts), e.g. a `ManualClock` in
+    /// tests. Set it before [`budget`](Self::budget): a budget set earlier
+    /// on another clock is dropped.
     pub fn time<Clk2, Slp2>(self, clock: Clk2, sleeper: Slp2) -> RetryLayer<D, Clk2, Slp2> {
         RetryLayer {
             policy: self.policy,
-            budget: self.budget,
+            budget: None,
             decide: self.decide,
             clock,
             sleeper,
@@ -88,7 +91,7 @@ impl<D, Clk, Slp> RetryLayer<D, Clk, Slp> {
     }
 
     /// The shared budget, if any, to watch how much is left.
-    pub fn get_budget(&self) -> Option<&Arc<RetryBudget>> {
+    pub fn get_budget(&self) -> Option<&Arc<RetryBudget<Clk>>> {
         self.budget.as_ref()
     }
 }
