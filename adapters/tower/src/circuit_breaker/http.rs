@@ -53,9 +53,7 @@ impl<B: Default, E> OnOpen<Response<B>, E> for ServiceUnavailable {
 }
 
 /// HTTP classifier: a 5xx response or an `Err` is a failure, anything else
-/// a success. A 503 that a breaker produced itself (it carries a
-/// [`CircuitOpen`] extension) is ignored, so an outer breaker does not count
-/// an inner one's rejections against the dependency twice.
+/// (4xx included: the client's fault, not the dependency's) a success.
 ///
 /// ```
 /// use brace_tower::circuit_breaker::ServerErrorsAreFailures;
@@ -73,7 +71,6 @@ pub struct ServerErrorsAreFailures;
 impl<B, E> Classify<Response<B>, E> for ServerErrorsAreFailures {
     fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
         match result {
-            Ok(r) if r.extensions().get::<CircuitOpen>().is_some() => Outcome::Ignored,
             Ok(r) if r.status().is_server_error() => Outcome::Failure,
             Ok(_) => Outcome::Success,
             Err(_) => Outcome::Failure,
