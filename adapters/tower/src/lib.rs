@@ -33,7 +33,7 @@
 //! let policy = RetryPolicy::builder(Backoff::exponential(Duration::from_millis(10), 2.0).build()?)
 //!     .max_attempts(3)
 //!     .build()?;
-//! let budget = Arc::new(RetryBudget::builder().build()?);
+//! let budget = Arc::new(RetryBudget::builder().build(clock)?);
 //! let metrics = MetricsLayer::new(Arc::new(Red::new(WindowConfig::default(), clock)));
 //! let red = metrics.recorder().clone(); // read snapshots from here
 //!

@@ -16,13 +16,17 @@ use brace::breaker::Rejected;
 /// value with `downcast_ref`:
 ///
 /// ```
+/// use brace::breaker::Rejected;
 /// use brace_tower::{BoxError, CircuitOpen};
 /// use std::time::Duration;
 ///
 /// let err: BoxError = Box::new(CircuitOpen::new(Rejected::ProbesInFlight { retry_after: Duration::from_secs(3) }));
 /// let open = err.downcast_ref::<CircuitOpen>().expect("a breaker rejection");
 /// assert_eq!(open.retry_after(), Some(Duration::from_secs(3)));
-/// assert_eq!(err.to_string(), "circuit breaker is open; try again in 3s");
+/// assert_eq!(
+///     err.to_string(),
+///     "circuit breaker is half-open and all probes are in flight; retry within 3s"
+/// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CircuitOpen {
@@ -50,11 +54,12 @@ impl CircuitOpen {
     /// header wants it; `None` when no time is known.
     ///
     /// ```
+    /// use brace::breaker::Rejected;
     /// use brace_tower::CircuitOpen;
     /// use std::time::Duration;
     ///
     /// assert_eq!(CircuitOpen::new(Rejected::ProbesInFlight { retry_after: Duration::from_millis(1200) }).retry_after_secs(), Some(2));
-    /// assert_eq!(CircuitOpen::new(Some(Duration::ZERO)).retry_after_secs(), Some(0));
+    /// assert_eq!(CircuitOpen::new(Rejected::ProbesInFlight { retry_after: Duration::ZERO }).retry_after_secs(), Some(0));
     /// assert_eq!(CircuitOpen::new(Rejected::ForcedOpen).retry_after_secs(), None);
     /// ```
     pub fn retry_after_secs(&self) -> Option<u64> {
@@ -69,6 +74,7 @@ impl CircuitOpen {
     /// layer uses this to never retry a breaker rejection.
     ///
     /// ```
+    /// use brace::breaker::Rejected;
     /// use brace_tower::{BoxError, CircuitOpen};
     ///
     /// let boxed: BoxError = Box::new(CircuitOpen::new(Rejected::ForcedOpen));
@@ -84,6 +90,7 @@ impl CircuitOpen {
     /// The [`CircuitOpen`] in `error`, if it is one or a boxed one.
     ///
     /// ```
+    /// use brace::breaker::Rejected;
     /// use brace_tower::{BoxError, CircuitOpen};
     ///
     /// let boxed: BoxError = Box::new(CircuitOpen::new(Rejected::ForcedOpen));

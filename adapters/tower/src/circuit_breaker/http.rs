@@ -13,6 +13,7 @@ use crate::{Classify, Outcome};
 /// requires of the services it routes to.
 ///
 /// ```
+/// use brace::breaker::Rejected;
 /// use brace_tower::circuit_breaker::{OnOpen, ServiceUnavailable};
 /// use brace_tower::CircuitOpen;
 /// use std::convert::Infallible;

@@ -68,7 +68,9 @@ impl<K, F, C: Clock> CircuitBreakerLayer<KeyedBreakers<K, F, C>> {
     /// use std::sync::Arc;
     ///
     /// let registry = Arc::new(
-    ///     BreakerRegistry::builder(Config::default()).capacity(1_000).build(TokioClock::new())?,
+    ///     BreakerRegistry::builder(Config::default())
+    ///         .capacity(1_000)
+    ///         .build::<String, _>(TokioClock::new())?,
     /// );
     /// // One breaker per host of an `http::Request`.
     /// let layer = CircuitBreakerLayer::keyed(registry.clone(), |req: &http::Request<()>| {

@@ -13,6 +13,7 @@ use crate::BoxError;
 /// inner error type, so it fits axum, whose services must be infallible.
 ///
 /// ```
+/// use brace::breaker::Rejected;
 /// use brace_tower::circuit_breaker::{FailFast, OnOpen};
 /// use brace_tower::CircuitOpen;
 ///

@@ -6,8 +6,8 @@ use crate::Outcome;
 
 /// Chooses the breaker for a request and asks it for a permit.
 ///
-/// Implemented for [`SharedBreaker`] (every request through one breaker) and
-/// [`KeyedBreakers`] (one breaker per key, from a
+/// Implemented for [`SharedBreaker`](super::SharedBreaker) (every request through one breaker) and
+/// [`KeyedBreakers`](super::KeyedBreakers) (one breaker per key, from a
 /// [`BreakerRegistry`](brace::breaker::registry::BreakerRegistry)). Implement
 /// it yourself to put some other admission decision behind the layer.
 pub trait SelectBreaker<Req> {

@@ -47,6 +47,7 @@ where
 /// error stops at once.
 ///
 /// ```
+/// use brace::breaker::Rejected;
 /// use brace::retry::Decision;
 /// use brace_tower::retry::{DecideRetry, RetryErrors};
 /// use brace_tower::{BoxError, CircuitOpen};
