@@ -210,6 +210,13 @@ impl Config {
         self.permitted_in_half_open
     }
 
+    /// The duration from which a call counts as slow, if a slow-call policy
+    /// is set: callers need to time their calls only then.
+    pub fn slow_call_threshold(&self) -> Option<Duration> {
+        self.slow_call_rate
+            .map(|_| self.slow_call_duration.as_duration())
+    }
+
     pub(crate) fn has_window(&self) -> bool {
         self.failure_rate.is_some() || self.slow_call_rate.is_some()
     }
