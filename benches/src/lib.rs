@@ -12,4 +12,5 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod metrics;
 pub mod tower;

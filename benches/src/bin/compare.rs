@@ -8,7 +8,11 @@
 use brace_benches::harness::Options;
 
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[("tower", brace_benches::tower::run)];
+#[allow(clippy::type_complexity)]
+const AREAS: &[(&str, fn(&Options))] = &[
+    ("metrics", brace_benches::metrics::run),
+    ("tower", brace_benches::tower::run),
+];
 
 fn main() {
     let mut quick = false;
