@@ -8,7 +8,7 @@
 use brace_benches::harness::Options;
 
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[];
+const AREAS: &[(&str, fn(&Options))] = &[("breaker", brace_benches::breaker::run)];
 
 fn main() {
     let mut quick = false;
