@@ -19,6 +19,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 type Breaker = Arc<CircuitBreaker<SystemClock>>;
 
+/// `n` operations on a breaker.
+type Op = fn(&CircuitBreaker<SystemClock>, u64);
+
 fn time_window() -> Breaker {
     let config = Config::builder()
         .failure_rate(0.5)
@@ -29,12 +32,7 @@ fn time_window() -> Breaker {
 }
 
 /// Wall time for `threads` threads each running `op(breaker, iters)`.
-fn timed(
-    threads: usize,
-    breaker: &Breaker,
-    iters: u64,
-    op: fn(&CircuitBreaker<SystemClock>, u64),
-) -> Duration {
+fn timed(threads: usize, breaker: &Breaker, iters: u64, op: Op) -> Duration {
     let barrier = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -54,7 +52,7 @@ fn timed(
 }
 
 fn bench(c: &mut Criterion) {
-    let cases: [(&str, Breaker, fn(&CircuitBreaker<SystemClock>, u64)); 3] = [
+    let cases: [(&str, Breaker, Op); 3] = [
         ("closed_count_window", brace_closed(), brace_calls),
         ("closed_time_window", time_window(), brace_calls),
         ("open_rejection", brace_open(), brace_rejections),

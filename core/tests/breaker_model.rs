@@ -233,6 +233,7 @@ impl Model {
             return;
         }
         let failed = outcome == Outcome::Failure;
+        let mut rolled = false;
         if self.has_window() {
             let add = |c: &mut Counts| {
                 c.calls += 1;
@@ -245,12 +246,14 @@ impl Model {
                     let block = (calls as u64).div_ceil(self.ring_len());
                     if self.current.calls >= block {
                         self.complete_block(self.index + 1);
+                        rolled = true;
                     }
                 }
                 WindowSpec::Time { .. } => {
                     let index = self.now / self.bucket();
                     if index > self.index {
                         self.complete_block(index);
+                        rolled = true;
                     }
                     add(&mut self.current);
                 }
@@ -266,7 +269,7 @@ impl Model {
                 self.consecutive = 0;
             }
         }
-        if (failed || slow) && self.rate_exceeded() {
+        if (failed || slow || rolled) && self.rate_exceeded() {
             self.enter(State::Open, self.trips + 1);
         }
     }

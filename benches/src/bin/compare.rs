@@ -7,8 +7,11 @@
 
 use brace_benches::harness::Options;
 
+/// An area's name and the function that runs it.
+type Area = (&'static str, fn(&Options));
+
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[("breaker", brace_benches::breaker::run)];
+const AREAS: &[Area] = &[("breaker", brace_benches::breaker::run)];
 
 fn main() {
     let mut quick = false;
