@@ -11,6 +11,7 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod harness;
 pub mod metrics;
 pub mod tower;

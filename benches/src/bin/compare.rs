@@ -7,9 +7,12 @@
 
 use brace_benches::harness::Options;
 
+/// An area's name and the function that runs it.
+type Area = (&'static str, fn(&Options));
+
 /// Every area and the function that runs it.
-#[allow(clippy::type_complexity)]
-const AREAS: &[(&str, fn(&Options))] = &[
+const AREAS: &[Area] = &[
+    ("breaker", brace_benches::breaker::run),
     ("metrics", brace_benches::metrics::run),
     ("tower", brace_benches::tower::run),
 ];
