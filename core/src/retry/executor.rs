@@ -149,7 +149,7 @@ impl<'a, C: Clock, S, K> Retry<'a, C, S, K> {
         Control::start(
             self.policy,
             self.budget,
-            self.clock.now(),
+            self.clock,
             self.deadline,
             self.seed,
         )
@@ -241,7 +241,7 @@ impl<'a, C: Clock, S, K> Retry<'a, C, S, K> {
         if !matches!(decision, Decision::Rejected(_)) {
             control.reached_dependency();
         }
-        control.after_failure(decision, self.clock.now())
+        control.after_failure(decision, self.clock)
     }
 }
 
