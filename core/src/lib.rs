@@ -9,6 +9,7 @@
 //! | module | primitive | needs `std` |
 //! |---|---|---|
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
+//! | [`breaker`] | `CircuitBreaker`: closed / open / half-open, count or time window | no |
 //! | [`retry`] | `Backoff`, `RetryPolicy`, `RetryBudget`, `Retry` executor | `ThreadSleep` only |
 //!
 //! ```
@@ -33,6 +34,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod breaker;
 pub mod retry;
 pub(crate) mod sync;
 pub mod time;

@@ -23,3 +23,10 @@ pub(crate) use crossbeam_utils::CachePadded;
 /// `const` context). Only for values no loom model reasons about, such as the
 /// counter that varies jitter seeds.
 pub(crate) use core::sync::atomic::AtomicU64 as StaticAtomicU64;
+
+#[cfg(not(loom))]
+pub(crate) use core::hint::spin_loop;
+/// Tells the CPU (or loom's scheduler) that this thread is spinning on a
+/// value another thread is about to change.
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;

@@ -49,6 +49,9 @@ pub(crate) struct Control<'a> {
     seed: Option<u64>,
     limit: Option<Nanos>,
     attempts: u32,
+    /// With a breaker, a retry's withdrawal waits until the breaker has
+    /// admitted the attempt ([`Control::pay_for_retry`]).
+    defer_withdrawal: bool,
 }
 
 impl<'a> Control<'a> {
@@ -75,6 +78,7 @@ impl<'a> Control<'a> {
             seed,
             limit,
             attempts: 0,
+            defer_withdrawal: false,
         }
     }
 
@@ -87,6 +91,27 @@ impl<'a> Control<'a> {
             })
             .next()
             .unwrap_or_default()
+    }
+
+    /// Withdraws for retries only once [`Control::pay_for_retry`] is called
+    /// (after a breaker admitted the attempt), not when deciding to retry.
+    pub(crate) fn defer_withdrawal(mut self) -> Self {
+        self.defer_withdrawal = true;
+        self
+    }
+
+    /// Attempts run so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Before the next attempt, in deferred mode: pays for it if it is a
+    /// retry. `false` when the budget cannot.
+    pub(crate) fn pay_for_retry(&mut self) -> bool {
+        match self.budget {
+            Some(budget) if self.defer_withdrawal && self.attempts > 0 => budget.try_withdraw(),
+            _ => true,
+        }
     }
 
     /// Counts an attempt about to run and returns its number (1 first).
@@ -129,7 +154,7 @@ impl<'a> Control<'a> {
                 return Next::Stop(StopReason::Deadline);
             }
         }
-        if let Some(budget) = self.budget {
+        if let Some(budget) = self.budget.filter(|_| !self.defer_withdrawal) {
             if !budget.try_withdraw() {
                 return Next::Stop(StopReason::BudgetExhausted);
             }
