@@ -14,4 +14,5 @@
 pub mod breaker;
 pub mod harness;
 pub mod metrics;
+pub mod retry;
 pub mod tower;

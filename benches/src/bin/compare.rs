@@ -14,6 +14,7 @@ type Area = (&'static str, fn(&Options));
 const AREAS: &[Area] = &[
     ("breaker", brace_benches::breaker::run),
     ("metrics", brace_benches::metrics::run),
+    ("retry", brace_benches::retry::run),
     ("tower", brace_benches::tower::run),
 ];
 
