@@ -11,6 +11,8 @@
 //! | [`time`] | `Clock`, `Sleeper`, `SystemClock`, `ManualClock` | `SystemClock` only |
 //! | `singleflight` | `Group`: one in-flight load per key, hand-off, panic isolation | yes |
 //! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
+//! | [`breaker`] | `CircuitBreaker`: closed / open / half-open, count or time window | no |
+//! | [`retry`] | `Backoff`, `RetryPolicy`, `RetryBudget`, `Retry` executor | `ThreadSleep` only |
 //! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
 //! | `loader` | `BatchLoader`: one batch per tick, dedup, cancellation-correct | yes |
 //!
@@ -36,6 +38,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod breaker;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod cache;
@@ -43,6 +46,7 @@ pub mod cache;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod loader;
 pub mod metrics;
+pub mod retry;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod singleflight;

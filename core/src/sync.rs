@@ -19,9 +19,21 @@ pub(crate) use core::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 
+/// A process-wide counter in a `static` (loom's atomics cannot be built in a
+/// `const` context). Only for values no loom model reasons about, such as the
+/// counter that varies jitter seeds.
+pub(crate) use core::sync::atomic::AtomicU64 as StaticAtomicU64;
+
 /// Pads and aligns a value to the length of a cache line, so two hot counters
 /// written by different threads never share one.
 pub(crate) use crossbeam_utils::CachePadded;
+
+/// Tells the CPU (or loom's scheduler) that this thread is spinning on a
+/// value another thread is about to change.
+#[cfg(not(loom))]
+pub(crate) use core::hint::spin_loop;
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;
 
 /// A mutex with one `lock()` signature everywhere: parking_lot's (no
 /// poisoning) normally, loom's model-checked mutex under `cfg(loom)`.
@@ -31,10 +43,12 @@ pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
 
 #[cfg(all(feature = "std", not(loom)))]
 impl<T> Mutex<T> {
+    /// A new unlocked mutex holding `value`.
     pub(crate) fn new(value: T) -> Self {
         Mutex(parking_lot::Mutex::new(value))
     }
 
+    /// Blocks until the lock is held.
     #[inline]
     pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
         self.0.lock()
@@ -47,19 +61,20 @@ impl<T> Mutex<T> {
     }
 }
 
-/// A mutex with one `lock()` signature everywhere: parking_lot's (no
-/// poisoning) normally, loom's model-checked mutex under `cfg(loom)`.
+/// loom's mutex behind the same signatures as the normal build.
 #[cfg(loom)]
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
 #[cfg(loom)]
 impl<T> Mutex<T> {
+    /// A new unlocked mutex holding `value`.
     pub(crate) fn new(value: T) -> Self {
         Mutex(loom::sync::Mutex::new(value))
     }
 
-    /// Locks, ignoring poisoning as parking_lot does.
+    /// Blocks until the lock is held; a poisoned lock is taken over, as
+    /// parking_lot does.
     #[inline]
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         self.0
@@ -79,7 +94,8 @@ impl<T> Mutex<T> {
 }
 
 /// A reader-writer lock for std-only slow paths (the cache's invalidation
-/// predicates). Not model-checked under loom: no loom model covers it.
+/// predicates, the keyed-breaker registry's shards). Not model-checked under
+/// loom: no loom model covers it.
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
 

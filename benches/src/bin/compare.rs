@@ -12,11 +12,14 @@ type Area = (&'static str, fn(&Options));
 
 /// Every area and the function that runs it.
 const AREAS: &[Area] = &[
+    ("breaker", brace_benches::breaker::run),
     ("cache", brace_benches::cache::run),
     ("hitratio", brace_benches::hitratio::run),
     ("loader", brace_benches::loader::run),
     ("metrics", brace_benches::metrics::run),
+    ("retry", brace_benches::retry::run),
     ("singleflight", brace_benches::singleflight::run),
+    ("tower", brace_benches::tower::run),
 ];
 
 fn main() {

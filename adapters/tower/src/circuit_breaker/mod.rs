@@ -1,0 +1,167 @@
+//! A tower middleware that runs every call through a brace circuit breaker.
+//!
+//! * [`CircuitBreakerLayer`] / [`CircuitBreaker`]: the layer and its service;
+//! * [`SharedBreaker`] (one breaker for every request) and [`KeyedBreakers`]
+//!   (one per key: host, route, tenant) choose the breaker;
+//! * [`CircuitOpen`] is the fail-fast error, [`OnOpen`] decides how it is
+//!   answered ([`FailFast`], or a 503 with the `http` feature).
+//!
+//! # The tower contract, kept
+//!
+//! * An open breaker never makes `poll_ready` return `Err` (terminal in
+//!   tower): `poll_ready` says ready and `call` fails fast with
+//!   [`CircuitOpen`].
+//! * Nothing is reserved in `poll_ready`: the permit is taken in `call`, so a
+//!   caller that readies the service and never calls (an idle keep-alive
+//!   connection) holds no half-open slot and no concurrency.
+//! * `call` calls the very inner service that `poll_ready` readied; it never
+//!   swaps in an unreadied clone.
+//! * `Clone` gives a service that must be readied again.
+
+mod error;
+mod future;
+mod keyed;
+mod layer;
+mod reject;
+mod shared;
+mod source;
+
+#[cfg(feature = "http")]
+mod http;
+
+use core::task::{Context, Poll};
+
+use tower_service::Service;
+
+pub use error::CircuitOpen;
+pub use future::ResponseFuture;
+pub use keyed::KeyedBreakers;
+pub use layer::CircuitBreakerLayer;
+pub use reject::{FailFast, OnOpen};
+pub use shared::{SharedBreaker, TimedPermit};
+pub use source::{RecordOutcome, SelectBreaker};
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use http::{ServerErrorsAreFailures, ServiceUnavailable};
+
+use crate::{Classify, ErrorsAreFailures};
+
+/// A service that asks a circuit breaker before each call and reports each
+/// call's outcome to it.
+///
+/// Made by [`CircuitBreakerLayer`]. See the [module docs](self) for how it
+/// keeps tower's `poll_ready`/`call` contract.
+///
+/// # Errors
+///
+/// With [`FailFast`] the error type is [`BoxError`](crate::BoxError): a
+/// refused call fails with a boxed [`CircuitOpen`]; inner errors are boxed
+/// as they are.
+///
+/// # Clone
+///
+/// Clones share the breaker. A clone starts unreadied: call `poll_ready` on
+/// it before `call`, as on any tower service.
+///
+/// # Thread safety
+///
+/// `Send`/`Sync` when the inner service, the breaker source, the classifier
+/// and the rejection policy are. Taking a permit on a closed breaker takes no
+/// lock.
+#[derive(Debug)]
+pub struct CircuitBreaker<S, B, C = ErrorsAreFailures, O = FailFast> {
+    inner: S,
+    breakers: B,
+    classifier: C,
+    on_open: O,
+    /// Set when `poll_ready` saw the breaker refusing everything and said
+    /// ready without readying `inner`; the next `call` fails fast with it.
+    fail_fast: Option<CircuitOpen>,
+}
+
+impl<S, B, C, O> CircuitBreaker<S, B, C, O> {
+    pub(crate) fn from_parts(inner: S, breakers: B, classifier: C, on_open: O) -> Self {
+        CircuitBreaker {
+            inner,
+            breakers,
+            classifier,
+            on_open,
+            fail_fast: None,
+        }
+    }
+
+    /// The breaker source, to read state or use manual controls.
+    pub fn breakers(&self) -> &B {
+        &self.breakers
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, B: Clone, C: Clone, O: Clone> Clone for CircuitBreaker<S, B, C, O> {
+    /// A clone that shares the breaker and starts unreadied.
+    fn clone(&self) -> Self {
+        CircuitBreaker::from_parts(
+            self.inner.clone(),
+            self.breakers.clone(),
+            self.classifier.clone(),
+            self.on_open.clone(),
+        )
+    }
+}
+
+impl<S, Req, B, C, O> Service<Req> for CircuitBreaker<S, B, C, O>
+where
+    S: Service<Req>,
+    B: SelectBreaker<Req>,
+    C: Classify<S::Response, S::Error> + Clone,
+    O: OnOpen<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = O::Error;
+    type Future = ResponseFuture<S::Future, B::Permit, C, O>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness granted for a fail-fast answer holds until `call`.
+        if self.fail_fast.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(open) = self.breakers.rejects_every_request() {
+            self.fail_fast = Some(open);
+            return Poll::Ready(Ok(()));
+        }
+        self.inner
+            .poll_ready(cx)
+            .map_err(|e| self.on_open.inner_error(e))
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        if let Some(open) = self.fail_fast.take() {
+            // `inner` was not readied: refuse without touching it.
+            return ResponseFuture::rejected(open, self.on_open.clone());
+        }
+        match self.breakers.try_acquire(&request) {
+            Ok(permit) => ResponseFuture::called(
+                self.inner.call(request),
+                permit,
+                self.classifier.clone(),
+                self.on_open.clone(),
+            ),
+            Err(open) => ResponseFuture::rejected(open, self.on_open.clone()),
+        }
+    }
+}

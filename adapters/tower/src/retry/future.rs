@@ -1,0 +1,190 @@
+//! The response future of [`Retry`](super::Retry): attempt, decide, wait,
+//! ready, attempt again.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
+use core::time::Duration;
+use std::sync::Arc;
+
+use brace::retry::{Decision, Delays, RetryBudget, RetryPolicy, SplitMix64};
+use brace::time::{Clock, Nanos, Sleeper};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::{DecideRetry, RetryLayer};
+use crate::CircuitOpen;
+
+pin_project! {
+    /// The response future of [`Retry`](super::Retry).
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping it drops the attempt in flight or cancels the wait; no
+    /// further attempt is made.
+    pub struct ResponseFuture<S, Req, D, Clk, Slp>
+    where
+        S: Service<Req>,
+        Clk: Clock,
+        Slp: Sleeper,
+    {
+        #[pin]
+        step: Step<S::Future, Slp::Sleep>,
+        service: S,
+        request: Req,
+        attempts: u32,
+        started: Nanos,
+        delays: Option<Delays<SplitMix64>>,
+        policy: RetryPolicy,
+        budget: Option<Arc<RetryBudget<Clk>>>,
+        decide: D,
+        clock: Clk,
+        sleeper: Slp,
+    }
+}
+
+pin_project! {
+    #[project = StepProj]
+    enum Step<F, Z> {
+        Attempt { #[pin] future: F },
+        Wait { #[pin] sleep: Z },
+        Ready,
+    }
+}
+
+impl<S, Req, D, Clk, Slp> ResponseFuture<S, Req, D, Clk, Slp>
+where
+    S: Service<Req>,
+    D: Clone,
+    Clk: Clock + Clone,
+    Slp: Sleeper + Clone,
+{
+    pub(super) fn new(
+        first: S::Future,
+        service: S,
+        request: Req,
+        config: &RetryLayer<D, Clk, Slp>,
+    ) -> Self {
+        // The clock is only needed to enforce `max_elapsed`.
+        let started = match config.policy.max_elapsed() {
+            Some(_) => config.clock.now(),
+            None => Nanos::ZERO,
+        };
+        ResponseFuture {
+            step: Step::Attempt { future: first },
+            service,
+            request,
+            attempts: 1,
+            started,
+            delays: None,
+            policy: config.policy,
+            budget: config.budget.clone(),
+            decide: config.decide.clone(),
+            clock: config.clock.clone(),
+            sleeper: config.sleeper.clone(),
+        }
+    }
+}
+
+/// Why the loop stops or how long it waits before the next attempt.
+fn next_wait<Res, E: 'static, Clk: Clock>(
+    result: &Result<Res, E>,
+    decision: Decision,
+    attempts: u32,
+    policy: &RetryPolicy,
+    delays: &mut Option<Delays<SplitMix64>>,
+    elapsed: impl FnOnce() -> Option<Duration>,
+    budget: Option<&RetryBudget<Clk>>,
+) -> Option<Duration> {
+    if let Err(e) = result {
+        if CircuitOpen::is_in(e) {
+            return None;
+        }
+    }
+    if attempts >= policy.max_attempts() {
+        return None;
+    }
+    let wait = match decision {
+        Decision::DoNotRetry | Decision::Rejected(_) => return None,
+        Decision::Retry => delays
+            .get_or_insert_with(|| policy.backoff().delays())
+            .next()
+            .unwrap_or(Duration::ZERO),
+        Decision::RetryAfter(wait) => wait.min(policy.max_retry_after()),
+    };
+    if let (Some(limit), Some(elapsed)) = (policy.max_elapsed(), elapsed()) {
+        if elapsed.saturating_add(wait) > limit {
+            return None;
+        }
+    }
+    if let Some(budget) = budget {
+        if !budget.try_withdraw() {
+            return None;
+        }
+    }
+    Some(wait)
+}
+
+impl<S, Req, D, Clk, Slp> Future for ResponseFuture<S, Req, D, Clk, Slp>
+where
+    S: Service<Req>,
+    S::Error: 'static,
+    Req: Clone,
+    D: DecideRetry<S::Response, S::Error>,
+    Clk: Clock,
+    Slp: Sleeper,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.step.as_mut().project() {
+                StepProj::Attempt { future } => {
+                    let result = ready!(future.poll(cx));
+                    let decision = this.decide.decide(&result);
+                    let (clock, started) = (&*this.clock, *this.started);
+                    let wait = next_wait(
+                        &result,
+                        decision,
+                        *this.attempts,
+                        this.policy,
+                        this.delays,
+                        || Some(clock.now().saturating_sub(started).as_duration()),
+                        this.budget.as_deref(),
+                    );
+                    match wait {
+                        None => return Poll::Ready(result),
+                        Some(Duration::ZERO) => this.step.set(Step::Ready),
+                        Some(wait) => this.step.set(Step::Wait {
+                            sleep: this.sleeper.sleep(wait),
+                        }),
+                    }
+                }
+                StepProj::Wait { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.step.set(Step::Ready);
+                }
+                StepProj::Ready => {
+                    ready!(this.service.poll_ready(cx))?;
+                    *this.attempts += 1;
+                    let future = this.service.call(this.request.clone());
+                    this.step.set(Step::Attempt { future });
+                }
+            }
+        }
+    }
+}
+
+impl<S, Req, D, Clk, Slp> core::fmt::Debug for ResponseFuture<S, Req, D, Clk, Slp>
+where
+    S: Service<Req>,
+    Clk: Clock,
+    Slp: Sleeper,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,223 @@
+//! RetryLayer with tower-test's mock and tokio's paused time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brace::breaker::Rejected;
+use brace::retry::{Backoff, Decision, Jitter, RetryBudget, RetryPolicy};
+use brace_tokio::TokioClock;
+use brace_tower::{BoxError, CircuitOpen, RetryLayer};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+use tower_test::mock;
+
+/// No request is queued (the service may be gone: then the queue is closed).
+fn no_request_waiting(handle: &mut mock::Handle<u32, u32>) -> bool {
+    !matches!(handle.poll_request(), std::task::Poll::Ready(Some(_)))
+}
+
+fn constant(delay_ms: u64, attempts: u32) -> RetryPolicy {
+    let backoff = Backoff::constant(Duration::from_millis(delay_ms))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    RetryPolicy::builder(backoff)
+        .max_attempts(attempts)
+        .max_retry_after(Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+fn budget(ratio: f64, floor: u32) -> Arc<RetryBudget<TokioClock>> {
+    Arc::new(
+        RetryBudget::builder()
+            .ratio(ratio)
+            .min_retries_per_sec(floor)
+            .build(TokioClock::new())
+            .unwrap(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_after_the_backoff_delay_until_success() {
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(constant(100, 3)).layer(svc);
+    handle.allow(10);
+    let start = Instant::now();
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(5).await });
+
+    let (req, send) = handle.next_request().await.unwrap();
+    assert_eq!((req, start.elapsed()), (5, Duration::ZERO));
+    send.send_error("reset");
+    let (req, send) = handle.next_request().await.unwrap();
+    assert_eq!((req, start.elapsed()), (5, Duration::from_millis(100)));
+    send.send_error("reset");
+    let (_, send) = handle.next_request().await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(200));
+    send.send_response(50);
+    assert_eq!(call.await.unwrap().unwrap(), 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn exponential_backoff_runs_on_paused_tokio_time() {
+    let backoff = Backoff::exponential(Duration::from_millis(100), 2.0)
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    let policy = RetryPolicy::builder(backoff)
+        .max_attempts(4)
+        .build()
+        .unwrap();
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(policy).layer(svc);
+    handle.allow(10);
+    let start = Instant::now();
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (_, send) = handle.next_request().await.unwrap();
+        seen.push(start.elapsed().as_millis());
+        send.send_error("down");
+    }
+    assert_eq!(seen, [0, 100, 300, 700]);
+    assert_eq!(call.await.unwrap().unwrap_err().to_string(), "down");
+}
+
+#[tokio::test(start_paused = true)]
+async fn gives_up_after_max_attempts_with_the_last_error() {
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(constant(10, 2)).layer(svc);
+    handle.allow(10);
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    handle.next_request().await.unwrap().1.send_error("first");
+    handle.next_request().await.unwrap().1.send_error("second");
+    assert_eq!(call.await.unwrap().unwrap_err().to_string(), "second");
+    assert!(no_request_waiting(&mut handle));
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_open_is_never_retried_and_spends_no_budget() {
+    let b = budget(1.0, 0);
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = calls.clone();
+    let inner = tower::service_fn(move |_: u32| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async {
+            let open = CircuitOpen::new(Rejected::ProbesInFlight {
+                retry_after: Duration::from_secs(1),
+            });
+            Err::<u32, BoxError>(Box::new(open))
+        }
+    });
+    // Even a classifier that says "retry everything" cannot retry it.
+    let mut svc = RetryLayer::new(constant(10, 5))
+        .budget(b.clone())
+        .decide(|_: &Result<u32, BoxError>| Decision::Retry)
+        .layer(inner);
+    let available = b.available();
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>());
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // One deposit for the request, no withdrawal.
+    assert!(b.available() >= available);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_from_the_classifier_is_honoured_and_capped() {
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let decide = |r: &Result<u32, BoxError>| match r {
+        Ok(429) => Decision::RetryAfter(Duration::from_millis(300)),
+        Ok(503) => Decision::RetryAfter(Duration::from_secs(30)),
+        Ok(_) => Decision::DoNotRetry,
+        Err(_) => Decision::Retry,
+    };
+    let mut svc = RetryLayer::new(constant(10, 5)).decide(decide).layer(svc);
+    handle.allow(10);
+    let start = Instant::now();
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    handle.next_request().await.unwrap().1.send_response(429);
+    handle.next_request().await.unwrap().1.send_response(503);
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(300),
+        "server wait honoured"
+    );
+    handle.next_request().await.unwrap().1.send_response(200);
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(1_300),
+        "30 s capped at 1 s"
+    );
+    assert_eq!(call.await.unwrap().unwrap(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_budget_stops_retrying_and_clones_share_it() {
+    // ratio 0.5, no floor: two requests pay for one retry between them.
+    let b = budget(0.5, 0);
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let layer = RetryLayer::new(constant(10, 3)).budget(b.clone());
+    let mut a = layer.layer(svc.clone());
+    let mut c = layer.layer(svc);
+    handle.allow(100);
+
+    // Two first attempts deposit 2 x 0.5 = 1 retry.
+    let first = tokio::spawn(async move { a.ready().await.unwrap().call(1).await });
+    handle.next_request().await.unwrap().1.send_response(1);
+    assert_eq!(first.await.unwrap().unwrap(), 1);
+    let second = tokio::spawn(async move { c.ready().await.unwrap().call(2).await });
+    handle.next_request().await.unwrap().1.send_error("down");
+    // ...which this retry spends.
+    handle
+        .next_request()
+        .await
+        .unwrap()
+        .1
+        .send_error("down again");
+    // No budget for a third attempt, although the policy allows it.
+    assert_eq!(second.await.unwrap().unwrap_err().to_string(), "down again");
+    assert!(no_request_waiting(&mut handle));
+    assert_eq!(b.available(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_stops_before_sleeping_past_it() {
+    let backoff = Backoff::constant(Duration::from_millis(400))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    let policy = RetryPolicy::builder(backoff)
+        .max_attempts(10)
+        .max_elapsed(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(policy).layer(svc);
+    handle.allow(100);
+    let start = Instant::now();
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    for _ in 0..3 {
+        handle.next_request().await.unwrap().1.send_error("down");
+    }
+    // Attempts at 0, 400, 800 ms; the next would start at 1200 ms > 1 s.
+    assert!(call.await.unwrap().is_err());
+    assert_eq!(start.elapsed(), Duration::from_millis(800));
+    assert!(no_request_waiting(&mut handle));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_future_stops_retrying() {
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(constant(100, 5)).layer(svc);
+    handle.allow(100);
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    handle.next_request().await.unwrap().1.send_error("down");
+    tokio::task::yield_now().await;
+    call.abort();
+    let _ = call.await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert!(
+        no_request_waiting(&mut handle),
+        "no attempt after cancellation"
+    );
+}

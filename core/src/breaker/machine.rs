@@ -1,0 +1,342 @@
+//! The transitions: admission, outcome recording and manual control.
+//!
+//! ```text
+//!            trip policy fires              deadline passed, first acquire
+//!   Closed ------------------------> Open ------------------------------> HalfOpen
+//!     ^                              ^  ^                                    |  |
+//!     |                              |  +---- a probe fails (or is slow) ----+  |
+//!     |                              +------- probes stuck past max wait -------+
+//!     +------------------ permitted_calls_in_half_open probes passed -----------+
+//!
+//!   any state --force_open--> ForcedOpen   any --disable--> Disabled   any --reset--> Closed
+//! ```
+//!
+//! Every arrow is one compare-and-swap on the state word that bumps the
+//! generation and sets BUSY; the winner then publishes the new deadline,
+//! resets the window when closing, clears BUSY and calls the listener.
+//! Automatic transitions start only from a settled word of the generation
+//! their evidence belongs to; losing the CAS means someone else moved the
+//! state first and the evidence is dropped.
+
+use super::permit::{Outcome, Role, Ticket};
+use super::state::{BUSY_BIT, State, Word};
+use super::{CircuitBreaker, Rejected, Transition};
+use crate::sync::{Ordering, spin_loop};
+use crate::time::{Clock, Nanos};
+
+impl<C: Clock> CircuitBreaker<C> {
+    #[inline]
+    pub(crate) fn load(&self) -> Word {
+        Word(self.core.word.load(Ordering::Acquire))
+    }
+
+    fn deadline(&self) -> Nanos {
+        Nanos::new(self.core.deadline.load(Ordering::Relaxed))
+    }
+
+    /// Decides whether one call may pass.
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Ticket, Rejected> {
+        let word = self.load();
+        match word.state() {
+            State::Closed => Ok(Ticket {
+                generation: word.generation(),
+                role: Role::Closed,
+            }),
+            _ => self.admit_slow(word),
+        }
+    }
+
+    #[cold]
+    fn admit_slow(&self, mut word: Word) -> Result<Ticket, Rejected> {
+        loop {
+            let ticket = |w: Word, role| Ticket {
+                generation: w.generation(),
+                role,
+            };
+            match word.state() {
+                State::Closed => return Ok(ticket(word, Role::Closed)),
+                State::Disabled => return Ok(ticket(word, Role::Disabled)),
+                State::ForcedOpen => return Err(Rejected::ForcedOpen),
+                State::Open => {
+                    if let Some(rejected) = self.reject_from_last_reading(word) {
+                        return Err(rejected);
+                    }
+                    let now = self.clock.now();
+                    if let Some(checks) = &self.open_checks {
+                        checks.last_now.fetch_max(now.as_u64(), Ordering::Relaxed);
+                    }
+                    if word.is_busy() {
+                        // The deadline is being published; it is about a
+                        // full open duration away.
+                        let wait = self.config.open_duration_for(word.trips(), 0);
+                        return Err(open_until(now.saturating_add(wait), now));
+                    }
+                    let until = self.deadline();
+                    if now < until {
+                        return Err(open_until(until, now));
+                    }
+                    let next = word.next(State::HalfOpen, word.trips(), 1);
+                    match self.swap_word(word, next) {
+                        Ok(()) => {
+                            self.settle(next, State::Open, now);
+                            return Ok(ticket(next, Role::Probe));
+                        }
+                        Err(seen) => word = seen,
+                    }
+                }
+                State::HalfOpen => {
+                    let taken = word.passes() + word.in_flight();
+                    if taken < self.config.permitted_in_half_open {
+                        match self.swap_word(word, word.with_probe_taken()) {
+                            Ok(()) => return Ok(ticket(word, Role::Probe)),
+                            Err(seen) => word = seen,
+                        }
+                        continue;
+                    }
+                    let now = self.clock.now();
+                    let wait = if word.is_busy() {
+                        self.config.max_wait_in_half_open
+                    } else {
+                        self.deadline().saturating_sub(now)
+                    };
+                    if wait > Nanos::ZERO {
+                        return Err(Rejected::ProbesInFlight {
+                            retry_after: wait.as_duration(),
+                        });
+                    }
+                    // The probes are stuck past the max wait: open again.
+                    let next = word.next(State::Open, word.trips() + 1, 0);
+                    match self.swap_word(word, next) {
+                        Ok(()) => {
+                            self.settle(next, State::HalfOpen, now);
+                            return Err(open_until(self.deadline(), now));
+                        }
+                        Err(seen) => word = seen,
+                    }
+                }
+            }
+        }
+    }
+
+    /// With `open_check_every(n)`, rejects without reading the clock if this
+    /// thread's countdown has not run out and the last reading is still
+    /// before the deadline. The countdown lives in a per-stripe cell; a
+    /// thread sharing the cell only makes the reads a little more frequent.
+    #[inline]
+    fn reject_from_last_reading(&self, word: Word) -> Option<Rejected> {
+        let checks = self.open_checks.as_ref()?;
+        if word.is_busy() {
+            return None;
+        }
+        let cell = &checks.countdown[super::window::stripe_index()];
+        let left = cell.load(Ordering::Relaxed);
+        if left == 0 {
+            cell.store(self.config.open_check_every - 1, Ordering::Relaxed);
+            return None;
+        }
+        cell.store(left - 1, Ordering::Relaxed);
+        let seen = Nanos::new(checks.last_now.load(Ordering::Relaxed));
+        let until = self.deadline();
+        (seen < until).then(|| open_until(until, seen))
+    }
+
+    /// Applies the outcome of a permit's call (or of its drop, as
+    /// [`Outcome::Ignored`]).
+    #[inline]
+    pub(crate) fn on_outcome(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<Nanos>) {
+        match ticket.role {
+            Role::Closed => self.record_closed(ticket.generation, outcome, elapsed),
+            Role::Probe => self.record_probe(ticket.generation, outcome, elapsed),
+            Role::Disabled => {}
+        }
+    }
+
+    /// The closed-state hot path: a generation check, one striped
+    /// `fetch_add`, and (only if something may trip) the policy checks.
+    #[inline(always)]
+    fn record_closed(&self, generation: u32, outcome: Outcome, elapsed: Option<Nanos>) {
+        if outcome == Outcome::Ignored || self.load().generation() != generation {
+            return;
+        }
+        let failed = outcome == Outcome::Failure;
+        let slow = self.config.is_slow(elapsed);
+        let rolled = self
+            .window
+            .as_ref()
+            .is_some_and(|w| w.record(failed, slow, || self.clock.now()));
+        let consecutive_live = self.config.consecutive_failures.is_some()
+            && (failed || self.consecutive.load(Ordering::Relaxed) != 0);
+        if failed || slow || rolled || consecutive_live {
+            self.after_closed_record(generation, failed, slow, rolled);
+        }
+    }
+
+    /// The rare part of a closed-state record: consecutive-failure counting
+    /// and rate evaluation.
+    #[cold]
+    #[inline(never)]
+    fn after_closed_record(&self, generation: u32, failed: bool, slow: bool, rolled: bool) {
+        if let Some(limit) = self.config.consecutive_failures {
+            if failed {
+                if self.consecutive.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
+                    return self.trip(generation);
+                }
+            } else if self.consecutive.load(Ordering::Relaxed) != 0 {
+                self.consecutive.store(0, Ordering::Relaxed);
+            }
+        }
+        // A rate can only cross its threshold on a failure, a slow call, or
+        // when a block rolls (old successes age out). Evaluating after every
+        // roll also catches a failure that a concurrent roll was harvesting
+        // while its own evaluation summed the window.
+        if (failed || slow || rolled) && self.rate_exceeded() {
+            self.trip(generation);
+        }
+    }
+
+    fn rate_exceeded(&self) -> bool {
+        let Some(window) = &self.window else {
+            return false;
+        };
+        let counts = window.totals(|| self.clock.now());
+        if counts.calls < u64::from(self.config.minimum_calls) {
+            return false;
+        }
+        let calls = counts.calls as f64;
+        let over = |rate: Option<f64>, n: u64| rate.is_some_and(|r| n as f64 >= r * calls);
+        over(self.config.failure_rate, counts.failures)
+            || over(self.config.slow_call_rate, counts.slow)
+    }
+
+    /// Closed → Open, if the breaker is still in `generation`.
+    #[cold]
+    fn trip(&self, generation: u32) {
+        let word = self.load();
+        if word.generation() != generation || word.state() != State::Closed || word.is_busy() {
+            return;
+        }
+        let now = self.clock.now();
+        let next = word.next(State::Open, word.trips() + 1, 0);
+        if self.swap_word(word, next).is_ok() {
+            self.settle(next, State::Closed, now);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_probe(&self, generation: u32, outcome: Outcome, elapsed: Option<Nanos>) {
+        let failed = outcome == Outcome::Failure
+            || (outcome == Outcome::Success && self.config.is_slow(elapsed));
+        let mut word = self.load();
+        loop {
+            if word.generation() != generation || word.state() != State::HalfOpen {
+                return;
+            }
+            let next = match outcome {
+                Outcome::Ignored => word.with_probe_freed(),
+                _ if failed || word.passes() + 1 >= self.config.permitted_in_half_open => {
+                    if word.is_busy() {
+                        // Only the publisher may change the generation now.
+                        spin_loop();
+                        word = self.load();
+                        continue;
+                    }
+                    let to = if failed { State::Open } else { State::Closed };
+                    let trips = if failed { word.trips() + 1 } else { 0 };
+                    let next = word.next(to, trips, 0);
+                    let now = self.clock.now();
+                    match self.swap_word(word, next) {
+                        Ok(()) => return self.settle(next, State::HalfOpen, now),
+                        Err(seen) => {
+                            word = seen;
+                            continue;
+                        }
+                    }
+                }
+                _ => word.with_probe_passed(),
+            };
+            match self.swap_word(word, next) {
+                Ok(()) => return,
+                Err(seen) => word = seen,
+            }
+        }
+    }
+
+    /// Moves to `to` from whatever state, waiting out a transition that is
+    /// being published.
+    pub(crate) fn set_by_hand(&self, to: State) {
+        let mut word = self.load();
+        loop {
+            if word.is_busy() {
+                spin_loop();
+                word = self.load();
+                continue;
+            }
+            if word.state() == to && to != State::Closed {
+                return;
+            }
+            let now = self.clock.now();
+            let next = word.next(to, 0, 0);
+            match self.swap_word(word, next) {
+                Ok(()) => return self.settle(next, word.state(), now),
+                Err(seen) => word = seen,
+            }
+        }
+    }
+
+    fn swap_word(&self, current: Word, next: Word) -> Result<(), Word> {
+        self.core
+            .word
+            .compare_exchange(current.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    /// Second half of a transition: publish what the new state needs, clear
+    /// BUSY, tell the listener. Runs only on the thread whose CAS set `busy`.
+    fn settle(&self, busy: Word, from: State, now: Nanos) {
+        let to = busy.state();
+        match to {
+            State::Open => {
+                let seed = u64::from(busy.generation()) ^ now.as_u64().rotate_left(17);
+                let open = self.config.open_duration_for(busy.trips(), seed);
+                self.core
+                    .deadline
+                    .store(now.saturating_add(open).as_u64(), Ordering::Relaxed);
+                if let Some(checks) = &self.open_checks {
+                    checks.last_now.fetch_max(now.as_u64(), Ordering::Relaxed);
+                }
+            }
+            State::HalfOpen => {
+                let give_up = now.saturating_add(self.config.max_wait_in_half_open);
+                self.core
+                    .deadline
+                    .store(give_up.as_u64(), Ordering::Relaxed);
+            }
+            State::Closed => {
+                self.consecutive.store(0, Ordering::Relaxed);
+                if let Some(window) = &self.window {
+                    window.reset(now);
+                }
+            }
+            State::ForcedOpen | State::Disabled => {}
+        }
+        self.core.word.fetch_and(!BUSY_BIT, Ordering::Release);
+        if let Some(listener) = &self.config.listener {
+            listener(Transition {
+                from,
+                to,
+                at: now,
+                generation: busy.generation(),
+            });
+        }
+    }
+}
+
+fn open_until(until: Nanos, now: Nanos) -> Rejected {
+    Rejected::OpenUntil {
+        until,
+        retry_after: until.saturating_sub(now).as_duration(),
+    }
+}

@@ -1,0 +1,295 @@
+//! A lock-free circuit breaker.
+//!
+//! A [`CircuitBreaker`] sits in front of a dependency. While the dependency
+//! is healthy it is *closed*: calls pass and their outcomes are counted.
+//! When a trip policy fires it *opens*: calls are rejected at once with a
+//! [`Rejected`] that says when to come back. After the open duration it is
+//! *half-open*: a few probe calls pass; enough successes close it, a failure
+//! opens it again (for longer, if growth is configured).
+//!
+//! Trip policies ([`Config`]): N consecutive failures; a failure rate over a
+//! count or time window; a slow-call rate; each rate only once the window
+//! holds a minimum number of calls.
+//!
+//! The whole state machine is one atomic word (see [`State`] and the layout
+//! in `state.rs`); the closed-state path is a load of that word plus one
+//! relaxed `fetch_add` on a thread-striped counter: no lock, no allocation.
+//!
+//! ```
+//! use brace::breaker::{CircuitBreaker, Config, State};
+//! use brace::time::ManualClock;
+//! use core::time::Duration;
+//!
+//! let clock = ManualClock::new();
+//! let config = Config::builder()
+//!     .consecutive_failures(2)
+//!     .open_duration(Duration::from_secs(10))
+//!     .permitted_calls_in_half_open(1)
+//!     .build()?;
+//! let breaker = CircuitBreaker::new(config, clock.clone());
+//!
+//! for _ in 0..2 {
+//!     breaker.try_acquire().unwrap().record_failure();
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//! assert!(breaker.try_acquire().is_err());
+//!
+//! clock.advance(Duration::from_secs(10));
+//! let probe = breaker.try_acquire().unwrap();
+//! assert_eq!(breaker.state(), State::HalfOpen);
+//! probe.record_success();
+//! assert_eq!(breaker.state(), State::Closed);
+//! # Ok::<(), brace::breaker::ConfigError>(())
+//! ```
+
+mod config;
+mod error;
+mod listener;
+mod machine;
+mod permit;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod registry;
+mod state;
+mod window;
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+
+pub use config::{Config, ConfigBuilder, ConfigError, WindowKind};
+pub use error::Rejected;
+pub use listener::{Snapshot, Transition};
+pub use permit::{Outcome, OwnedPermit, Permit};
+pub use state::State;
+
+use crate::sync::{AtomicU32, AtomicU64, CachePadded};
+use crate::time::{Clock, Nanos};
+use state::Word;
+use window::Window;
+
+/// A circuit breaker over the clock `C`.
+///
+/// # Thread safety
+///
+/// `Send + Sync`; share it by reference or in an [`Arc`]. Every method takes
+/// `&self`. [`try_acquire`](Self::try_acquire) and the permit reports are
+/// lock-free; the manual controls may spin for the few instructions another
+/// thread needs to finish publishing a transition.
+///
+/// ```
+/// use brace::breaker::{CircuitBreaker, Config};
+/// use brace::time::SystemClock;
+/// use std::sync::Arc;
+///
+/// let breaker = Arc::new(CircuitBreaker::new(Config::default(), SystemClock::new()));
+/// let worker = Arc::clone(&breaker);
+/// std::thread::spawn(move || worker.try_acquire().unwrap().record_success())
+///     .join()
+///     .unwrap();
+/// assert_eq!(breaker.snapshot().calls, 1);
+/// ```
+pub struct CircuitBreaker<C: Clock> {
+    /// The state word (`state.rs`) and, beside it, the deadline of the
+    /// current state: when open, the instant a probe is admitted; when
+    /// half-open, the instant unfinished probes are given up on. Only the
+    /// thread that set BUSY writes `deadline`, before clearing BUSY.
+    core: CachePadded<Core>,
+    /// Failures in a row; written on failures and on the first success after
+    /// one, only read otherwise.
+    consecutive: CachePadded<AtomicU32>,
+    window: Option<Window>,
+    /// With `open_check_every(n > 1)`: per-stripe countdown of rejections
+    /// left before the next clock read, and the last reading taken.
+    open_checks: Option<OpenChecks>,
+    config: Config,
+    clock: C,
+}
+
+struct OpenChecks {
+    countdown: alloc::boxed::Box<[CachePadded<AtomicU32>]>,
+    last_now: AtomicU64,
+}
+
+struct Core {
+    word: AtomicU64,
+    deadline: AtomicU64,
+}
+
+impl<C: Clock> CircuitBreaker<C> {
+    /// A closed breaker.
+    pub fn new(config: Config, clock: C) -> Self {
+        let window = config.has_window().then(|| Window::new(config.window));
+        if let Some(w) = &window {
+            w.reset(clock.now());
+        }
+        CircuitBreaker {
+            core: CachePadded::new(Core {
+                word: AtomicU64::new(Word::new(0, State::Closed, 0).0),
+                deadline: AtomicU64::new(0),
+            }),
+            consecutive: CachePadded::new(AtomicU32::new(0)),
+            window,
+            open_checks: (config.open_check_every > 1).then(|| OpenChecks {
+                countdown: (0..window::STRIPES)
+                    .map(|_| CachePadded::new(AtomicU32::new(0)))
+                    .collect(),
+                last_now: AtomicU64::new(0),
+            }),
+            config,
+            clock,
+        }
+    }
+
+    /// Asks to make one call.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] when open (with the time a probe will be admitted),
+    /// forced open, or half-open with every probe slot taken.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_, C>, Rejected> {
+        let ticket = self.admit()?;
+        Ok(Permit {
+            breaker: self,
+            ticket,
+            reported: false,
+        })
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), but the permit holds an
+    /// `Arc` of the breaker and so can be moved into a `'static` future.
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_acquire`](Self::try_acquire).
+    #[inline]
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit<C>, Rejected> {
+        let ticket = self.admit()?;
+        Ok(OwnedPermit {
+            breaker: Arc::clone(self),
+            ticket,
+            reported: false,
+        })
+    }
+
+    /// Runs `call` under a permit and reports what `classify` makes of its
+    /// output; the call's duration is measured on the breaker's clock (for
+    /// the slow-call rate).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] if no permit was given; `call` is then dropped unpolled.
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping the returned future before `call` finishes drops the permit
+    /// unreported: its probe slot is freed and nothing is counted.
+    ///
+    /// ```
+    /// use brace::breaker::{CircuitBreaker, Config, Outcome};
+    /// use brace::time::ManualClock;
+    ///
+    /// let breaker = CircuitBreaker::new(Config::default(), ManualClock::new());
+    /// let fetch = async { Err::<u32, &str>("connection reset") };
+    /// let out = futures_executor_block_on(breaker.call(fetch, |r| match r {
+    ///     Ok(_) => Outcome::Success,
+    ///     Err(_) => Outcome::Failure,
+    /// }));
+    /// assert_eq!(out, Ok(Err("connection reset")));
+    /// assert_eq!(breaker.snapshot().failures, 1);
+    /// # fn futures_executor_block_on<F: core::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #     }
+    /// # }
+    /// ```
+    pub async fn call<F, T>(
+        &self,
+        call: F,
+        classify: impl FnOnce(&T) -> Outcome,
+    ) -> Result<T, Rejected>
+    where
+        F: Future<Output = T>,
+    {
+        let permit = self.try_acquire()?;
+        let start = self.clock.now();
+        let output = call.await;
+        let elapsed = self.clock.now().saturating_sub(start);
+        permit.record(classify(&output), Some(elapsed.as_duration()));
+        Ok(output)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.load().state()
+    }
+
+    /// Opens the breaker until [`reset`](Self::reset) (or
+    /// [`disable`](Self::disable)); no trip policy or timer closes it.
+    /// Outcomes of permits issued before are dropped.
+    pub fn force_open(&self) {
+        self.set_by_hand(State::ForcedOpen);
+    }
+
+    /// Lets every call pass and counts nothing until
+    /// [`reset`](Self::reset) (or [`force_open`](Self::force_open)).
+    pub fn disable(&self) {
+        self.set_by_hand(State::Disabled);
+    }
+
+    /// Closes the breaker with an empty window and no trip history, whatever
+    /// its state. Outcomes of permits issued before are dropped.
+    pub fn reset(&self) {
+        self.set_by_hand(State::Closed);
+    }
+
+    /// The configuration the breaker was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The breaker's clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// A view of the state and counts, for observability.
+    pub fn snapshot(&self) -> Snapshot {
+        let word = self.load();
+        let counts = self
+            .window
+            .as_ref()
+            .map(|w| w.totals(|| self.clock.now()))
+            .unwrap_or_default();
+        let deadline = matches!(word.state(), State::Open | State::HalfOpen)
+            .then(|| Nanos::new(self.core.deadline.load(crate::sync::Ordering::Acquire)));
+        Snapshot {
+            state: word.state(),
+            generation: word.generation(),
+            trips: word.trips(),
+            calls: counts.calls,
+            failures: counts.failures,
+            slow_calls: counts.slow,
+            consecutive_failures: self.consecutive.load(crate::sync::Ordering::Relaxed),
+            probes_in_flight: word.in_flight(),
+            probes_passed: word.passes(),
+            deadline,
+        }
+    }
+}
+
+impl<C: Clock> fmt::Debug for CircuitBreaker<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("snapshot", &self.snapshot())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

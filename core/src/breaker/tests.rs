@@ -1,0 +1,432 @@
+//! One test per transition, on a manual clock.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::sync::Mutex;
+
+use super::*;
+use crate::time::ManualClock;
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn at(secs: u64) -> Nanos {
+    Nanos::from_duration(SEC * secs as u32)
+}
+
+fn breaker(builder: ConfigBuilder) -> (CircuitBreaker<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    (
+        CircuitBreaker::new(builder.build().unwrap(), clock.clone()),
+        clock,
+    )
+}
+
+fn consecutive(n: u32) -> ConfigBuilder {
+    Config::builder()
+        .consecutive_failures(n)
+        .open_duration(10 * SEC)
+        .permitted_calls_in_half_open(2)
+        .max_wait_in_half_open(5 * SEC)
+}
+
+fn fail(b: &CircuitBreaker<ManualClock>) {
+    b.try_acquire().expect("admitted").record_failure();
+}
+
+fn succeed(b: &CircuitBreaker<ManualClock>) {
+    b.try_acquire().expect("admitted").record_success();
+}
+
+fn open_breaker() -> (CircuitBreaker<ManualClock>, ManualClock) {
+    let (b, clock) = breaker(consecutive(1));
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    (b, clock)
+}
+
+#[test]
+fn closed_to_open_after_consecutive_failures() {
+    let (b, _) = breaker(consecutive(3));
+    fail(&b);
+    fail(&b);
+    succeed(&b);
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Closed, "a success resets the run");
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn closed_to_open_on_failure_rate_once_minimum_calls_seen() {
+    let (b, _) = breaker(
+        Config::builder()
+            .failure_rate(0.5)
+            .count_window(100)
+            .minimum_calls(4),
+    );
+    fail(&b);
+    fail(&b);
+    fail(&b);
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "3 calls are below the minimum of 4"
+    );
+    succeed(&b);
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "a success inside a block does not evaluate"
+    );
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "4 failures of 5 calls");
+}
+
+#[test]
+fn count_window_forgets_failures_older_than_the_window() {
+    let (b, _) = breaker(
+        Config::builder()
+            .failure_rate(0.5)
+            .count_window(4)
+            .minimum_calls(4),
+    );
+    fail(&b);
+    for _ in 0..5 {
+        succeed(&b);
+    }
+    fail(&b);
+    assert_eq!(b.state(), State::Closed, "1 failure in the last 4 calls");
+    fail(&b);
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "2 of the last 4 (over all 8 calls: 3 of 8)"
+    );
+}
+
+#[test]
+fn closed_to_open_on_failure_rate_over_a_time_window() {
+    let (b, clock) = breaker(
+        Config::builder()
+            .failure_rate(0.6)
+            .time_window(10 * SEC, 10)
+            .minimum_calls(3),
+    );
+    fail(&b);
+    fail(&b);
+    clock.advance(20 * SEC);
+    succeed(&b);
+    fail(&b);
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "the first two failures aged out: 1 of 2"
+    );
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "2 of 3 in the window");
+}
+
+#[test]
+fn closed_to_open_on_slow_call_rate() {
+    let (b, _) = breaker(
+        Config::builder()
+            .slow_call_rate(0.5, Duration::from_millis(100))
+            .count_window(10)
+            .minimum_calls(2),
+    );
+    b.try_acquire()
+        .unwrap()
+        .record_success_after(Duration::from_millis(5));
+    b.try_acquire().unwrap().record_success();
+    assert_eq!(b.state(), State::Closed);
+    b.try_acquire()
+        .unwrap()
+        .record_success_after(Duration::from_millis(100));
+    assert_eq!(b.state(), State::Closed, "1 slow of 3");
+    b.try_acquire()
+        .unwrap()
+        .record_failure_after(Duration::from_secs(1));
+    assert_eq!(b.state(), State::Open, "2 slow of 4");
+    assert_eq!(b.snapshot().slow_calls, 2);
+}
+
+#[test]
+fn open_rejects_until_the_deadline_then_half_opens() {
+    let (b, clock) = open_breaker();
+    clock.advance(4 * SEC);
+    assert_eq!(
+        b.try_acquire().unwrap_err(),
+        Rejected::OpenUntil {
+            until: at(10),
+            retry_after: 6 * SEC
+        }
+    );
+    clock.advance(6 * SEC);
+    let probe = b.try_acquire().expect("first probe");
+    assert!(probe.is_probe());
+    assert_eq!(b.state(), State::HalfOpen);
+    drop(probe);
+}
+
+#[test]
+fn half_open_to_closed_after_permitted_successes() {
+    let (b, clock) = open_breaker();
+    clock.advance(10 * SEC);
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    p1.record_success();
+    assert_eq!(b.state(), State::HalfOpen);
+    p2.record_success();
+    assert_eq!(b.state(), State::Closed);
+    let s = b.snapshot();
+    assert_eq!((s.trips, s.calls, s.consecutive_failures), (0, 0, 0));
+}
+
+#[test]
+fn half_open_to_open_on_a_failed_probe_for_longer() {
+    let (b, clock) = breaker(consecutive(1).open_duration_growth(3.0, 60 * SEC));
+    fail(&b);
+    clock.advance(10 * SEC);
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    p1.record_failure();
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.snapshot().trips, 2);
+    assert_eq!(b.snapshot().deadline, Some(at(40)), "10 s grown by 3x");
+    p2.record_success();
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "the late probe is from the old generation"
+    );
+}
+
+#[test]
+fn half_open_to_open_on_a_slow_probe() {
+    let (b, clock) = breaker(consecutive(1).slow_call_rate(1.0, Duration::from_millis(50)));
+    fail(&b);
+    clock.advance(10 * SEC);
+    b.try_acquire()
+        .unwrap()
+        .record_success_after(Duration::from_millis(60));
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn half_open_admits_only_permitted_probes_and_drops_free_slots() {
+    let (b, clock) = open_breaker();
+    clock.advance(10 * SEC);
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    assert_eq!(
+        b.try_acquire().unwrap_err(),
+        Rejected::ProbesInFlight {
+            retry_after: 5 * SEC
+        }
+    );
+    drop(p1);
+    let p3 = b.try_acquire().expect("the dropped probe freed its slot");
+    p2.record_ignored();
+    let p4 = b.try_acquire().expect("the ignored probe freed its slot");
+    assert!(b.try_acquire().is_err());
+    let s = b.snapshot();
+    assert_eq!((s.probes_in_flight, s.probes_passed), (2, 0));
+    p3.record_success();
+    p4.record_success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn half_open_with_stuck_probes_opens_again_after_max_wait() {
+    let (b, clock) = open_breaker();
+    clock.advance(10 * SEC);
+    let stuck = [b.try_acquire().unwrap(), b.try_acquire().unwrap()];
+    clock.advance(5 * SEC);
+    assert_eq!(
+        b.try_acquire().unwrap_err(),
+        Rejected::OpenUntil {
+            until: at(25),
+            retry_after: 10 * SEC
+        }
+    );
+    assert_eq!(b.state(), State::Open);
+    drop(stuck);
+    assert_eq!(b.state(), State::Open, "late drops change nothing");
+}
+
+#[test]
+fn force_open_rejects_until_reset() {
+    let (b, clock) = breaker(consecutive(1));
+    let before = b.try_acquire().unwrap();
+    b.force_open();
+    assert_eq!(b.try_acquire().unwrap_err(), Rejected::ForcedOpen);
+    assert_eq!(Rejected::ForcedOpen.retry_after(), None);
+    clock.advance(3600 * SEC);
+    assert_eq!(
+        b.try_acquire().unwrap_err(),
+        Rejected::ForcedOpen,
+        "no timer closes it"
+    );
+    before.record_failure();
+    b.reset();
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.snapshot().failures, 0);
+    succeed(&b);
+}
+
+#[test]
+fn disabled_passes_everything_and_counts_nothing() {
+    let (b, _) = open_breaker();
+    b.disable();
+    assert_eq!(b.state(), State::Disabled);
+    for _ in 0..10 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Disabled);
+    b.reset();
+    assert_eq!(b.state(), State::Closed);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn reset_from_open_clears_the_window_and_drops_stale_outcomes() {
+    let (b, _) = breaker(
+        Config::builder()
+            .failure_rate(0.5)
+            .count_window(10)
+            .minimum_calls(2),
+    );
+    let stale = b.try_acquire().unwrap();
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    b.reset();
+    stale.record_failure();
+    let s = b.snapshot();
+    assert_eq!((s.state, s.calls, s.failures), (State::Closed, 0, 0));
+}
+
+#[test]
+fn listener_sees_every_transition_with_its_time() {
+    let seen: Arc<Mutex<Vec<(State, State, Nanos)>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let (b, clock) = breaker(
+        consecutive(1).on_transition(move |t| log.lock().unwrap().push((t.from, t.to, t.at))),
+    );
+    fail(&b);
+    clock.advance(10 * SEC);
+    succeed(&b);
+    succeed(&b);
+    b.force_open();
+    b.disable();
+    b.reset();
+    use State::*;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Closed, Open, at(0)),
+            (Open, HalfOpen, at(10)),
+            (HalfOpen, Closed, at(10)),
+            (Closed, ForcedOpen, at(10)),
+            (ForcedOpen, Disabled, at(10)),
+            (Disabled, Closed, at(10)),
+        ]
+    );
+}
+
+#[test]
+fn owned_permits_outlive_the_borrow() {
+    let clock = ManualClock::new();
+    let b = Arc::new(CircuitBreaker::new(consecutive(1).build().unwrap(), clock));
+    let permit = b.try_acquire_owned().unwrap();
+    let handle = std::thread::spawn(move || permit.record_failure());
+    handle.join().unwrap();
+    assert_eq!(b.state(), State::Open);
+}
+
+fn poll_once<F: Future>(f: core::pin::Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn call_classifies_and_times_the_future() {
+    let (b, clock) = breaker(consecutive(5).slow_call_rate(1.0, SEC).minimum_calls(1));
+    let slow = async {
+        clock.advance(2 * SEC);
+        7
+    };
+    let fut = pin!(b.call(slow, |_| Outcome::Success));
+    assert_eq!(poll_once(fut), Poll::Ready(Ok(7)));
+    assert_eq!(b.state(), State::Open, "the one call was slow");
+}
+
+#[test]
+fn cancelled_call_frees_its_probe_slot() {
+    let (b, clock) = breaker(consecutive(1).permitted_calls_in_half_open(1));
+    fail(&b);
+    clock.advance(10 * SEC);
+    {
+        let mut fut = pin!(b.call(core::future::pending::<()>(), |_| Outcome::Failure));
+        assert!(poll_once(fut.as_mut()).is_pending());
+        assert!(
+            b.try_acquire().is_err(),
+            "the pending call holds the only slot"
+        );
+    }
+    assert_eq!(b.state(), State::HalfOpen);
+    b.try_acquire()
+        .expect("slot freed by the cancelled call")
+        .record_success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn jittered_open_durations_stay_within_bounds() {
+    let (b, clock) = breaker(consecutive(1).open_duration_jitter(0.5));
+    fail(&b);
+    let until = b.snapshot().deadline.unwrap();
+    assert!(until >= at(5) && until <= at(10), "{until:?}");
+    clock.set(until);
+    assert!(b.try_acquire().is_ok());
+}
+
+#[test]
+fn open_check_every_rejects_from_the_last_reading_at_most_n_minus_1_times_late() {
+    let (b, clock) = breaker(consecutive(1).open_check_every(4));
+    fail(&b);
+    clock.advance(4 * SEC);
+    let first = b.try_acquire().unwrap_err();
+    assert_eq!(
+        first.retry_after(),
+        Some(6 * SEC),
+        "the first rejection reads the clock"
+    );
+    clock.advance(6 * SEC);
+    for late in 0..3 {
+        let stale = b.try_acquire().unwrap_err();
+        assert_eq!(
+            stale.retry_after(),
+            Some(6 * SEC),
+            "late rejection {late} uses the last reading"
+        );
+    }
+    assert!(
+        b.try_acquire().unwrap().is_probe(),
+        "the 4th call reads the clock and probes"
+    );
+    assert_eq!(
+        Config::builder()
+            .consecutive_failures(1)
+            .open_check_every(0)
+            .build()
+            .unwrap_err()
+            .field(),
+        "open_check_every"
+    );
+}

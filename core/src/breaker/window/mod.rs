@@ -1,0 +1,330 @@
+//! The closed state's recent outcomes: a count window or a time window.
+//!
+//! Both are a ring of `K` completed blocks plus the block being filled. The
+//! block being filled lives in thread-striped cells ([`stripes`]), so
+//! recording is one relaxed `fetch_add` on the thread's own cache line; no
+//! lock, no allocation.
+//!
+//! * **Count window** of `N` calls: `K = min(N, 8)` blocks of
+//!   `B = ceil(N / K)` calls. A block completes when the recording thread's
+//!   cell reaches `trigger` calls. `trigger` starts at `B` (exact for one
+//!   thread) and after each roll becomes `ceil(B / cells that took calls)`,
+//!   so under concurrency blocks stay close to `B` calls without any shared
+//!   counter on the recording path.
+//! * **Time window** of span `T`: `K` buckets of `T / K`; a record first
+//!   rolls the window if the clock has moved into a later bucket.
+//!
+//! The rate is taken over the `K` completed blocks (or buckets) before the
+//! current one, plus the current one.
+//!
+//! Rolling: whoever wins the `rolling` flag (a try-lock taken only at block
+//! ends, never waited on by recorders) harvests the cells into the ring slot
+//! `current % K`, tags it with `current`, and advances `current`. A record
+//! that loses the flag just adds to the cells: its call lands in the block
+//! being harvested or the next one, never nowhere. Readers summing the ring
+//! while a roll is under way may miss or double-see one block for that
+//! instant; trip decisions are re-taken on the next failure.
+
+mod stripes;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ops::{Add, AddAssign};
+
+use stripes::Stripes;
+pub(crate) use stripes::{STRIPES, stripe_index};
+
+use super::config::WindowKind;
+use crate::sync::{AtomicBool, AtomicU64, Ordering, spin_loop};
+use crate::time::Nanos;
+
+/// Outcome counts of a block or of the whole window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+impl Add for Counts {
+    type Output = Counts;
+    fn add(self, o: Counts) -> Counts {
+        Counts {
+            calls: self.calls + o.calls,
+            failures: self.failures + o.failures,
+            slow: self.slow + o.slow,
+        }
+    }
+}
+
+impl AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        *self = *self + o;
+    }
+}
+
+const EMPTY: u64 = u64::MAX;
+
+/// Blocks in a count window (a power of two: the slot is `index & 7`).
+const BLOCKS: u32 = 8;
+
+/// One completed block in the ring.
+#[derive(Debug)]
+struct Block {
+    tag: AtomicU64,
+    calls: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Calls { block: u64 },
+    Time { bucket: u64 },
+}
+
+#[derive(Debug)]
+pub(crate) struct Window {
+    span: Span,
+    cells: Stripes,
+    ring: Box<[Block]>,
+    /// Index of the block being filled (count: blocks since reset; time:
+    /// `now / bucket`).
+    current: AtomicU64,
+    /// Count window: calls in one cell that complete a block.
+    trigger: AtomicU64,
+    rolling: AtomicBool,
+}
+
+impl Window {
+    pub(crate) fn new(kind: WindowKind) -> Self {
+        let (span, blocks) = match kind {
+            WindowKind::Count { calls } => {
+                let blocks = calls.min(BLOCKS) as u64;
+                let block = (calls as u64).div_ceil(blocks);
+                (Span::Calls { block }, blocks)
+            }
+            WindowKind::Time { span, buckets } => {
+                let bucket = Nanos::from_duration(span / buckets).as_u64();
+                (Span::Time { bucket }, buckets as u64)
+            }
+        };
+        let ring: Vec<Block> = (0..blocks)
+            .map(|_| Block {
+                tag: AtomicU64::new(EMPTY),
+                calls: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            })
+            .collect();
+        let trigger = match span {
+            Span::Calls { block } => block,
+            Span::Time { .. } => u64::MAX,
+        };
+        Window {
+            span,
+            cells: Stripes::new(),
+            ring: ring.into_boxed_slice(),
+            current: AtomicU64::new(0),
+            trigger: AtomicU64::new(trigger),
+            rolling: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts one outcome. `now` is read only by a time window. Returns
+    /// whether this call completed (rolled) a block.
+    #[inline]
+    pub(crate) fn record(&self, failed: bool, slow: bool, now: impl FnOnce() -> Nanos) -> bool {
+        match self.span {
+            Span::Calls { block } => {
+                let calls = self.cells.add(failed, slow);
+                calls >= self.trigger.load(Ordering::Relaxed) && self.roll_count(block)
+            }
+            Span::Time { bucket } => {
+                let index = now().as_u64() / bucket;
+                let rolled = index > self.current.load(Ordering::Relaxed) && self.roll_time(index);
+                self.cells.add(failed, slow);
+                rolled
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn roll_count(&self, block: u64) -> bool {
+        if !self.try_lock() {
+            return false;
+        }
+        // Another roller may have harvested this cell since we looked.
+        let due = self.cells.calls_here() >= self.trigger.load(Ordering::Relaxed);
+        if due {
+            let (counts, active) = self.cells.harvest();
+            let index = self.current.load(Ordering::Relaxed);
+            self.store_block(index, counts);
+            self.current.store(index + 1, Ordering::Relaxed);
+            let trigger = if active <= 1 {
+                block
+            } else {
+                block.div_ceil(active)
+            };
+            self.trigger.store(trigger, Ordering::Relaxed);
+        }
+        self.unlock();
+        due
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn roll_time(&self, index: u64) -> bool {
+        if !self.try_lock() {
+            return false;
+        }
+        let current = self.current.load(Ordering::Relaxed);
+        let due = index > current;
+        if due {
+            let (counts, _) = self.cells.harvest();
+            self.store_block(current, counts);
+            self.current.store(index, Ordering::Relaxed);
+        }
+        self.unlock();
+        due
+    }
+
+    fn store_block(&self, index: u64, counts: Counts) {
+        let len = self.ring.len() as u64;
+        let slot = if len.is_power_of_two() {
+            &self.ring[(index & (len - 1)) as usize]
+        } else {
+            &self.ring[(index % len) as usize]
+        };
+        slot.calls.store(counts.calls, Ordering::Relaxed);
+        slot.failures.store(counts.failures, Ordering::Relaxed);
+        slot.slow.store(counts.slow, Ordering::Relaxed);
+        slot.tag.store(index, Ordering::Relaxed);
+    }
+
+    /// The counts in the window as of `now` (read only by a time window).
+    pub(crate) fn totals(&self, now: impl FnOnce() -> Nanos) -> Counts {
+        let current = self.current.load(Ordering::Relaxed);
+        let index = match self.span {
+            Span::Calls { .. } => current,
+            Span::Time { bucket } => (now().as_u64() / bucket).max(current),
+        };
+        let oldest = index.saturating_sub(self.ring.len() as u64);
+        let mut total = Counts::default();
+        for slot in self.ring.iter() {
+            let tag = slot.tag.load(Ordering::Relaxed);
+            if tag != EMPTY && tag >= oldest && tag < index {
+                total += Counts {
+                    calls: slot.calls.load(Ordering::Relaxed),
+                    failures: slot.failures.load(Ordering::Relaxed),
+                    slow: slot.slow.load(Ordering::Relaxed),
+                };
+            }
+        }
+        if current >= oldest {
+            total += self.cells.peek();
+        }
+        total
+    }
+
+    /// Forgets every outcome (the breaker is closing afresh).
+    pub(crate) fn reset(&self, now: Nanos) {
+        while !self.try_lock() {
+            spin_loop();
+        }
+        self.cells.harvest();
+        for slot in self.ring.iter() {
+            slot.tag.store(EMPTY, Ordering::Relaxed);
+        }
+        match self.span {
+            Span::Calls { block } => {
+                self.current.store(0, Ordering::Relaxed);
+                self.trigger.store(block, Ordering::Relaxed);
+            }
+            Span::Time { bucket } => self.current.store(now.as_u64() / bucket, Ordering::Relaxed),
+        }
+        self.unlock();
+    }
+
+    fn try_lock(&self) -> bool {
+        self.rolling
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn unlock(&self) {
+        self.rolling.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    fn none() -> Nanos {
+        unreachable!("a count window never reads the clock")
+    }
+
+    #[test]
+    fn count_window_rolls_every_block_and_forgets_the_oldest() {
+        // 4 calls: 4 blocks of 1; window = 4 completed + current.
+        let w = Window::new(WindowKind::Count { calls: 4 });
+        assert!(
+            w.record(true, false, none),
+            "a block of one completes at once"
+        );
+        for _ in 0..4 {
+            w.record(false, false, none);
+        }
+        let t = w.totals(none);
+        assert_eq!((t.calls, t.failures), (4, 0), "the failure aged out");
+    }
+
+    #[test]
+    fn count_window_counts_the_current_block() {
+        let w = Window::new(WindowKind::Count { calls: 100 });
+        for i in 0..25 {
+            let rolled = w.record(i % 5 == 0, i % 2 == 0, none);
+            assert_eq!(rolled, i % 13 == 12, "call {i}: blocks of 13");
+        }
+        let t = w.totals(none);
+        assert_eq!((t.calls, t.failures, t.slow), (25, 5, 13));
+    }
+
+    #[test]
+    fn time_window_expires_old_buckets() {
+        let span = Duration::from_secs(10);
+        let w = Window::new(WindowKind::Time { span, buckets: 5 });
+        let at = |s: u64| move || Nanos::from_duration(Duration::from_secs(s));
+        w.record(true, false, at(0));
+        assert!(w.record(false, false, at(2)), "entering a new bucket rolls");
+        assert_eq!(w.totals(at(2)).calls, 2);
+        assert_eq!(
+            w.totals(at(11)).calls,
+            2,
+            "five buckets before the current one"
+        );
+        assert_eq!(
+            w.totals(at(12)).calls,
+            1,
+            "the first bucket left the window"
+        );
+        assert_eq!(w.totals(at(14)).calls, 0);
+        w.record(true, false, at(60));
+        let t = w.totals(at(60));
+        assert_eq!((t.calls, t.failures), (1, 1));
+    }
+
+    #[test]
+    fn reset_forgets_everything() {
+        let w = Window::new(WindowKind::Count { calls: 100 });
+        for _ in 0..15 {
+            w.record(true, false, none);
+        }
+        w.reset(Nanos::ZERO);
+        assert_eq!(w.totals(none), Counts::default());
+        assert!(!w.record(false, false, none));
+    }
+}

@@ -1,0 +1,164 @@
+//! The decision half of the retry loop, shared by the async and the blocking
+//! executor: after a failed attempt, stop (and why) or wait how long.
+
+use core::time::Duration;
+
+use super::backoff::Delays;
+use super::budget::RetryBudget;
+use super::error::StopReason;
+use super::policy::{Decision, RetryPolicy};
+use super::rng::SplitMix64;
+use crate::time::{Clock, Nanos};
+
+/// The budget operations the loop needs, so the executor can hold any
+/// `RetryBudget<C>` behind one reference type.
+pub(crate) trait Account {
+    fn deposit(&self);
+    fn try_withdraw(&self) -> bool;
+}
+
+impl<C: Clock> Account for RetryBudget<C> {
+    #[inline]
+    fn deposit(&self) {
+        RetryBudget::deposit(self);
+    }
+
+    #[inline]
+    fn try_withdraw(&self) -> bool {
+        RetryBudget::try_withdraw(self)
+    }
+}
+
+/// What the loop does after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait this long, then attempt again.
+    Wait(Duration),
+    /// Give up.
+    Stop(StopReason),
+}
+
+/// One call's retry state: attempts so far, the delay schedule and the
+/// instant past which no attempt may start.
+pub(crate) struct Control<'a> {
+    policy: &'a RetryPolicy,
+    budget: Option<&'a dyn Account>,
+    /// Seeded on the first retry, so a call that succeeds at once pays
+    /// nothing for randomness.
+    delays: Option<Delays<SplitMix64>>,
+    seed: Option<u64>,
+    limit: Option<Nanos>,
+    attempts: u32,
+    /// With a breaker, a retry's withdrawal waits until the breaker has
+    /// admitted the attempt ([`Control::pay_for_retry`]).
+    defer_withdrawal: bool,
+}
+
+impl<'a> Control<'a> {
+    /// Starts a call; `deadline` is the caller's, if any. The clock is read
+    /// only when there is a time limit to enforce.
+    pub(crate) fn start(
+        policy: &'a RetryPolicy,
+        budget: Option<&'a dyn Account>,
+        clock: &impl Clock,
+        deadline: Option<Nanos>,
+        seed: Option<u64>,
+    ) -> Self {
+        let elapsed_limit = policy
+            .max_elapsed()
+            .map(|d| clock.now().saturating_add(Nanos::from_duration(d)));
+        let limit = match (elapsed_limit, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Control {
+            policy,
+            budget,
+            delays: None,
+            seed,
+            limit,
+            attempts: 0,
+            defer_withdrawal: false,
+        }
+    }
+
+    fn next_backoff(&mut self) -> Duration {
+        let (backoff, seed) = (self.policy.backoff(), self.seed);
+        self.delays
+            .get_or_insert_with(|| match seed {
+                Some(seed) => backoff.delays_seeded(seed),
+                None => backoff.delays(),
+            })
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Withdraws for retries only once [`Control::pay_for_retry`] is called
+    /// (after a breaker admitted the attempt), not when deciding to retry.
+    pub(crate) fn defer_withdrawal(mut self) -> Self {
+        self.defer_withdrawal = true;
+        self
+    }
+
+    /// Attempts run so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Before the next attempt, in deferred mode: pays for it if it is a
+    /// retry. `false` when the budget cannot.
+    pub(crate) fn pay_for_retry(&mut self) -> bool {
+        match self.budget {
+            Some(budget) if self.defer_withdrawal && self.attempts > 0 => budget.try_withdraw(),
+            _ => true,
+        }
+    }
+
+    /// Counts an attempt about to run and returns its number (1 first).
+    pub(crate) fn begin_attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// Books an attempt that reached the dependency: the first one deposits
+    /// into the budget. Attempts an open breaker refused are not booked, so
+    /// they neither earn nor spend retries.
+    pub(crate) fn reached_dependency(&mut self) {
+        if self.attempts == 1 {
+            if let Some(budget) = self.budget {
+                budget.deposit();
+            }
+        }
+    }
+
+    /// After a failed attempt classified as `decision`, at `now`: the wait
+    /// before the next attempt, or why to stop. A retry's budget withdrawal
+    /// happens here, before waiting, so an empty budget stops the call at
+    /// once instead of after a sleep.
+    pub(crate) fn after_failure(&mut self, decision: Decision, clock: &impl Clock) -> Next {
+        let wait = match decision {
+            Decision::DoNotRetry => return Next::Stop(StopReason::NotRetryable),
+            Decision::Rejected(retry_in) => return Next::Stop(StopReason::Rejected { retry_in }),
+            Decision::Retry => None,
+            Decision::RetryAfter(asked) => Some(asked.min(self.policy.max_retry_after())),
+        };
+        if self.attempts >= self.policy.max_attempts() {
+            return Next::Stop(StopReason::AttemptsExhausted);
+        }
+        let wait = match wait {
+            Some(wait) => wait,
+            None => self.next_backoff(),
+        };
+        if let Some(limit) = self.limit {
+            if clock.now().saturating_add(Nanos::from_duration(wait)) >= limit {
+                return Next::Stop(StopReason::Deadline);
+            }
+        }
+        if let Some(budget) = self.budget.filter(|_| !self.defer_withdrawal) {
+            if !budget.try_withdraw() {
+                return Next::Stop(StopReason::BudgetExhausted);
+            }
+        }
+        Next::Wait(wait)
+    }
+}
