@@ -5,7 +5,7 @@
 //! recording is one relaxed `fetch_add` on the thread's own cache line; no
 //! lock, no allocation.
 //!
-//! * **Count window** of `N` calls: `K = min(N, 10)` blocks of
+//! * **Count window** of `N` calls: `K = min(N, 8)` blocks of
 //!   `B = ceil(N / K)` calls. A block completes when the recording thread's
 //!   cell reaches `trigger` calls. `trigger` starts at `B` (exact for one
 //!   thread) and after each roll becomes `ceil(B / cells that took calls)`,
@@ -32,9 +32,10 @@ use alloc::vec::Vec;
 use core::ops::{Add, AddAssign};
 
 use stripes::Stripes;
+pub(crate) use stripes::{STRIPES, stripe_index};
 
 use super::config::WindowKind;
-use crate::sync::{AtomicBool, AtomicU64, Ordering, spin_loop};
+use crate::sync::{AtomicBool, AtomicU64, CachePadded, Ordering, spin_loop};
 use crate::time::Nanos;
 
 /// Outcome counts of a block or of the whole window.
@@ -64,6 +65,9 @@ impl AddAssign for Counts {
 
 const EMPTY: u64 = u64::MAX;
 
+/// Blocks in a count window (a power of two: the slot is `index & 7`).
+const BLOCKS: u32 = 8;
+
 /// One completed block in the ring.
 #[derive(Debug)]
 struct Block {
@@ -84,11 +88,18 @@ pub(crate) struct Window {
     span: Span,
     cells: Stripes,
     ring: Box<[Block]>,
+    /// Written at every roll, so kept off the line the recording path reads.
+    roll: CachePadded<RollState>,
+    /// Count window: calls in one cell that complete a block.
+    trigger: AtomicU64,
+}
+
+#[derive(Debug)]
+struct RollState {
     /// Index of the block being filled (count: blocks since reset; time:
     /// `now / bucket`).
     current: AtomicU64,
-    /// Count window: calls in one cell that complete a block.
-    trigger: AtomicU64,
+    /// The roll try-lock.
     rolling: AtomicBool,
 }
 
@@ -96,7 +107,7 @@ impl Window {
     pub(crate) fn new(kind: WindowKind) -> Self {
         let (span, blocks) = match kind {
             WindowKind::Count { calls } => {
-                let blocks = calls.min(10) as u64;
+                let blocks = calls.min(BLOCKS) as u64;
                 let block = (calls as u64).div_ceil(blocks);
                 (Span::Calls { block }, blocks)
             }
@@ -121,9 +132,11 @@ impl Window {
             span,
             cells: Stripes::new(),
             ring: ring.into_boxed_slice(),
-            current: AtomicU64::new(0),
+            roll: CachePadded::new(RollState {
+                current: AtomicU64::new(0),
+                rolling: AtomicBool::new(false),
+            }),
             trigger: AtomicU64::new(trigger),
-            rolling: AtomicBool::new(false),
         }
     }
 
@@ -138,13 +151,16 @@ impl Window {
             }
             Span::Time { bucket } => {
                 let index = now().as_u64() / bucket;
-                let rolled = index > self.current.load(Ordering::Relaxed) && self.roll_time(index);
+                let rolled =
+                    index > self.roll.current.load(Ordering::Relaxed) && self.roll_time(index);
                 self.cells.add(failed, slow);
                 rolled
             }
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn roll_count(&self, block: u64) -> bool {
         if !self.try_lock() {
             return false;
@@ -153,33 +169,46 @@ impl Window {
         let due = self.cells.calls_here() >= self.trigger.load(Ordering::Relaxed);
         if due {
             let (counts, active) = self.cells.harvest();
-            let index = self.current.load(Ordering::Relaxed);
+            let index = self.roll.current.load(Ordering::Relaxed);
             self.store_block(index, counts);
-            self.current.store(index + 1, Ordering::Relaxed);
-            self.trigger
-                .store(block.div_ceil(active.max(1)), Ordering::Relaxed);
+            self.roll.current.store(index + 1, Ordering::Relaxed);
+            let trigger = if active <= 1 {
+                block
+            } else {
+                block.div_ceil(active)
+            };
+            if self.trigger.load(Ordering::Relaxed) != trigger {
+                self.trigger.store(trigger, Ordering::Relaxed);
+            }
         }
         self.unlock();
         due
     }
 
+    #[cold]
+    #[inline(never)]
     fn roll_time(&self, index: u64) -> bool {
         if !self.try_lock() {
             return false;
         }
-        let current = self.current.load(Ordering::Relaxed);
+        let current = self.roll.current.load(Ordering::Relaxed);
         let due = index > current;
         if due {
             let (counts, _) = self.cells.harvest();
             self.store_block(current, counts);
-            self.current.store(index, Ordering::Relaxed);
+            self.roll.current.store(index, Ordering::Relaxed);
         }
         self.unlock();
         due
     }
 
     fn store_block(&self, index: u64, counts: Counts) {
-        let slot = &self.ring[(index % self.ring.len() as u64) as usize];
+        let len = self.ring.len() as u64;
+        let slot = if len.is_power_of_two() {
+            &self.ring[(index & (len - 1)) as usize]
+        } else {
+            &self.ring[(index % len) as usize]
+        };
         slot.calls.store(counts.calls, Ordering::Relaxed);
         slot.failures.store(counts.failures, Ordering::Relaxed);
         slot.slow.store(counts.slow, Ordering::Relaxed);
@@ -188,7 +217,7 @@ impl Window {
 
     /// The counts in the window as of `now` (read only by a time window).
     pub(crate) fn totals(&self, now: impl FnOnce() -> Nanos) -> Counts {
-        let current = self.current.load(Ordering::Relaxed);
+        let current = self.roll.current.load(Ordering::Relaxed);
         let index = match self.span {
             Span::Calls { .. } => current,
             Span::Time { bucket } => (now().as_u64() / bucket).max(current),
@@ -222,22 +251,26 @@ impl Window {
         }
         match self.span {
             Span::Calls { block } => {
-                self.current.store(0, Ordering::Relaxed);
+                self.roll.current.store(0, Ordering::Relaxed);
                 self.trigger.store(block, Ordering::Relaxed);
             }
-            Span::Time { bucket } => self.current.store(now.as_u64() / bucket, Ordering::Relaxed),
+            Span::Time { bucket } => self
+                .roll
+                .current
+                .store(now.as_u64() / bucket, Ordering::Relaxed),
         }
         self.unlock();
     }
 
     fn try_lock(&self) -> bool {
-        self.rolling
+        self.roll
+            .rolling
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
 
     fn unlock(&self) {
-        self.rolling.store(false, Ordering::Release);
+        self.roll.rolling.store(false, Ordering::Release);
     }
 }
 
@@ -270,7 +303,7 @@ mod tests {
         let w = Window::new(WindowKind::Count { calls: 100 });
         for i in 0..25 {
             let rolled = w.record(i % 5 == 0, i % 2 == 0, none);
-            assert_eq!(rolled, i % 10 == 9, "call {i}");
+            assert_eq!(rolled, i % 13 == 12, "call {i}: blocks of 13");
         }
         let t = w.totals(none);
         assert_eq!((t.calls, t.failures, t.slow), (25, 5, 13));

@@ -11,8 +11,12 @@ use alloc::vec::Vec;
 use super::Counts;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 
-/// Number of cells; a power of two.
+/// Number of cells; a power of two. Loom models use two, which is enough to
+/// exercise harvesting one cell while another is written.
+#[cfg(not(loom))]
 pub(crate) const STRIPES: usize = 8;
+#[cfg(loom)]
+pub(crate) const STRIPES: usize = 2;
 
 const CALL: u64 = 1 << 32;
 const FAILURE: u64 = 1;
@@ -62,8 +66,14 @@ impl Stripes {
         let mut total = Counts::default();
         let mut active = 0;
         for cell in self.cells.iter() {
-            let packed = cell.outcomes.swap(0, Ordering::Relaxed);
-            let slow = cell.slow.swap(0, Ordering::Relaxed);
+            // Loads first: most cells are idle, and a plain load of an idle
+            // line is far cheaper than a swap.
+            let take = |word: &AtomicU64| match word.load(Ordering::Relaxed) {
+                0 => 0,
+                _ => word.swap(0, Ordering::Relaxed),
+            };
+            let packed = take(&cell.outcomes);
+            let slow = take(&cell.slow);
             if packed >> 32 != 0 {
                 active += 1;
             }
@@ -99,15 +109,25 @@ fn unpack(packed: u64, slow: u64) -> Counts {
 /// different stacks. Either way the choice only affects contention, never
 /// correctness.
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     #[cfg(all(feature = "std", not(loom)))]
     {
         use crate::sync::AtomicUsize;
+        use core::cell::Cell;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
+        const UNSET: usize = usize::MAX;
         std::thread_local! {
-            static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) & (STRIPES - 1);
+            // A const initialiser keeps the access a plain TLS load.
+            static INDEX: Cell<usize> = const { Cell::new(UNSET) };
         }
-        INDEX.with(|i| *i)
+        INDEX.with(|i| match i.get() {
+            UNSET => {
+                let index = NEXT.fetch_add(1, Ordering::Relaxed) & (STRIPES - 1);
+                i.set(index);
+                index
+            }
+            index => index,
+        })
     }
     #[cfg(not(all(feature = "std", not(loom))))]
     {
