@@ -8,7 +8,7 @@
 use brace_benches::harness::Options;
 
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[];
+const AREAS: &[(&str, fn(&Options))] = &[("retry", brace_benches::retry::run)];
 
 fn main() {
     let mut quick = false;
