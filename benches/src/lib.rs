@@ -11,5 +11,6 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod harness;
 pub mod retry;

@@ -7,8 +7,14 @@
 
 use brace_benches::harness::Options;
 
+/// An area's name and the function that runs it.
+type Area = (&'static str, fn(&Options));
+
 /// Every area and the function that runs it.
-const AREAS: &[(&str, fn(&Options))] = &[("retry", brace_benches::retry::run)];
+const AREAS: &[Area] = &[
+    ("breaker", brace_benches::breaker::run),
+    ("retry", brace_benches::retry::run),
+];
 
 fn main() {
     let mut quick = false;
