@@ -13,4 +13,5 @@
 
 pub mod breaker;
 pub mod harness;
+pub mod metrics;
 pub mod retry;

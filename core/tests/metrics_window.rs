@@ -144,3 +144,14 @@ fn concurrent_writers_lose_no_count() {
     assert_eq!(snap.requests(), 200_000);
     assert_eq!(snap.errors(), 20_000);
 }
+
+#[test]
+fn clocks_centuries_from_their_origin_still_record() {
+    let far = Nanos::new(u64::MAX - 5_000_000_000);
+    let w = Window::new(WindowConfig::default(), far);
+    w.record_at(far, Duration::from_millis(1), Outcome::Success);
+    w.record_at(Nanos::MAX, Duration::from_millis(2), Outcome::Error);
+    let snap = w.snapshot_at(Nanos::MAX);
+    assert_eq!((snap.requests(), snap.errors()), (2, 1));
+    assert_eq!(w.dropped(), 0);
+}

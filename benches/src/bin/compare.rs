@@ -13,6 +13,7 @@ type Area = (&'static str, fn(&Options));
 /// Every area and the function that runs it.
 const AREAS: &[Area] = &[
     ("breaker", brace_benches::breaker::run),
+    ("metrics", brace_benches::metrics::run),
     ("retry", brace_benches::retry::run),
 ];
 

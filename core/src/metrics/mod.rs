@@ -33,6 +33,7 @@ mod divisor;
 mod error;
 mod histogram;
 mod layout;
+mod outcome;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod prometheus;
@@ -42,10 +43,12 @@ mod slo;
 mod snapshot;
 mod stripe;
 mod window;
+mod window_config;
 
 pub use error::{ConfigError, LayoutMismatch};
 pub use histogram::Histogram;
 pub use layout::{HistogramConfig, HistogramConfigBuilder};
+pub use outcome::Outcome;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use prometheus::ExportError;
@@ -55,4 +58,5 @@ pub use slo::{
     SloTracker,
 };
 pub use snapshot::HistogramSnapshot;
-pub use window::{Outcome, Window, WindowConfig, WindowConfigBuilder, WindowSnapshot};
+pub use window::{Window, WindowSnapshot};
+pub use window_config::{WindowConfig, WindowConfigBuilder};

@@ -3,8 +3,10 @@
 use core::fmt;
 use core::time::Duration;
 
+use super::outcome::Outcome;
 use super::snapshot::HistogramSnapshot;
-use super::window::{Outcome, Window, WindowConfig, WindowSnapshot};
+use super::window::{Window, WindowSnapshot};
+use super::window_config::WindowConfig;
 use crate::time::{Clock, Nanos};
 
 /// Records requests and reports rate, error rate and latency quantiles over
@@ -64,6 +66,27 @@ impl<C: Clock> Red<C> {
     #[inline]
     pub fn record_at(&self, now: Nanos, latency: Duration, outcome: Outcome) {
         self.window.record_at(now, latency, outcome);
+    }
+
+    /// [`Red::record_at`] with the latency in nanoseconds, e.g. the
+    /// difference of two readings of this recorder's clock:
+    ///
+    /// ```
+    /// use brace::metrics::{Outcome, Red, WindowConfig};
+    /// use brace::time::{Clock, ManualClock};
+    /// use core::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let red = Red::new(WindowConfig::default(), clock.clone());
+    /// let start = clock.now();
+    /// clock.advance(Duration::from_millis(7)); // the request runs
+    /// let end = clock.now();
+    /// red.record_nanos_at(end, end.saturating_sub(start).as_u64(), Outcome::Success);
+    /// assert_eq!(red.snapshot().max(), Some(Duration::from_millis(7)));
+    /// ```
+    #[inline]
+    pub fn record_nanos_at(&self, now: Nanos, latency_nanos: u64, outcome: Outcome) {
+        self.window.record_nanos_at(now, latency_nanos, outcome);
     }
 
     /// Rate, errors and latency over the window ending now.

@@ -8,9 +8,15 @@
 //! # Protocol
 //!
 //! ```text
-//! slot.epoch: [ busy: 1 | tick + 1: 63 ]      0 = never used
-//! ring.head:  newest tick + 1 whose slot is live
+//! slot.epoch: [ busy: 1 | tick + 1: 63 ]                 0 = never used
+//! ring.head:  [ tick + 1: 64 - b | physical index: b ]   0 = none yet
 //! ```
+//!
+//! `head` names the newest tick whose slot is live, and that slot's index
+//! (`b` bits, enough for the ring), so the fast path needs no division:
+//! `now - head_tick × slot_len < slot_len` says `now` is in the head tick.
+//! Ticks are capped at `2^(64 - b) - 2` so they fit; a clock that far from
+//! its origin (centuries) keeps writing the last slot.
 //!
 //! * A slot is **live for tick t** when `epoch == t + 1`. Writers for `t`
 //!   `fetch_add` into it; nothing else touches its counters.
@@ -22,7 +28,8 @@
 //!   live) resets the slot of the *next* tick. That slot holds tick
 //!   `t - live`, already outside every reader's window, so the reset races
 //!   with nobody who matters and the next tick starts on a clean slot.
-//! * Fast path: `head == t + 1` → write to slot `t`. One load.
+//! * Fast path: `now` falls in the head tick → write to the head slot. One
+//!   load, one multiply, one compare.
 //! * A late writer (`t < head`, e.g. it read the clock before a slower
 //!   thread's newer reading moved the head) writes slot `t` if `t` is still
 //!   inside the window, resetting it first if no one wrote `t` before (the
@@ -71,7 +78,10 @@ struct Slot<P> {
 pub(crate) struct Ring<P> {
     head: CachePadded<AtomicU64>,
     slot_len: Divisor,
+    slot_nanos: u64,
     ring_len: Divisor,
+    index_bits: u32,
+    max_tick: u64,
     live: u64,
     dropped: AtomicU64,
     slots: Box<[Slot<P>]>,
@@ -86,10 +96,14 @@ impl<P: SlotPayload> Ring<P> {
                 payload: payload(),
             })
             .collect();
+        let index_bits = 64 - live.leading_zeros();
         Ring {
             head: CachePadded::new(AtomicU64::new(0)),
             slot_len: Divisor::new(slot_len),
+            slot_nanos: slot_len,
             ring_len: Divisor::new(live + 1),
+            index_bits,
+            max_tick: (1u64 << (64 - index_bits)) - 2,
             live,
             dropped: AtomicU64::new(0),
             slots,
@@ -97,15 +111,18 @@ impl<P: SlotPayload> Ring<P> {
     }
 
     pub(crate) fn slot_len(&self) -> u64 {
-        self.slot_len.get()
+        self.slot_nanos
     }
 
-    /// The tick `now` falls in.
+    /// The tick `now` falls in (capped so that `tick + 1` fits the head).
     #[inline]
     pub(crate) fn tick(&self, now: Nanos) -> u64 {
-        // slot_len >= 2, so the tick stays below 2^63 - 1 and `tick + 1`
-        // never reaches the busy bit.
-        self.slot_len.div(now.as_u64())
+        self.slot_len.div(now.as_u64()).min(self.max_tick)
+    }
+
+    /// The head word for a live tick `want - 1`.
+    fn head_word(&self, want: u64) -> u64 {
+        (want << self.index_bits) | self.ring_len.rem(want - 1)
     }
 
     pub(crate) fn dropped(&self) -> u64 {
@@ -121,21 +138,26 @@ impl<P: SlotPayload> Ring<P> {
         &self.slots[self.ring_len.rem(tick) as usize]
     }
 
-    /// The payload to record a sample of `tick` into, or `None` if the
-    /// sample had to be dropped. `retire(old_tick, payload)` is called
-    /// with a slot's old contents just before they are zeroed.
+    /// The payload to record a sample taken at `now` into, or `None` if the
+    /// sample had to be dropped. `retire(old_tick, payload)` is called with
+    /// a slot's old contents just before they are zeroed.
     #[inline]
-    pub(crate) fn writable(&self, tick: u64, retire: impl Fn(u64, &P)) -> Option<&P> {
-        if self.head.load(Ordering::Acquire) == tick + 1 {
-            return Some(&self.slot(tick).payload);
+    pub(crate) fn writable(&self, now: Nanos, retire: impl Fn(u64, &P)) -> Option<&P> {
+        let head = self.head.load(Ordering::Acquire);
+        let start = (head >> self.index_bits)
+            .wrapping_sub(1)
+            .wrapping_mul(self.slot_nanos);
+        if head != 0 && now.as_u64().wrapping_sub(start) < self.slot_nanos {
+            let index = head & ((1 << self.index_bits) - 1);
+            return Some(&self.slots[index as usize].payload);
         }
-        self.writable_slow(tick, retire)
+        self.writable_slow(self.tick(now), retire)
     }
 
     #[cold]
     fn writable_slow(&self, tick: u64, retire: impl Fn(u64, &P)) -> Option<&P> {
         let want = tick + 1;
-        let head = self.head.load(Ordering::Acquire);
+        let head = self.head.load(Ordering::Acquire) >> self.index_bits;
         if want < head {
             // A late writer: its tick may still be inside the window (its
             // slot then holds that tick, or one older than the window).
@@ -147,8 +169,11 @@ impl<P: SlotPayload> Ring<P> {
         }
         let slot = self.slot(tick);
         if !self.make_live(slot, want, &retire) {
-            // Busy: credit the head slot rather than wait for the reset.
-            if head != 0 && want - head < self.live {
+            // Busy: credit the newest live slot rather than wait for the
+            // reset. Re-read the head: the thread resetting our slot may be
+            // the one that just moved it (a spare being prepared).
+            let head = self.head.load(Ordering::Acquire) >> self.index_bits;
+            if head != 0 && head <= want && want - head < self.live {
                 let newest = self.slot(head - 1);
                 if newest.epoch.load(Ordering::Acquire) == head {
                     return Some(&newest.payload);
@@ -156,9 +181,12 @@ impl<P: SlotPayload> Ring<P> {
             }
             return self.drop_sample();
         }
-        if self.head.fetch_max(want, Ordering::AcqRel) < want {
+        let word = self.head_word(want);
+        if self.head.fetch_max(word, Ordering::AcqRel) < word {
             // We moved the head: prepare the spare for the next tick.
-            self.make_live(self.slot(tick + 1), want + 1, &retire);
+            if want < self.max_tick + 1 {
+                self.make_live(self.slot(tick + 1), want + 1, &retire);
+            }
         }
         Some(&slot.payload)
     }
@@ -179,10 +207,12 @@ impl<P: SlotPayload> Ring<P> {
             if seen & BUSY != 0 || seen > want {
                 return false;
             }
+            // AcqRel: a writer that then sees `busy` also sees the head this
+            // thread moved before preparing a spare.
             match slot.epoch.compare_exchange(
                 seen,
                 want | BUSY,
-                Ordering::Acquire,
+                Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
                 Ok(_) => {

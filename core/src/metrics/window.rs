@@ -5,188 +5,14 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::time::Duration;
 
-use super::error::ConfigError;
-use super::layout::{HistogramConfig, Layout};
+use super::layout::Layout;
+use super::outcome::Outcome;
 use super::ring::{Ring, SlotPayload};
 use super::snapshot::HistogramSnapshot;
 use super::stripe::thread_hint;
+use super::window_config::WindowConfig;
 use crate::sync::{Arc, AtomicU32, AtomicU64, CachePadded, Ordering};
 use crate::time::Nanos;
-
-/// The shape of a [`Window`]: how long it spans, in how many slots, how many
-/// stripes per slot, and the histogram precision.
-///
-/// Defaults: **60 s in 5 slots of 12 s, 2 stripes, 1% over 1 µs ..= 1 h**,
-/// which takes about 58 KiB (see [`Window::memory_bytes`]). A snapshot
-/// covers the current slot and the 4 before it: between 48 and 60 s of
-/// history (a Prometheus summary ages out in 2-minute buckets by default).
-///
-/// Memory is about `(slots + 1) × stripes × (128 + 4 × buckets)` bytes (one
-/// spare slot is cleared ahead of time) plus small headers: it is fixed when the window is built. Raise `stripes` (a power of
-/// two) when many threads record into one window at once.
-///
-/// ```
-/// use brace::metrics::WindowConfig;
-/// use core::time::Duration;
-///
-/// let config = WindowConfig::builder()
-///     .span(Duration::from_secs(60))
-///     .slots(12)
-///     .stripes(1)
-///     .build()?;
-/// assert_eq!(config.slot_len(), Duration::from_secs(5));
-/// # Ok::<(), brace::metrics::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowConfig {
-    span: Duration,
-    slots: u32,
-    stripes: u32,
-    histogram: HistogramConfig,
-}
-
-impl Default for WindowConfig {
-    fn default() -> Self {
-        WindowConfig {
-            span: Duration::from_secs(60),
-            slots: 5,
-            stripes: 2,
-            histogram: HistogramConfig::default(),
-        }
-    }
-}
-
-impl WindowConfig {
-    /// A builder starting from the defaults.
-    pub fn builder() -> WindowConfigBuilder {
-        WindowConfigBuilder {
-            config: WindowConfig::default(),
-        }
-    }
-
-    /// How much history a snapshot covers (at most).
-    pub fn span(&self) -> Duration {
-        self.span
-    }
-
-    /// Number of slots the span is cut into.
-    pub fn slots(&self) -> u32 {
-        self.slots
-    }
-
-    /// Length of one slot: the granularity at which samples leave the window.
-    pub fn slot_len(&self) -> Duration {
-        self.span / self.slots
-    }
-
-    /// Counter stripes per slot.
-    pub fn stripes(&self) -> u32 {
-        self.stripes
-    }
-
-    /// The histogram precision.
-    pub fn histogram(&self) -> &HistogramConfig {
-        &self.histogram
-    }
-}
-
-/// Builds a [`WindowConfig`]; see its docs.
-///
-/// ```
-/// use brace::metrics::WindowConfig;
-///
-/// assert_eq!(WindowConfig::builder().stripes(3).build().unwrap_err().field(), "stripes");
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct WindowConfigBuilder {
-    config: WindowConfig,
-}
-
-impl WindowConfigBuilder {
-    /// The history a snapshot covers (default 60 s).
-    pub fn span(mut self, span: Duration) -> Self {
-        self.config.span = span;
-        self
-    }
-
-    /// Slots the span is cut into, 1 ..= 1024 (default 5).
-    pub fn slots(mut self, slots: u32) -> Self {
-        self.config.slots = slots;
-        self
-    }
-
-    /// Counter stripes per slot, a power of two up to 64 (default 2).
-    pub fn stripes(mut self, stripes: u32) -> Self {
-        self.config.stripes = stripes;
-        self
-    }
-
-    /// Histogram precision and range (default [`HistogramConfig::default`]).
-    pub fn histogram(mut self, histogram: HistogramConfig) -> Self {
-        self.config.histogram = histogram;
-        self
-    }
-
-    /// Validates the fields.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming `slots` (0 or above 1024), `stripes` (not a
-    /// power of two, or above 64) or `span` (slots shorter than 1 µs, or
-    /// a span above 100 years).
-    pub fn build(self) -> Result<WindowConfig, ConfigError> {
-        let c = self.config;
-        if c.slots == 0 || c.slots > 1024 {
-            return Err(ConfigError::new("slots", "must be between 1 and 1024"));
-        }
-        if !c.stripes.is_power_of_two() || c.stripes > 64 {
-            return Err(ConfigError::new(
-                "stripes",
-                "must be a power of two up to 64",
-            ));
-        }
-        if c.span > Duration::from_secs(100 * 365 * 24 * 3600) {
-            return Err(ConfigError::new("span", "must be at most 100 years"));
-        }
-        if c.slot_len() < Duration::from_micros(1) {
-            return Err(ConfigError::new("span", "must give slots of at least 1 µs"));
-        }
-        Ok(c)
-    }
-}
-
-/// Whether a recorded request succeeded, for the error count.
-///
-/// ```
-/// use brace::metrics::Outcome;
-///
-/// let r: Result<u8, &str> = Err("timeout");
-/// assert_eq!(Outcome::of(&r), Outcome::Error);
-/// assert!(Outcome::Success.is_success());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// The request succeeded.
-    Success,
-    /// The request failed.
-    Error,
-}
-
-impl Outcome {
-    /// `Success` for `Ok`, `Error` for `Err`.
-    pub fn of<T, E>(result: &Result<T, E>) -> Self {
-        if result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Error
-        }
-    }
-
-    /// Whether this is `Success`.
-    pub fn is_success(self) -> bool {
-        self == Outcome::Success
-    }
-}
 
 /// Per-stripe header: errors and exact extremes (the request count is the
 /// sum of the stripe's buckets).
@@ -196,10 +22,14 @@ struct StripeHead {
     max: AtomicU64,
 }
 
-/// One slot: `stripes` headers and `stripes × stride` bucket counters.
+/// One slot: `stripes` headers and `stripes × stride` bucket counters, of
+/// which the first `len` of each stripe are used (the rest pad to a cache
+/// line and stay zero).
 struct HistSlot {
     heads: Box<[CachePadded<StripeHead>]>,
     buckets: Box<[AtomicU32]>,
+    stride: usize,
+    len: usize,
 }
 
 impl SlotPayload for HistSlot {
@@ -209,8 +39,10 @@ impl SlotPayload for HistSlot {
             head.min.store(u64::MAX, Ordering::Relaxed);
             head.max.store(0, Ordering::Relaxed);
         }
-        for b in self.buckets.iter() {
-            b.store(0, Ordering::Relaxed);
+        for stripe in self.buckets.chunks(self.stride) {
+            for b in &stripe[..self.len] {
+                b.store(0, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -276,7 +108,7 @@ impl WindowSnapshot {
 ///
 /// # Memory
 ///
-/// Fixed at construction: [`Window::memory_bytes`] (58 KiB at defaults).
+/// Fixed at construction: [`Window::memory_bytes`] (61 814 bytes, about 60 KiB, at defaults).
 ///
 /// # Thread safety
 ///
@@ -309,13 +141,13 @@ impl Window {
     /// An empty window whose history starts at `created` (the clock's
     /// reading now); all memory is allocated here.
     pub fn new(config: WindowConfig, created: Nanos) -> Self {
-        let layout = Arc::new(Layout::new(config.histogram));
+        let layout = Arc::new(Layout::new(*config.histogram()));
         // Round each stripe's buckets up to a whole cache line (16 × u32)
         // so two stripes never share a line.
         let stride = layout.len().div_ceil(16) * 16;
-        let stripes = config.stripes as usize;
-        let slot_len = (config.span / config.slots).as_nanos() as u64;
-        let ring = Ring::new(slot_len, u64::from(config.slots), || HistSlot {
+        let stripes = config.stripes() as usize;
+        let slot_len = config.slot_len().as_nanos() as u64;
+        let ring = Ring::new(slot_len, u64::from(config.slots()), || HistSlot {
             heads: (0..stripes)
                 .map(|_| {
                     CachePadded::new(StripeHead {
@@ -326,6 +158,8 @@ impl Window {
                 })
                 .collect(),
             buckets: (0..stripes * stride).map(|_| AtomicU32::new(0)).collect(),
+            stride,
+            len: layout.len(),
         });
         Window {
             config,
@@ -346,12 +180,19 @@ impl Window {
     /// with `outcome`.
     #[inline]
     pub fn record_at(&self, now: Nanos, latency: Duration, outcome: Outcome) {
-        let tick = self.ring.tick(now);
-        let Some(slot) = self.ring.writable(tick, |_, _| {}) else {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.record_nanos_at(now, nanos, outcome);
+    }
+
+    /// [`Window::record_at`] with the latency in nanoseconds (for callers
+    /// that already hold it as an integer, e.g. a difference of two clock
+    /// readings).
+    #[inline]
+    pub fn record_nanos_at(&self, now: Nanos, nanos: u64, outcome: Outcome) {
+        let Some(slot) = self.ring.writable(now, |_, _| {}) else {
             return;
         };
         let stripe = thread_hint() & self.stripe_mask;
-        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
         slot.buckets[stripe * self.stride + self.layout.index(nanos)]
             .fetch_add(1, Ordering::Relaxed);
         let head = &slot.heads[stripe];
@@ -409,7 +250,7 @@ impl Window {
     fn covered(&self, now: Nanos) -> Duration {
         let slot_len = self.ring.slot_len();
         let into_slot = now.as_u64() % slot_len;
-        let full = (u64::from(self.config.slots) - 1) * slot_len;
+        let full = (u64::from(self.config.slots()) - 1) * slot_len;
         let age = now.saturating_sub(self.created).as_u64();
         Duration::from_nanos((full + into_slot).min(age))
     }

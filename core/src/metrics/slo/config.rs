@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::metrics::error::ConfigError;
-use crate::metrics::window::Outcome;
+use crate::metrics::outcome::Outcome;
 
 /// Which requests count as good.
 ///

@@ -22,9 +22,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
+use super::outcome::Outcome;
 use super::ring::{Ring, SlotPayload};
 use super::stripe::thread_hint;
-use super::window::Outcome;
 use crate::sync::{AtomicU32, AtomicU64, CachePadded, Ordering};
 use crate::time::{Clock, Nanos};
 
@@ -276,9 +276,8 @@ impl<C: Clock> SloTracker<C> {
     #[inline]
     pub fn record_at(&self, now: Nanos, latency: Duration, outcome: Outcome) {
         let good = self.config.good.is_good(latency, outcome);
-        let tick = self.fine.tick(now);
         let retire = |old_tick: u64, slot: &Striped| self.retire(old_tick, slot);
-        if let Some(slot) = self.fine.writable(tick, retire) {
+        if let Some(slot) = self.fine.writable(now, retire) {
             slot.0[thread_hint() & self.stripe_mask].add(1, u64::from(!good));
         }
     }
@@ -290,7 +289,7 @@ impl<C: Clock> SloTracker<C> {
             return;
         }
         let start = Nanos::new(old_tick.saturating_mul(self.fine.slot_len()));
-        if let Some(cell) = self.coarse.writable(self.coarse.tick(start), |_, _| {}) {
+        if let Some(cell) = self.coarse.writable(start, |_, _| {}) {
             cell.add(total, bad);
         }
     }
