@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use brace::breaker::registry::BreakerRegistry;
 use brace::breaker::{Outcome, Rejected};
-use brace::time::Clock;
-use brace_tokio::TokioClock;
+use brace::time::{Clock, Sleeper};
+use brace_tokio::{TokioClock, TokioSleeper};
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
+use crate::AttemptTimedOut;
 use crate::host::host_key;
 
 /// A request refused by an open circuit breaker, without touching the
@@ -139,6 +140,7 @@ pub fn server_errors_fail(result: &Result<Response>) -> Outcome {
 pub struct BreakerMiddleware {
     registry: Arc<BreakerRegistry<String, TokioClock>>,
     classify: Arc<BreakerClassifier>,
+    call_timeout: Option<Duration>,
 }
 
 impl BreakerMiddleware {
@@ -161,7 +163,18 @@ impl BreakerMiddleware {
         BreakerMiddleware {
             registry,
             classify: Arc::new(server_errors_fail),
+            call_timeout: None,
         }
+    }
+
+    /// Abandons a call with no response head after `timeout` and reports it
+    /// to the breaker as a failure (without this, a call dropped by an
+    /// outer timeout reports nothing). The caller gets
+    /// [`AttemptTimedOut`](crate::AttemptTimedOut), which the retry
+    /// middleware retries by default. A zero `timeout` means none.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
     }
 
     /// Replaces the classifier ([`server_errors_fail`] by default).
@@ -207,7 +220,19 @@ impl Middleware for BreakerMiddleware {
         };
         let clock = TokioClock::new();
         let started = clock.now();
-        let result = next.run(req, extensions).await;
+        let result = match self.call_timeout {
+            None => next.run(req, extensions).await,
+            Some(after) => {
+                tokio::select! {
+                    result = next.run(req, extensions) => result,
+                    () = TokioSleeper.sleep(after) => {
+                        let elapsed = clock.now().saturating_sub(started).as_duration();
+                        permit.record(Outcome::Failure, Some(elapsed));
+                        return Err(reqwest_middleware::Error::middleware(AttemptTimedOut { after }));
+                    }
+                }
+            }
+        };
         let elapsed = clock.now().saturating_sub(started).as_duration();
         permit.record((self.classify)(&result), Some(elapsed));
         result

@@ -151,3 +151,21 @@ async fn slow_calls_trip_a_slow_call_rate_policy() {
     }
     assert_eq!(registry.state(server.host().as_str()), Some(State::Open));
 }
+
+#[tokio::test(start_paused = true)]
+async fn timed_out_calls_count_as_failures() {
+    let server = Server::start([]).await;
+    server.otherwise(Reply::Slow(Duration::from_secs(10)));
+    let breakers = breakers().call_timeout(Duration::from_millis(300));
+    let registry = breakers.registry().clone();
+    let client = client(breakers);
+    let started = tokio::time::Instant::now();
+    for _ in 0..3 {
+        let err = client.get(server.url("/")).send().await.unwrap_err();
+        assert!(err.to_string().contains("timed out after 300ms"), "{err}");
+    }
+    assert_eq!(started.elapsed(), Duration::from_millis(900));
+    assert_eq!(registry.state(server.host().as_str()), Some(State::Open));
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert!(CircuitOpen::find(&err).is_some());
+}
