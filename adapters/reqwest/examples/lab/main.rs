@@ -85,11 +85,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .count_window(20)
             .minimum_calls(10)
             .open_duration(Duration::from_millis(800))
-            .open_duration_growth(2.0, Duration::from_secs(4))
+            .open_duration_growth(2.0, Duration::from_secs(2))
             .permitted_calls_in_half_open(3)
             .on_transition(move |t| log.lock().unwrap().push(t))
             .build()?,
-    )?;
+    )?
+    // A call without a response head in 250 ms is abandoned and counts as a
+    // failure; the retry middleware retries it (budget permitting).
+    .call_timeout(Duration::from_millis(250));
     let registry = breakers.registry().clone();
     // Retries: 3 attempts, jittered exponential backoff, 20% budget.
     let policy = RetryPolicy::builder(
@@ -114,7 +117,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with(
                 RetryMiddleware::builder(policy)
                     .budget(Arc::clone(&budget))
-                    .attempt_timeout(Duration::from_millis(250))
                     .seed(args.seed)
                     .build()?,
             )
