@@ -15,3 +15,4 @@ pub mod breaker;
 pub mod harness;
 pub mod metrics;
 pub mod retry;
+pub mod tower;

@@ -32,6 +32,7 @@ struct Spec {
     max_open_ms: u64,
     permitted: u32,
     max_wait_ms: u64,
+    open_check_every: u32,
 }
 
 impl Spec {
@@ -41,7 +42,8 @@ impl Spec {
             .open_duration(ms(self.open_ms))
             .open_duration_growth(self.growth, ms(self.max_open_ms))
             .permitted_calls_in_half_open(self.permitted)
-            .max_wait_in_half_open(ms(self.max_wait_ms));
+            .max_wait_in_half_open(ms(self.max_wait_ms))
+            .open_check_every(self.open_check_every);
         if let Some(n) = self.consecutive {
             b = b.consecutive_failures(n);
         }
@@ -101,6 +103,10 @@ struct Model {
     blocks: VecDeque<(u64, Counts)>,
     current: Counts,
     index: u64,
+    /// `open_check_every`: rejections left before the next clock read, and
+    /// the latest reading.
+    countdown: u32,
+    last_now: u64,
 }
 
 const MS: u64 = 1_000_000;
@@ -120,6 +126,8 @@ impl Model {
             blocks: VecDeque::new(),
             current: Counts::default(),
             index: 0,
+            countdown: 0,
+            last_now: 0,
         }
     }
 
@@ -160,7 +168,10 @@ impl Model {
         self.in_flight = 0;
         self.passes = 0;
         match to {
-            State::Open => self.deadline = self.now + self.open_for(self.trips),
+            State::Open => {
+                self.deadline = self.now + self.open_for(self.trips);
+                self.last_now = self.last_now.max(self.now);
+            }
             State::HalfOpen => self.deadline = self.now + self.spec.max_wait_ms * MS,
             State::Closed => {
                 self.consecutive = 0;
@@ -176,6 +187,25 @@ impl Model {
     }
 
     fn acquire(&mut self) -> Result<(u32, Role), Rejected> {
+        if self.state == State::Open && self.spec.open_check_every > 1 {
+            if self.countdown == 0 {
+                self.countdown = self.spec.open_check_every - 1;
+                self.last_now = self.last_now.max(self.now);
+                return self.acquire_reading_the_clock();
+            }
+            self.countdown -= 1;
+            if self.last_now < self.deadline {
+                return Err(Rejected::OpenUntil {
+                    until: Nanos::new(self.deadline),
+                    retry_after: Duration::from_nanos(self.deadline - self.last_now),
+                });
+            }
+            self.last_now = self.last_now.max(self.now);
+        }
+        self.acquire_reading_the_clock()
+    }
+
+    fn acquire_reading_the_clock(&mut self) -> Result<(u32, Role), Rejected> {
         let open_until = |until: u64, now: u64| Rejected::OpenUntil {
             until: Nanos::new(until),
             retry_after: Duration::from_nanos(until - now),
@@ -341,10 +371,19 @@ fn spec() -> impl Strategy<Value = Spec> {
             1u64..4,
         ),
         1u32..4,
-        1u64..40,
+        (1u64..40, prop_oneof![3 => Just(1u32), 1 => 2u32..5]),
     )
         .prop_map(
-            |(consecutive, failure_rate, slow, window, minimum_calls, open, permitted, wait)| {
+            |(
+                consecutive,
+                failure_rate,
+                slow,
+                window,
+                minimum_calls,
+                open,
+                permitted,
+                (wait, checks),
+            )| {
                 let consecutive = match (consecutive, failure_rate, slow) {
                     (None, None, None) => Some(2),
                     (c, ..) => c,
@@ -360,6 +399,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                     max_open_ms: open.0 * open.2,
                     permitted,
                     max_wait_ms: wait,
+                    open_check_every: checks,
                 }
             },
         )

@@ -15,6 +15,7 @@ const AREAS: &[Area] = &[
     ("breaker", brace_benches::breaker::run),
     ("metrics", brace_benches::metrics::run),
     ("retry", brace_benches::retry::run),
+    ("tower", brace_benches::tower::run),
 ];
 
 fn main() {

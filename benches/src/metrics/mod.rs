@@ -213,4 +213,8 @@ pub fn run(opts: &Options) {
         print_ratio("metrics", "2t", peer, brace2 / median_of(&two, peer));
     }
     print_ratio("metrics", "2t", "brace-1t", brace2 / brace1);
+    // hdrhistogram's recorders share nothing between threads, so its own
+    // 2t/1t shows what the machine allows (1.0 on two idle cores).
+    let control = median_of(&two, "hdrhistogram") / median_of(&one, "hdrhistogram");
+    println!("note: control hdrhistogram (thread-local) 2t/1t = {control:.3}");
 }

@@ -59,7 +59,13 @@ impl<C: Clock> CircuitBreaker<C> {
                 State::Disabled => return Ok(ticket(word, Role::Disabled)),
                 State::ForcedOpen => return Err(Rejected::ForcedOpen),
                 State::Open => {
+                    if let Some(rejected) = self.reject_from_last_reading(word) {
+                        return Err(rejected);
+                    }
                     let now = self.clock.now();
+                    if let Some(checks) = &self.open_checks {
+                        checks.last_now.fetch_max(now.as_u64(), Ordering::Relaxed);
+                    }
                     if word.is_busy() {
                         // The deadline is being published; it is about a
                         // full open duration away.
@@ -113,6 +119,28 @@ impl<C: Clock> CircuitBreaker<C> {
         }
     }
 
+    /// With `open_check_every(n)`, rejects without reading the clock if this
+    /// thread's countdown has not run out and the last reading is still
+    /// before the deadline. The countdown lives in a per-stripe cell; a
+    /// thread sharing the cell only makes the reads a little more frequent.
+    #[inline]
+    fn reject_from_last_reading(&self, word: Word) -> Option<Rejected> {
+        let checks = self.open_checks.as_ref()?;
+        if word.is_busy() {
+            return None;
+        }
+        let cell = &checks.countdown[super::window::stripe_index()];
+        let left = cell.load(Ordering::Relaxed);
+        if left == 0 {
+            cell.store(self.config.open_check_every - 1, Ordering::Relaxed);
+            return None;
+        }
+        cell.store(left - 1, Ordering::Relaxed);
+        let seen = Nanos::new(checks.last_now.load(Ordering::Relaxed));
+        let until = self.deadline();
+        (seen < until).then(|| open_until(until, seen))
+    }
+
     /// Applies the outcome of a permit's call (or of its drop, as
     /// [`Outcome::Ignored`]).
     #[inline]
@@ -124,7 +152,9 @@ impl<C: Clock> CircuitBreaker<C> {
         }
     }
 
-    #[inline]
+    /// The closed-state hot path: a generation check, one striped
+    /// `fetch_add`, and (only if something may trip) the policy checks.
+    #[inline(always)]
     fn record_closed(&self, generation: u32, outcome: Outcome, elapsed: Option<Nanos>) {
         if outcome == Outcome::Ignored || self.load().generation() != generation {
             return;
@@ -135,6 +165,18 @@ impl<C: Clock> CircuitBreaker<C> {
             .window
             .as_ref()
             .is_some_and(|w| w.record(failed, slow, || self.clock.now()));
+        let consecutive_live = self.config.consecutive_failures.is_some()
+            && (failed || self.consecutive.load(Ordering::Relaxed) != 0);
+        if failed || slow || rolled || consecutive_live {
+            self.after_closed_record(generation, failed, slow, rolled);
+        }
+    }
+
+    /// The rare part of a closed-state record: consecutive-failure counting
+    /// and rate evaluation.
+    #[cold]
+    #[inline(never)]
+    fn after_closed_record(&self, generation: u32, failed: bool, slow: bool, rolled: bool) {
         if let Some(limit) = self.config.consecutive_failures {
             if failed {
                 if self.consecutive.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
@@ -181,6 +223,8 @@ impl<C: Clock> CircuitBreaker<C> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn record_probe(&self, generation: u32, outcome: Outcome, elapsed: Option<Nanos>) {
         let failed = outcome == Outcome::Failure
             || (outcome == Outcome::Success && self.config.is_slow(elapsed));
@@ -260,6 +304,9 @@ impl<C: Clock> CircuitBreaker<C> {
                 self.core
                     .deadline
                     .store(now.saturating_add(open).as_u64(), Ordering::Relaxed);
+                if let Some(checks) = &self.open_checks {
+                    checks.last_now.fetch_max(now.as_u64(), Ordering::Relaxed);
+                }
             }
             State::HalfOpen => {
                 let give_up = now.saturating_add(self.config.max_wait_in_half_open);

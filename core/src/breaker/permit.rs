@@ -49,6 +49,7 @@ pub(crate) enum Role {
 macro_rules! permit_methods {
     () => {
         /// Reports a successful call.
+        #[inline]
         pub fn record_success(self) {
             self.finish(Outcome::Success, None);
         }
@@ -91,6 +92,7 @@ macro_rules! permit_methods {
             self.ticket.role == Role::Probe
         }
 
+        #[inline]
         fn finish(mut self, outcome: Outcome, elapsed: Option<Nanos>) {
             self.reported = true;
             self.breaker.on_outcome(self.ticket, outcome, elapsed);

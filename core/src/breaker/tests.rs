@@ -395,3 +395,38 @@ fn jittered_open_durations_stay_within_bounds() {
     clock.set(until);
     assert!(b.try_acquire().is_ok());
 }
+
+#[test]
+fn open_check_every_rejects_from_the_last_reading_at_most_n_minus_1_times_late() {
+    let (b, clock) = breaker(consecutive(1).open_check_every(4));
+    fail(&b);
+    clock.advance(4 * SEC);
+    let first = b.try_acquire().unwrap_err();
+    assert_eq!(
+        first.retry_after(),
+        Some(6 * SEC),
+        "the first rejection reads the clock"
+    );
+    clock.advance(6 * SEC);
+    for late in 0..3 {
+        let stale = b.try_acquire().unwrap_err();
+        assert_eq!(
+            stale.retry_after(),
+            Some(6 * SEC),
+            "late rejection {late} uses the last reading"
+        );
+    }
+    assert!(
+        b.try_acquire().unwrap().is_probe(),
+        "the 4th call reads the clock and probes"
+    );
+    assert_eq!(
+        Config::builder()
+            .consecutive_failures(1)
+            .open_check_every(0)
+            .build()
+            .unwrap_err()
+            .field(),
+        "open_check_every"
+    );
+}

@@ -98,7 +98,6 @@ pub fn write_red(
         return Err(ExportError::InvalidLabelName);
     }
     let base = label_set(labels, None);
-    let window = snapshot.covered().as_secs_f64();
     let gauges: [(&str, &str, f64); 4] = [
         (
             "requests_per_second",
@@ -126,10 +125,9 @@ pub fn write_red(
         writeln!(out, "# TYPE {name}_{suffix} gauge")?;
         writeln!(out, "{name}_{suffix}{base} {value}")?;
     }
-    let family = format_args!("{name}_latency_seconds");
     writeln!(
         out,
-        "# HELP {family} Request latency over the last {window:.0} s (sliding window)."
+        "# HELP {name}_latency_seconds Request latency over the sliding window."
     )?;
     writeln!(out, "# TYPE {name}_latency_seconds summary")?;
     for (q, text) in QUANTILES {

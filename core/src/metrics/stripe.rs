@@ -8,27 +8,50 @@
 //! Either way the choice only affects speed: every stripe is counted.
 
 #[cfg(all(feature = "std", not(loom)))]
+std::thread_local! {
+    static HINT: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+#[inline]
 pub(crate) fn thread_hint() -> usize {
+    let h = HINT.with(|hint| hint.get());
+    if h != usize::MAX { h } else { first_hint() }
+}
+
+/// Takes this thread's number on its first record.
+#[cfg(all(feature = "std", not(loom)))]
+#[cold]
+fn first_hint() -> usize {
     use crate::sync::{AtomicUsize, Ordering};
-    use core::cell::Cell;
 
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
-        static HINT: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    HINT.with(|hint| {
-        let mut h = hint.get();
-        if h == usize::MAX {
-            h = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
-            hint.set(h);
-        }
-        h
-    })
+    let h = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+    HINT.with(|hint| hint.set(h));
+    h
 }
 
 #[cfg(not(all(feature = "std", not(loom))))]
+#[inline]
 pub(crate) fn thread_hint() -> usize {
     let marker = 0u8;
     let addr = core::ptr::addr_of!(marker) as usize as u64;
     ((addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize
+}
+
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_keeps_its_hint_and_the_next_thread_gets_another() {
+        let mine = thread_hint();
+        assert_eq!(thread_hint(), mine);
+        let a = std::thread::spawn(thread_hint).join().unwrap();
+        let b = std::thread::spawn(thread_hint).join().unwrap();
+        // Each thread takes a fresh number (tests running in parallel may
+        // take numbers in between, so only distinctness is certain here).
+        assert_ne!(a, b);
+        assert_ne!(a, mine);
+    }
 }

@@ -232,7 +232,9 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
             let error = match op(attempt).await {
                 Ok(value) => {
                     control.reached_dependency();
-                    permit.map(Permit::record_success);
+                    if let Some(permit) = permit {
+                        permit.record_success();
+                    }
                     return Ok(value);
                 }
                 Err(error) => error,
@@ -284,7 +286,9 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
             let error = match op(attempt) {
                 Ok(value) => {
                     control.reached_dependency();
-                    permit.map(Permit::record_success);
+                    if let Some(permit) = permit {
+                        permit.record_success();
+                    }
                     return Ok(value);
                 }
                 Err(error) => error,

@@ -90,8 +90,9 @@ pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitO
 }
 
 /// A breaker's [`OwnedPermit`] with the time its call started, so the
-/// outcome is recorded with the call's duration (for a slow-call policy),
-/// measured on the breaker's own clock.
+/// outcome is recorded with the call's duration, measured on the breaker's
+/// own clock. Calls are timed only when the breaker has a slow-call policy:
+/// otherwise the clock is not read at all.
 ///
 /// ```
 /// use brace::breaker::{CircuitBreaker, Config, Outcome};
@@ -115,8 +116,8 @@ pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitO
 #[derive(Debug)]
 pub struct TimedPermit<C: Clock> {
     permit: OwnedPermit<C>,
-    clock: C,
-    started: Nanos,
+    /// The clock and the start of the call, when the call is timed.
+    timer: Option<(C, Nanos)>,
 }
 
 impl<C: Clock + Clone> TimedPermit<C> {
@@ -128,20 +129,21 @@ impl<C: Clock + Clone> TimedPermit<C> {
     #[inline]
     pub fn acquire(breaker: &Arc<CircuitBreaker<C>>) -> Result<Self, CircuitOpen> {
         let permit = breaker.try_acquire_owned().map_err(CircuitOpen::new)?;
-        let clock = breaker.clock().clone();
-        let started = clock.now();
-        Ok(TimedPermit {
-            permit,
-            clock,
-            started,
-        })
+        let timer = breaker.config().slow_call_threshold().map(|_| {
+            let clock = breaker.clock().clone();
+            let started = clock.now();
+            (clock, started)
+        });
+        Ok(TimedPermit { permit, timer })
     }
 }
 
 impl<C: Clock> RecordOutcome for TimedPermit<C> {
     #[inline]
     fn record(self, outcome: Outcome) {
-        let elapsed = self.clock.now().saturating_sub(self.started);
-        self.permit.record(outcome, Some(elapsed.as_duration()));
+        let elapsed = self
+            .timer
+            .map(|(clock, started)| clock.now().saturating_sub(started).as_duration());
+        self.permit.record(outcome, elapsed);
     }
 }

@@ -32,6 +32,7 @@ use alloc::vec::Vec;
 use core::ops::{Add, AddAssign};
 
 use stripes::Stripes;
+pub(crate) use stripes::{STRIPES, stripe_index};
 
 use super::config::WindowKind;
 use crate::sync::{AtomicBool, AtomicU64, Ordering, spin_loop};
@@ -148,6 +149,8 @@ impl Window {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn roll_count(&self, block: u64) -> bool {
         if !self.try_lock() {
             return false;
@@ -170,6 +173,8 @@ impl Window {
         due
     }
 
+    #[cold]
+    #[inline(never)]
     fn roll_time(&self, index: u64) -> bool {
         if !self.try_lock() {
             return false;

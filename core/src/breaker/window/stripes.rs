@@ -109,15 +109,25 @@ fn unpack(packed: u64, slow: u64) -> Counts {
 /// different stacks. Either way the choice only affects contention, never
 /// correctness.
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     #[cfg(all(feature = "std", not(loom)))]
     {
         use crate::sync::AtomicUsize;
+        use core::cell::Cell;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
+        const UNSET: usize = usize::MAX;
         std::thread_local! {
-            static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) & (STRIPES - 1);
+            // A const initialiser keeps the access a plain TLS load.
+            static INDEX: Cell<usize> = const { Cell::new(UNSET) };
         }
-        INDEX.with(|i| *i)
+        INDEX.with(|i| match i.get() {
+            UNSET => {
+                let index = NEXT.fetch_add(1, Ordering::Relaxed) & (STRIPES - 1);
+                i.set(index);
+                index
+            }
+            index => index,
+        })
     }
     #[cfg(not(all(feature = "std", not(loom))))]
     {
