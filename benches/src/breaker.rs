@@ -40,11 +40,13 @@ pub fn brace_closed() -> Arc<CircuitBreaker<SystemClock>> {
     Arc::new(CircuitBreaker::new(Config::default(), SystemClock::new()))
 }
 
-/// A brace breaker tripped open for an hour.
-pub fn brace_open() -> Arc<CircuitBreaker<SystemClock>> {
+/// A brace breaker tripped open for an hour; it reads the clock on every
+/// `check_every`-th rejection per thread (1: every rejection).
+pub fn brace_open(check_every: u32) -> Arc<CircuitBreaker<SystemClock>> {
     let config = Config::builder()
         .consecutive_failures(1)
         .open_duration(Duration::from_secs(3600))
+        .open_check_every(check_every)
         .build()
         .expect("valid config");
     let breaker = CircuitBreaker::new(config, SystemClock::new());
@@ -158,15 +160,21 @@ pub fn run(opts: &Options) {
     }
 
     let closed = brace_closed();
-    let open = brace_open();
+    let open = brace_open(1);
+    let open_64 = brace_open(64);
     let paths = [
         Contender::new("brace-closed", "acquire + record_success", move |n| {
             brace_calls(&closed, n)
         }),
         Contender::new(
             "brace-open",
-            "try_acquire rejected (reads the clock)",
+            "try_acquire rejected; default: reads the clock on every rejection",
             move |n| brace_rejections(&open, n),
+        ),
+        Contender::new(
+            "brace-open-check64",
+            "try_acquire rejected; open_check_every(64): one clock read per 64 rejections per thread",
+            move |n| brace_rejections(&open_64, n),
         ),
     ];
     for threads in [1, 2] {

@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use super::backoff::Delays;
+use super::backoff::{Delays, Jitter};
 use super::budget::RetryBudget;
 use super::error::StopReason;
 use super::policy::{Decision, RetryPolicy};
@@ -87,6 +87,8 @@ impl<'a> Control<'a> {
         self.delays
             .get_or_insert_with(|| match seed {
                 Some(seed) => backoff.delays_seeded(seed),
+                // Without jitter the generator is never used: skip seeding.
+                None if backoff.jitter() == Jitter::None => backoff.delays_seeded(0),
                 None => backoff.delays(),
             })
             .next()

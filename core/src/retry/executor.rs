@@ -132,6 +132,36 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
 
     /// Asks `breaker` for a permit before every attempt and records each
     /// outcome on it; see [Breaker interplay](Retry#breaker-interplay).
+    ///
+    /// ```
+    /// use brace::breaker::{CircuitBreaker, Config};
+    /// use brace::retry::{Backoff, Retry, RetryBudget, RetryPolicy, StopReason};
+    /// use brace::time::ManualClock;
+    /// use core::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let breaker = CircuitBreaker::new(
+    ///     Config::builder().consecutive_failures(2).build().unwrap(),
+    ///     clock.clone(),
+    /// );
+    /// let budget = RetryBudget::builder().ratio(1.0).min_retries_per_sec(0).build(clock.clone()).unwrap();
+    /// for _ in 0..10 {
+    ///     budget.deposit();
+    /// }
+    /// let policy = RetryPolicy::builder(Backoff::constant(Duration::from_millis(5)).build().unwrap())
+    ///     .max_attempts(5)
+    ///     .build()
+    ///     .unwrap();
+    /// let err = Retry::new(&policy, &clock, &clock)
+    ///     .budget(&budget)
+    ///     .breaker(&breaker)
+    ///     .run_blocking(|_| Err::<(), _>("down"))
+    ///     .unwrap_err();
+    /// // Two failures open the breaker; the third attempt is refused, unpaid.
+    /// assert!(matches!(err.reason(), StopReason::Rejected { .. }));
+    /// assert_eq!(err.attempts(), 2);
+    /// assert_eq!(budget.available(), 11 - 1);
+    /// ```
     pub fn breaker<B2: Clock>(self, breaker: &'a CircuitBreaker<B2>) -> Retry<'a, C, S, K, B2> {
         Retry {
             policy: self.policy,

@@ -11,7 +11,12 @@
 //! * [`Retry`]: the executor, async ([`Retry::run`]) or blocking
 //!   ([`Retry::run_blocking`]), on an injected [`Clock`](crate::time::Clock)
 //!   and [`Sleeper`](crate::time::Sleeper); stops with a [`RetryError`] that
-//!   says why.
+//!   says why. With [`Retry::breaker`], a call refused by an open
+//!   [`CircuitBreaker`](crate::breaker::CircuitBreaker) is never retried and
+//!   never spends budget.
+//!
+//! `cargo run --release --example storm` simulates the retry storm these
+//! prevent (A → B → C, C down for 30 s) with these very objects.
 //!
 //! Everything here works without `std`.
 //!

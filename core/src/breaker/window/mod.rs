@@ -35,7 +35,7 @@ use stripes::Stripes;
 pub(crate) use stripes::{STRIPES, stripe_index};
 
 use super::config::WindowKind;
-use crate::sync::{AtomicBool, AtomicU64, Ordering, spin_loop};
+use crate::sync::{AtomicBool, AtomicU64, CachePadded, Ordering, spin_loop};
 use crate::time::Nanos;
 
 /// Outcome counts of a block or of the whole window.
@@ -88,11 +88,18 @@ pub(crate) struct Window {
     span: Span,
     cells: Stripes,
     ring: Box<[Block]>,
+    /// Written at every roll, so kept off the line the recording path reads.
+    roll: CachePadded<RollState>,
+    /// Count window: calls in one cell that complete a block.
+    trigger: AtomicU64,
+}
+
+#[derive(Debug)]
+struct RollState {
     /// Index of the block being filled (count: blocks since reset; time:
     /// `now / bucket`).
     current: AtomicU64,
-    /// Count window: calls in one cell that complete a block.
-    trigger: AtomicU64,
+    /// The roll try-lock.
     rolling: AtomicBool,
 }
 
@@ -125,9 +132,11 @@ impl Window {
             span,
             cells: Stripes::new(),
             ring: ring.into_boxed_slice(),
-            current: AtomicU64::new(0),
+            roll: CachePadded::new(RollState {
+                current: AtomicU64::new(0),
+                rolling: AtomicBool::new(false),
+            }),
             trigger: AtomicU64::new(trigger),
-            rolling: AtomicBool::new(false),
         }
     }
 
@@ -142,7 +151,8 @@ impl Window {
             }
             Span::Time { bucket } => {
                 let index = now().as_u64() / bucket;
-                let rolled = index > self.current.load(Ordering::Relaxed) && self.roll_time(index);
+                let rolled =
+                    index > self.roll.current.load(Ordering::Relaxed) && self.roll_time(index);
                 self.cells.add(failed, slow);
                 rolled
             }
@@ -159,15 +169,17 @@ impl Window {
         let due = self.cells.calls_here() >= self.trigger.load(Ordering::Relaxed);
         if due {
             let (counts, active) = self.cells.harvest();
-            let index = self.current.load(Ordering::Relaxed);
+            let index = self.roll.current.load(Ordering::Relaxed);
             self.store_block(index, counts);
-            self.current.store(index + 1, Ordering::Relaxed);
+            self.roll.current.store(index + 1, Ordering::Relaxed);
             let trigger = if active <= 1 {
                 block
             } else {
                 block.div_ceil(active)
             };
-            self.trigger.store(trigger, Ordering::Relaxed);
+            if self.trigger.load(Ordering::Relaxed) != trigger {
+                self.trigger.store(trigger, Ordering::Relaxed);
+            }
         }
         self.unlock();
         due
@@ -179,12 +191,12 @@ impl Window {
         if !self.try_lock() {
             return false;
         }
-        let current = self.current.load(Ordering::Relaxed);
+        let current = self.roll.current.load(Ordering::Relaxed);
         let due = index > current;
         if due {
             let (counts, _) = self.cells.harvest();
             self.store_block(current, counts);
-            self.current.store(index, Ordering::Relaxed);
+            self.roll.current.store(index, Ordering::Relaxed);
         }
         self.unlock();
         due
@@ -205,7 +217,7 @@ impl Window {
 
     /// The counts in the window as of `now` (read only by a time window).
     pub(crate) fn totals(&self, now: impl FnOnce() -> Nanos) -> Counts {
-        let current = self.current.load(Ordering::Relaxed);
+        let current = self.roll.current.load(Ordering::Relaxed);
         let index = match self.span {
             Span::Calls { .. } => current,
             Span::Time { bucket } => (now().as_u64() / bucket).max(current),
@@ -239,22 +251,26 @@ impl Window {
         }
         match self.span {
             Span::Calls { block } => {
-                self.current.store(0, Ordering::Relaxed);
+                self.roll.current.store(0, Ordering::Relaxed);
                 self.trigger.store(block, Ordering::Relaxed);
             }
-            Span::Time { bucket } => self.current.store(now.as_u64() / bucket, Ordering::Relaxed),
+            Span::Time { bucket } => self
+                .roll
+                .current
+                .store(now.as_u64() / bucket, Ordering::Relaxed),
         }
         self.unlock();
     }
 
     fn try_lock(&self) -> bool {
-        self.rolling
+        self.roll
+            .rolling
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
 
     fn unlock(&self) {
-        self.rolling.store(false, Ordering::Release);
+        self.roll.rolling.store(false, Ordering::Release);
     }
 }
 
