@@ -14,3 +14,4 @@
 pub mod harness;
 pub mod metrics;
 pub mod tower;
+pub mod singleflight;

@@ -38,5 +38,8 @@ extern crate std;
 pub mod breaker;
 pub mod metrics;
 pub mod retry;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod singleflight;
 pub(crate) mod sync;
 pub mod time;

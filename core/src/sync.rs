@@ -37,3 +37,41 @@ pub(crate) use core::sync::atomic::AtomicU64 as StaticAtomicU64;
 /// A reader-writer lock (std only): the keyed-breaker registry's shards.
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
+/// A mutex with one `lock()` signature everywhere: parking_lot's (no
+/// poisoning) normally, loom's model-checked mutex under `cfg(loom)`.
+#[cfg(all(feature = "std", not(loom)))]
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
+
+#[cfg(all(feature = "std", not(loom)))]
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(parking_lot::Mutex::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
+        self.0.lock()
+    }
+}
+
+/// A mutex with one `lock()` signature everywhere: parking_lot's (no
+/// poisoning) normally, loom's model-checked mutex under `cfg(loom)`.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+#[cfg(loom)]
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(loom::sync::Mutex::new(value))
+    }
+
+    /// Locks, ignoring poisoning as parking_lot does.
+    #[inline]
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -393,7 +393,8 @@ mod tests {
             calls.set(calls.get() + 1);
             ready(())
         };
-        let _ = Sleeper::sleep(&sleeper, Duration::from_secs(1));
+        let sleep = Sleeper::sleep(&sleeper, Duration::from_secs(1));
+        drop(sleep);
         assert_eq!(calls.get(), 1);
     }
 
@@ -414,6 +415,7 @@ mod tests {
         let clock = ManualClock::starting_at(Nanos::new(5));
         let arc: alloc::sync::Arc<dyn Clock> = alloc::sync::Arc::new(clock.clone());
         assert_eq!(arc.now(), Nanos::new(5));
-        assert_eq!((&clock).now(), Nanos::new(5));
+        let by_ref: &dyn Clock = &clock;
+        assert_eq!(Clock::now(&by_ref), Nanos::new(5));
     }
 }

@@ -12,6 +12,7 @@ use brace_benches::harness::Options;
 const AREAS: &[(&str, fn(&Options))] = &[
     ("metrics", brace_benches::metrics::run),
     ("tower", brace_benches::tower::run),
+    ("singleflight", brace_benches::singleflight::run),
 ];
 
 fn main() {
