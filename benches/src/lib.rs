@@ -11,7 +11,11 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod harness;
 pub mod metrics;
 pub mod tower;
+pub mod hitratio;
+pub mod reference;
 pub mod singleflight;
+pub mod traces;

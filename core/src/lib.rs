@@ -12,6 +12,7 @@
 //! | [`breaker`] | `CircuitBreaker`: closed / open / half-open, count or time window | no |
 //! | [`retry`] | `Backoff`, `RetryPolicy`, `RetryBudget`, `Retry` executor | `ThreadSleep` only |
 //! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
+//! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -38,6 +39,9 @@ extern crate std;
 pub mod breaker;
 pub mod metrics;
 pub mod retry;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod cache;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod singleflight;

@@ -34,7 +34,8 @@ pub(crate) use loom::hint::spin_loop;
 /// `const` context). Only for values no loom model reasons about, such as the
 /// counter that varies jitter seeds.
 pub(crate) use core::sync::atomic::AtomicU64 as StaticAtomicU64;
-/// A reader-writer lock (std only): the keyed-breaker registry's shards.
+/// A reader-writer lock (std only): the keyed-breaker registry's shards and the
+/// cache's invalidation predicates. Not model-checked under loom.
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
 /// A mutex with one `lock()` signature everywhere: parking_lot's (no
@@ -52,6 +53,12 @@ impl<T> Mutex<T> {
     #[inline]
     pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
         self.0.lock()
+    }
+
+    /// Locks if no one holds the lock, without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<parking_lot::MutexGuard<'_, T>> {
+        self.0.try_lock()
     }
 }
 
@@ -74,4 +81,27 @@ impl<T> Mutex<T> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Locks if no one holds the lock, without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<loom::sync::MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// A small dense number for the calling thread (0, 1, 2, ... in order of
+/// first call), used to pick a stripe of striped counters and buffers.
+/// Any value is correct; distinct threads get distinct stripes when there are
+/// enough of them.
+#[cfg(feature = "std")]
+pub(crate) fn thread_index() -> usize {
+    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    std::thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    INDEX.with(|i| *i)
 }

@@ -7,11 +7,15 @@
 
 use brace_benches::harness::Options;
 
+/// An area's name and the function that runs it.
+type Area = (&'static str, fn(&Options));
+
 /// Every area and the function that runs it.
-#[allow(clippy::type_complexity)]
-const AREAS: &[(&str, fn(&Options))] = &[
+const AREAS: &[Area] = &[
     ("metrics", brace_benches::metrics::run),
     ("tower", brace_benches::tower::run),
+    ("cache", brace_benches::cache::run),
+    ("hitratio", brace_benches::hitratio::run),
     ("singleflight", brace_benches::singleflight::run),
 ];
 

@@ -1,0 +1,201 @@
+//! Lossy, bounded buffers of read events on their way to the eviction policy.
+//!
+//! A read hit must not lock, so it records its key hash in a small ring and
+//! the policy consumes rings later, under the policy lock. Rings are striped
+//! by thread (`sync::thread_index`), so two threads rarely write one ring.
+//!
+//! # Ring protocol
+//!
+//! ```text
+//! slots: [AtomicU64; N]    0 = empty, otherwise a key hash (hashes are never 0)
+//! tail:  AtomicUsize       next position to write; writers claim it by CAS
+//! head:  AtomicUsize       next position to read; only the drainer (holding
+//!                          the policy lock) stores it
+//! ```
+//!
+//! * A writer reads `tail` and `head`; if `tail - head == N` the ring is full
+//!   ([`Push::Full`]). Otherwise it CASes `tail` to `tail + 1` (a lost CAS
+//!   means another writer raced it: the event is dropped, [`Push::Dropped`])
+//!   and then stores the hash into `slots[tail % N]` with `Release`.
+//! * The drainer swaps each slot from `head` to `tail` with 0 (`Acquire`). A
+//!   0 means a writer claimed the position but has not stored yet: draining
+//!   stops there and resumes at that position next time. It then publishes
+//!   the new `head`, which frees the drained slots for writers.
+//! * A slot is reused only after `head` passed it, i.e. after the drainer
+//!   swapped it back to 0, so a writer never overwrites an undrained event.
+//!
+//! One thread alone never loses an event: when its ring is full it drains
+//! (the policy lock is free) and pushes again.
+
+use crate::sync::{AtomicU64, AtomicUsize, CachePadded, Ordering};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+const HIT_SLOTS: usize = 32;
+const MISS_SLOTS: usize = 16;
+
+/// The outcome of a push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Push {
+    Done,
+    Full,
+    Dropped,
+}
+
+#[derive(Debug)]
+pub(super) struct Ring<const N: usize> {
+    slots: [AtomicU64; N],
+    tail: AtomicUsize,
+    head: AtomicUsize,
+}
+
+impl<const N: usize> Ring<N> {
+    fn new() -> Self {
+        Ring {
+            slots: core::array::from_fn(|_| AtomicU64::new(0)),
+            tail: AtomicUsize::new(0),
+            head: AtomicUsize::new(0),
+        }
+    }
+
+    #[inline]
+    pub(super) fn push(&self, hash: u64) -> Push {
+        debug_assert_ne!(hash, 0);
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail.wrapping_sub(self.head.load(Ordering::Acquire)) >= N {
+            return Push::Full;
+        }
+        if self
+            .tail
+            .compare_exchange(
+                tail,
+                tail.wrapping_add(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return Push::Dropped;
+        }
+        self.slots[tail % N].store(hash, Ordering::Release);
+        Push::Done
+    }
+
+    /// Hands every published event to `consume`. Call only while holding the
+    /// policy lock (single consumer).
+    pub(super) fn drain(&self, mut consume: impl FnMut(u64)) {
+        let mut head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Acquire);
+        while head != tail {
+            let hash = self.slots[head % N].swap(0, Ordering::Acquire);
+            if hash == 0 {
+                break;
+            }
+            consume(hash);
+            head = head.wrapping_add(1);
+        }
+        self.head.store(head, Ordering::Release);
+    }
+}
+
+#[derive(Debug)]
+struct Stripe {
+    hits: Ring<HIT_SLOTS>,
+    misses: Ring<MISS_SLOTS>,
+}
+
+/// Per-thread-striped rings of read hits and read misses.
+#[derive(Debug)]
+pub(super) struct AccessBuffers {
+    stripes: Box<[CachePadded<Stripe>]>,
+}
+
+impl AccessBuffers {
+    pub(super) fn new() -> Self {
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let count = threads.next_power_of_two().clamp(1, 64);
+        let stripes: Vec<_> = (0..count)
+            .map(|_| {
+                CachePadded::new(Stripe {
+                    hits: Ring::new(),
+                    misses: Ring::new(),
+                })
+            })
+            .collect();
+        AccessBuffers {
+            stripes: stripes.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn own(&self) -> &Stripe {
+        &self.stripes[crate::sync::thread_index() & (self.stripes.len() - 1)]
+    }
+
+    #[inline]
+    pub(super) fn push_hit(&self, hash: u64) -> Push {
+        self.own().hits.push(hash)
+    }
+
+    #[inline]
+    pub(super) fn push_miss(&self, hash: u64) -> Push {
+        self.own().misses.push(hash)
+    }
+
+    /// Drains every stripe into `consume(hash, is_hit)`, each stripe's hits
+    /// before its misses (a miss is usually the last read before the insert
+    /// that drains). Call only under the policy lock.
+    pub(super) fn drain(&self, mut consume: impl FnMut(u64, bool)) {
+        for stripe in self.stripes.iter() {
+            stripe.hits.drain(|h| consume(h, true));
+            stripe.misses.drain(|h| consume(h, false));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_order_and_reports_full() {
+        let ring = Ring::<4>::new();
+        for h in 1..=4 {
+            assert_eq!(ring.push(h), Push::Done);
+        }
+        assert_eq!(ring.push(5), Push::Full);
+        let mut seen = Vec::new();
+        ring.drain(|h| seen.push(h));
+        assert_eq!(seen, [1, 2, 3, 4]);
+        assert_eq!(ring.push(6), Push::Done);
+        ring.drain(|h| seen.push(h));
+        assert_eq!(seen, [1, 2, 3, 4, 6]);
+    }
+
+    #[test]
+    fn concurrent_writers_never_duplicate_or_invent_events() {
+        let ring = std::sync::Arc::new(Ring::<32>::new());
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let ring = ring.clone();
+                std::thread::spawn(move || {
+                    (1..=1000u64)
+                        .filter(|i| ring.push(t * 10_000 + i) == Push::Done)
+                        .count()
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        while !handles.iter().all(|h| h.is_finished()) {
+            ring.drain(|h| seen.push(h));
+        }
+        let pushed: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        ring.drain(|h| seen.push(h));
+        assert_eq!(seen.len(), pushed);
+        let mut dedup = seen.clone();
+        dedup.sort_unstable();
+        dedup.dedup();
+        assert_eq!(dedup.len(), seen.len());
+        assert!(seen.iter().all(|&h| (1..=1000).contains(&(h % 10_000))));
+    }
+}

@@ -1,0 +1,186 @@
+//! O(1) invalidation by generations.
+//!
+//! ```text
+//! current: AtomicU32   generation stamped on every entry written from now on
+//! floor:   AtomicU32   entries stamped below it are dead (invalidate_all)
+//! predicates           (bound, test): an entry stamped below `bound` for
+//!                      which `test(key, value)` holds is dead (invalidate_if)
+//! ```
+//!
+//! * `invalidate_all` stores `floor = current + 1`, then `current + 1`.
+//! * `invalidate_if` pushes `(current + 1, test)`, then stores `current + 1`.
+//! * Both run under the `predicates` write lock, so generations rise one at
+//!   a time, and `floor` (or the predicate) is visible to any reader that
+//!   observes the new `current` (Release store / Acquire load).
+//! * A reader whose entry carries `current` is done: one atomic load, no lock
+//!   (the hit path). Otherwise it checks `floor` and the predicates bound
+//!   above the entry's stamp (read lock, slow path, once per entry per
+//!   invalidation) and, if the entry survives, raises the stamp to the
+//!   `current` it loaded *before* reading them, so a predicate registered
+//!   meanwhile still applies.
+//! * Dead entries are removed lazily when found, or by a sweep
+//!   ([`Cache::run_pending_tasks`](super::Cache::run_pending_tasks), run
+//!   automatically once predicates pile up), after which predicates bound at
+//!   or below the sweep's starting generation are dropped.
+//!
+//! Generations compare in serial-number arithmetic (`a - b` as `i32`), which
+//! is exact while an entry is at most 2^31 invalidations behind.
+
+use alloc::vec::Vec;
+
+use super::slot::Slot;
+use crate::sync::{Arc, AtomicU32, Ordering, RwLock};
+
+pub(super) type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
+
+/// Predicates pending beyond this many trigger a sweep.
+pub(super) const SWEEP_AFTER: usize = 16;
+
+#[inline]
+fn older(stamp: u32, than: u32) -> bool {
+    (stamp.wrapping_sub(than) as i32) < 0
+}
+
+pub(super) struct Generations<K, V> {
+    current: AtomicU32,
+    floor: AtomicU32,
+    predicates: RwLock<Vec<(u32, Predicate<K, V>)>>,
+}
+
+impl<K, V> core::fmt::Debug for Generations<K, V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Generations")
+            .field("current", &self.current.load(Ordering::Relaxed))
+            .field("floor", &self.floor.load(Ordering::Relaxed))
+            .field("predicates", &self.predicates.read().len())
+            .finish()
+    }
+}
+
+impl<K, V> Generations<K, V> {
+    pub(super) fn new() -> Self {
+        Generations {
+            current: AtomicU32::new(0),
+            floor: AtomicU32::new(0),
+            predicates: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The stamp for an entry written now.
+    #[inline]
+    pub(super) fn current(&self) -> u32 {
+        self.current.load(Ordering::Acquire)
+    }
+
+    pub(super) fn invalidate_all(&self) {
+        let predicates = self.predicates.write();
+        let next = self.current.load(Ordering::Relaxed).wrapping_add(1);
+        self.floor.store(next, Ordering::Release);
+        self.current.store(next, Ordering::Release);
+        drop(predicates);
+    }
+
+    /// Registers `test`; returns how many predicates are pending.
+    pub(super) fn invalidate_if(&self, test: Predicate<K, V>) -> usize {
+        let mut predicates = self.predicates.write();
+        let next = self.current.load(Ordering::Relaxed).wrapping_add(1);
+        predicates.push((next, test));
+        self.current.store(next, Ordering::Release);
+        predicates.len()
+    }
+
+    /// Whether `slot` survives every invalidation so far; raises its stamp
+    /// when it does.
+    #[inline]
+    pub(super) fn is_valid(&self, slot: &Slot<K, V>) -> bool {
+        let stamp = slot.generation.load(Ordering::Acquire);
+        let current = self.current.load(Ordering::Acquire);
+        stamp == current || self.check_slow(slot, stamp, current)
+    }
+
+    #[cold]
+    fn check_slow(&self, slot: &Slot<K, V>, stamp: u32, current: u32) -> bool {
+        if older(stamp, self.floor.load(Ordering::Acquire)) {
+            return false;
+        }
+        let predicates = self.predicates.read();
+        for (bound, test) in predicates.iter() {
+            if older(stamp, *bound) {
+                // A cached "not found" has no value to test; dropping it only
+                // costs a reload.
+                match &slot.value {
+                    Some(value) if !test(&slot.key, value) => {}
+                    _ => return false,
+                }
+            }
+        }
+        slot.generation.fetch_max_serial(current);
+        true
+    }
+
+    /// Drops predicates every entry has been checked against (call after a
+    /// sweep that started at generation `swept_from`).
+    pub(super) fn retire(&self, swept_from: u32) {
+        self.predicates
+            .write()
+            .retain(|(bound, _)| older(swept_from, *bound));
+    }
+}
+
+/// Raising a stamp never lowers it, even if two readers race.
+trait RaiseStamp {
+    fn fetch_max_serial(&self, to: u32);
+}
+
+impl RaiseStamp for AtomicU32 {
+    fn fetch_max_serial(&self, to: u32) {
+        let mut seen = self.load(Ordering::Relaxed);
+        while older(seen, to) {
+            match self.compare_exchange_weak(seen, to, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Nanos;
+
+    fn slot(key: u32, stamp: u32) -> Slot<u32, u32> {
+        Slot::new(key, Some(key * 10), Nanos::MAX, Nanos::MAX, stamp)
+    }
+
+    #[test]
+    fn invalidate_all_kills_older_stamps_only() {
+        let g = Generations::<u32, u32>::new();
+        let old = slot(1, g.current());
+        g.invalidate_all();
+        let new = slot(2, g.current());
+        assert!(!g.is_valid(&old));
+        assert!(g.is_valid(&new));
+    }
+
+    #[test]
+    fn predicate_applies_to_older_entries_and_is_retired_after_a_sweep() {
+        let g = Generations::<u32, u32>::new();
+        let even = slot(2, g.current());
+        let odd = slot(3, g.current());
+        g.invalidate_if(Arc::new(|k, _| k % 2 == 0));
+        let later_even = slot(4, g.current());
+        assert!(!g.is_valid(&even));
+        assert!(g.is_valid(&odd));
+        assert_eq!(odd.generation.load(Ordering::Relaxed), g.current());
+        assert!(g.is_valid(&later_even));
+        g.retire(g.current());
+        assert_eq!(g.predicates.read().len(), 0);
+    }
+
+    #[test]
+    fn serial_order_survives_wrap() {
+        assert!(older(u32::MAX, 0));
+        assert!(!older(0, u32::MAX));
+    }
+}

@@ -1,0 +1,310 @@
+//! `get_or_load`: misses coalesced through single-flight, stale-while-
+//! revalidate and stale-if-error, negative caching.
+//!
+//! One [`Group`] per (value shape, error type) pair lives in the cache,
+//! created on first use and found by `TypeId` (a short read lock on the miss
+//! path only; a fresh hit never gets here).
+
+use core::any::{Any, TypeId};
+use core::future::Future;
+use core::hash::Hash;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use super::stats::Counter;
+use super::{Cache, Found, Inner};
+use crate::singleflight::{Group, SingleFlightError};
+use crate::sync::{Arc, RwLock};
+use crate::time::{Clock, Nanos};
+
+/// The single-flight groups of one cache, one per `(T, E)`.
+#[derive(Default)]
+pub(super) struct Groups(RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+
+impl core::fmt::Debug for Groups {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Groups")
+            .field("count", &self.0.read().len())
+            .finish()
+    }
+}
+
+impl Groups {
+    fn get<K, T, E>(&self) -> Arc<Group<K, T, E>>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let id = TypeId::of::<Group<K, T, E>>();
+        let find = |groups: &[(TypeId, Arc<dyn Any + Send + Sync>)]| {
+            groups
+                .iter()
+                .find(|(t, _)| *t == id)
+                .and_then(|(_, g)| Arc::clone(g).downcast::<Group<K, T, E>>().ok())
+        };
+        if let Some(group) = find(&self.0.read()) {
+            return group;
+        }
+        let mut groups = self.0.write();
+        if let Some(group) = find(&groups) {
+            return group;
+        }
+        let group = Arc::new(Group::<K, T, E>::new());
+        groups.push((id, Arc::clone(&group) as Arc<dyn Any + Send + Sync>));
+        group
+    }
+}
+
+/// How a loader's output maps to cache entries and back.
+struct Shape<T, V> {
+    /// What to store for a loaded `T`: `Some(Some(v))` a value,
+    /// `Some(None)` a cached "not found", `None` nothing.
+    store: fn(&T, negative_caching: bool) -> Option<Option<V>>,
+    /// A cached entry as this caller's answer (`None`: not usable, load).
+    answer: fn(Option<V>) -> Option<T>,
+}
+
+fn plain<V: Clone>() -> Shape<V, V> {
+    Shape {
+        store: |v, _| Some(Some(v.clone())),
+        answer: |entry| entry,
+    }
+}
+
+fn optional<V: Clone>() -> Shape<Option<V>, V> {
+    Shape {
+        store: |v, negative| match v {
+            Some(v) => Some(Some(v.clone())),
+            None if negative => Some(None),
+            None => None,
+        },
+        answer: Some,
+    }
+}
+
+/// Counts a load error if the loader panics (the single-flight group turns
+/// the panic into `LeaderPanicked` for every caller).
+struct PanicCounter<'a, K, V, C> {
+    inner: &'a Inner<K, V, C>,
+}
+
+impl<K, V, C> Drop for PanicCounter<'_, K, V, C> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.inner.stats.add(Counter::LoadError, 1);
+        }
+    }
+}
+
+impl<K, V, C> Cache<K, V, C>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    C: Clock + 'static,
+{
+    /// The cached value of `key`, or the value `loader` produces, stored
+    /// with the cache's TTLs.
+    ///
+    /// * **Coalesced.** Concurrent callers that miss on one key share one
+    ///   run of a loader: the first caller's. Everyone gets its value, or its
+    ///   error as one shared `Arc<E>`.
+    /// * **Stale-while-revalidate.** Past the soft TTL
+    ///   ([`refresh_after`](super::CacheBuilder::refresh_after)) the cached
+    ///   value is still served and one refresh runs: on the spawn hook when
+    ///   one is configured (everyone gets the stale value at once), otherwise
+    ///   in the first caller's future (it waits for the fresh value;
+    ///   concurrent callers get the stale one).
+    /// * **Stale-if-error.** If that refresh fails, the caller gets the stale
+    ///   value, and it keeps being served (and refreshed) until the hard TTL.
+    ///
+    /// # Errors
+    ///
+    /// [`SingleFlightError::Failed`] with the loader's error,
+    /// [`SingleFlightError::LeaderPanicked`] if the loader panicked (the key
+    /// is not poisoned: the next call loads afresh).
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping the future of the caller that runs the load hands the load
+    /// to a waiting caller, who runs its own `loader`; nobody hangs.
+    ///
+    /// ```
+    /// use brace::cache::Cache;
+    /// use std::convert::Infallible;
+    ///
+    /// # brace_block_on(async {
+    /// let cache = Cache::<u32, String>::builder().max_capacity(100).build()?;
+    /// let v = cache.get_or_load(1, || async { Ok::<_, Infallible>("one".to_owned()) }).await;
+    /// assert_eq!(v.as_deref(), Ok("one"));
+    /// // Now cached: the loader is not called again.
+    /// let v = cache.get_or_load(1, || async { Ok::<_, Infallible>(unreachable!()) }).await;
+    /// assert_eq!(v.as_deref(), Ok("one"));
+    /// assert_eq!(cache.stats().loads, 1);
+    /// # Ok::<(), brace::cache::ConfigError>(())
+    /// # })?;
+    /// # fn brace_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// # Ok::<(), brace::cache::ConfigError>(())
+    /// ```
+    pub async fn get_or_load<E, F, Fut>(&self, key: K, loader: F) -> Result<V, SingleFlightError<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        self.load(key, loader, plain()).await
+    }
+
+    /// Like [`get_or_load`](Self::get_or_load) for a loader that may find
+    /// nothing: `Ok(None)` is cached for
+    /// [`negative_ttl`](super::CacheBuilder::negative_ttl) when one is set
+    /// (otherwise not cached), so repeated lookups of a missing key do not
+    /// each reach the backend.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_or_load`](Self::get_or_load).
+    ///
+    /// # Cancellation
+    ///
+    /// As [`get_or_load`](Self::get_or_load).
+    ///
+    /// ```
+    /// use brace::cache::Cache;
+    /// use core::time::Duration;
+    /// use std::convert::Infallible;
+    ///
+    /// # brace_block_on(async {
+    /// let cache = Cache::<u32, String>::builder()
+    ///     .max_capacity(100)
+    ///     .negative_ttl(Duration::from_secs(5))
+    ///     .build()?;
+    /// let none = cache.get_or_load_optional(9, || async { Ok::<_, Infallible>(None) }).await;
+    /// assert_eq!(none, Ok(None));
+    /// // The "not found" is cached: this loader does not run.
+    /// let again = cache
+    ///     .get_or_load_optional(9, || async { Ok::<_, Infallible>(Some("x".to_owned())) })
+    ///     .await;
+    /// assert_eq!(again, Ok(None));
+    /// assert_eq!(cache.stats().loads, 1);
+    /// # Ok::<(), brace::cache::ConfigError>(())
+    /// # })?;
+    /// # fn brace_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// # Ok::<(), brace::cache::ConfigError>(())
+    /// ```
+    pub async fn get_or_load_optional<E, F, Fut>(
+        &self,
+        key: K,
+        loader: F,
+    ) -> Result<Option<V>, SingleFlightError<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    {
+        self.load(key, loader, optional()).await
+    }
+
+    async fn load<T, E, F, Fut>(
+        &self,
+        key: K,
+        loader: F,
+        shape: Shape<T, V>,
+    ) -> Result<T, SingleFlightError<E>>
+    where
+        T: Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let stale = match self.inner.lookup(&key) {
+            Found::Live { value, stale } => match (shape.answer)(value) {
+                Some(answer) if !stale => return Ok(answer),
+                usable => usable.filter(|_| stale),
+            },
+            Found::Absent => None,
+        };
+        let group = self.inner.groups.get::<K, T, E>();
+        let (cache, load_key) = (self.clone(), key.clone());
+        let work = move || run_load(cache, load_key, loader, shape.store);
+        let Some(stale) = stale else {
+            return group.work(key, work).await;
+        };
+        // Past the soft TTL: serve `stale`, refresh once.
+        if group.is_in_flight(&key) {
+            self.inner.stats.add(Counter::StaleServed, 1);
+            return Ok(stale);
+        }
+        if let Some(spawn) = &self.inner.settings.spawn {
+            spawn(Box::pin(async move {
+                // The outcome is already in the cache (or, on error, the
+                // stale entry stays until its hard TTL).
+                let _ = group.work(key, work).await;
+            }));
+            self.inner.stats.add(Counter::StaleServed, 1);
+            return Ok(stale);
+        }
+        match group.work(key, work).await {
+            Ok(fresh) => Ok(fresh),
+            Err(_) => {
+                self.inner.stats.add(Counter::StaleServed, 1);
+                Ok(stale)
+            }
+        }
+    }
+}
+
+/// One load: call the loader, store what it returns.
+async fn run_load<K, V, C, T, E, F, Fut>(
+    cache: Cache<K, V, C>,
+    key: K,
+    loader: F,
+    store: fn(&T, bool) -> Option<Option<V>>,
+) -> Result<T, E>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    V: Clone + Send + Sync,
+    C: Clock,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let inner = &*cache.inner;
+    inner.stats.add(Counter::Load, 1);
+    let panics = PanicCounter { inner };
+    let result = loader().await;
+    drop(panics);
+    match &result {
+        Ok(loaded) => {
+            if let Some(entry) = store(loaded, inner.settings.negative_ttl.is_some()) {
+                inner.write_loaded(key, entry);
+            }
+        }
+        Err(_) => inner.stats.add(Counter::LoadError, 1),
+    }
+    result
+}
+
+impl<K, V, C> Inner<K, V, C>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    V: Clone + Send + Sync,
+    C: Clock,
+{
+    fn write_loaded(&self, key: K, entry: Option<V>) {
+        let s = &self.settings;
+        let (stale_at, expires_at): (Nanos, Nanos) = match entry {
+            Some(_) => self.deadlines(s.time_to_live, s.refresh_after),
+            None => self.deadlines(s.negative_ttl, None),
+        };
+        self.write(key, entry, stale_at, expires_at);
+    }
+}

@@ -1,0 +1,472 @@
+//! An in-process TTL cache: bounded, concurrent, with stale-while-revalidate.
+//!
+//! * **Map.** A lock-free hash table ([papaya]) keyed by a randomly seeded
+//!   64-bit hash of the key (ahash `RandomState`, seeded per cache), so keys
+//!   chosen by an attacker cannot be made to collide. The slot keeps the key
+//!   and every read compares it.
+//! * **Reads.** A hit takes no lock and allocates nothing: it looks the hash
+//!   up, checks the key, the invalidation generation and (only when the entry
+//!   has a deadline) the clock, clones the value and records the hit in a
+//!   per-thread lossy ring (protocol in `access_buffer.rs`). Values are
+//!   cloned out, so store `Arc<T>` for anything larger than a few words.
+//! * **Writes.** Replacing the value of a resident key (without a weigher) is
+//!   a lock-free compare-and-swap. Adding a key takes the policy lock: the
+//!   read rings are drained into the policy first (so the policy sees every
+//!   access in order when one thread drives the cache), then the policy
+//!   decides what to evict and those entries leave the map.
+//! * **Capacity.** The entries in the map are exactly the keys the policy
+//!   holds, so the total weight never exceeds `max_capacity` once a call
+//!   returns; while an insert is in progress one more entry may be visible.
+//! * **Expiry.** A hard TTL per cache or per entry; an expired entry is never
+//!   returned, and is removed when a read finds it, when it is evicted, or by
+//!   [`Cache::run_pending_tasks`].
+//! * **Invalidation.** `invalidate_all` and `invalidate_if` are O(1):
+//!   generation bumps applied lazily (see `invalidation.rs`).
+//!
+//! ```
+//! use brace::cache::Cache;
+//! use std::sync::Arc;
+//!
+//! let cache = Cache::<u64, Arc<str>>::builder().max_capacity(1_000).build()?;
+//! cache.insert(7, Arc::from("seven"));
+//! assert_eq!(cache.get(&7).as_deref(), Some("seven"));
+//! cache.remove(&7);
+//! assert_eq!(cache.get(&7), None);
+//! # Ok::<(), brace::cache::ConfigError>(())
+//! ```
+//!
+//! [papaya]: https://docs.rs/papaya
+
+mod access_buffer;
+mod config;
+mod hashing;
+mod invalidation;
+mod load;
+pub(crate) mod policy;
+mod slot;
+mod stats;
+
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::Hash;
+use core::time::Duration;
+
+use alloc::vec::Vec;
+use papaya::{Compute, Guard, Operation};
+
+use crate::sync::{Arc, Mutex};
+use crate::time::{Clock, Nanos, SystemClock};
+use access_buffer::{AccessBuffers, Push};
+use hashing::{KeyHasher, PassThrough};
+use invalidation::Generations;
+use policy::Policy;
+use slot::{Freshness, Slot};
+use stats::{Counter, Stats};
+
+pub use config::{CacheBuilder, ConfigError, RefreshTask};
+pub use stats::CacheStats;
+
+#[doc(hidden)]
+pub use policy::PolicySimulator;
+
+/// A bounded concurrent cache with TTLs, O(1) invalidation and
+/// stale-while-revalidate loading.
+///
+/// # Clone
+///
+/// Cloning is cheap and shares the cache: every clone reads and writes the
+/// same entries.
+///
+/// # Thread safety
+///
+/// All methods take `&self` and may be called from any number of threads.
+/// Reads never block; writes that add or remove keys serialise on one short
+/// policy lock.
+///
+/// ```
+/// use brace::cache::Cache;
+/// use brace::time::ManualClock;
+/// use core::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let cache = Cache::<&str, u32>::builder()
+///     .max_capacity(100)
+///     .time_to_live(Duration::from_secs(10))
+///     .clock(clock.clone())
+///     .build()?;
+/// cache.insert("a", 1);
+/// cache.insert_with_ttl("b", 2, Duration::from_secs(1));
+/// clock.advance(Duration::from_secs(2));
+/// assert_eq!(cache.get("a"), Some(1));
+/// assert_eq!(cache.get("b"), None); // expired: never returned
+/// # Ok::<(), brace::cache::ConfigError>(())
+/// ```
+pub struct Cache<K, V, C = SystemClock> {
+    inner: Arc<Inner<K, V, C>>,
+}
+
+struct Inner<K, V, C> {
+    map: papaya::HashMap<u64, Slot<K, V>, PassThrough>,
+    hasher: KeyHasher,
+    buffers: AccessBuffers,
+    policy: Mutex<PolicyState>,
+    generations: Generations<K, V>,
+    stats: Stats,
+    settings: config::Settings<K, V>,
+    clock: C,
+    groups: load::Groups,
+}
+
+struct PolicyState {
+    policy: Policy,
+    evicted: Vec<u64>,
+}
+
+impl<K, V, C> Clone for Cache<K, V, C> {
+    fn clone(&self) -> Self {
+        Cache {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K, V, C> fmt::Debug for Cache<K, V, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("entries", &self.inner.map.len())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Cache<K, V, SystemClock> {
+    /// Starts configuring a cache; [`CacheBuilder::max_capacity`] is
+    /// required.
+    pub fn builder() -> CacheBuilder<K, V, SystemClock> {
+        CacheBuilder::new()
+    }
+}
+
+impl<K, V, C: Clock> Cache<K, V, C> {
+    fn from_settings(settings: config::Settings<K, V>, clock: C) -> Self {
+        let capacity = usize::try_from(settings.max_capacity)
+            .unwrap_or(usize::MAX)
+            .min(1 << 16);
+        let map = papaya::HashMap::builder()
+            .hasher(PassThrough)
+            .capacity(capacity)
+            .build();
+        Cache {
+            inner: Arc::new(Inner {
+                map,
+                hasher: KeyHasher::new(),
+                buffers: AccessBuffers::new(),
+                policy: Mutex::new(PolicyState {
+                    policy: Policy::new(settings.max_capacity),
+                    evicted: Vec::new(),
+                }),
+                generations: Generations::new(),
+                stats: Stats::new(),
+                settings,
+                clock,
+                groups: load::Groups::default(),
+            }),
+        }
+    }
+}
+
+/// What a read found under a key.
+pub(super) enum Found<V> {
+    Live { value: Option<V>, stale: bool },
+    Absent,
+}
+
+impl<K, V, C> Cache<K, V, C>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    V: Clone + Send + Sync,
+    C: Clock,
+{
+    /// The value under `key`, if one is cached and neither expired nor
+    /// invalidated. A cached "not found" reads as `None`.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self.inner.lookup(key) {
+            Found::Live {
+                value: Some(value), ..
+            } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Caches `value` under `key` with the cache's TTLs, replacing any
+    /// previous value. The policy may decline to admit a new key, or evict
+    /// others to make room.
+    pub fn insert(&self, key: K, value: V) {
+        let s = &self.inner.settings;
+        let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
+        self.inner.write(key, Some(value), stale_at, expires_at);
+    }
+
+    /// Caches `value` under `key`, expiring after `ttl` instead of the
+    /// cache's hard TTL. The cache's soft TTL still applies when it is
+    /// shorter than `ttl`.
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        let soft = self.inner.settings.refresh_after.filter(|s| *s < ttl);
+        let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
+        self.inner.write(key, Some(value), stale_at, expires_at);
+    }
+
+    /// Removes `key`; returns its value if it was live.
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash(key);
+        let guard = inner.map.guard();
+        let mut state = inner.policy.lock();
+        inner.drain(&mut state);
+        let removed = inner
+            .map
+            .remove_if(&hash, |_, slot| slot.key.borrow() == key, &guard);
+        match removed {
+            Ok(Some((_, slot))) => {
+                state.policy.remove(hash);
+                drop(state);
+                match inner.judge(slot) {
+                    Some(_) => slot.value.clone(),
+                    None => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Invalidates every entry written so far, in O(1): they read as absent
+    /// from now on and are removed lazily.
+    pub fn invalidate_all(&self) {
+        self.inner.generations.invalidate_all();
+    }
+
+    /// Invalidates every entry written so far for which `predicate(key,
+    /// value)` holds (cached "not found" entries are invalidated too).
+    /// Registering is O(1); the predicate runs on each older entry the next
+    /// time it is read or swept. Once 16 predicates are pending, this call
+    /// sweeps the whole cache (see [`run_pending_tasks`](Self::run_pending_tasks)).
+    pub fn invalidate_if(&self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
+        let pending = self.inner.generations.invalidate_if(Arc::new(predicate));
+        if pending >= invalidation::SWEEP_AFTER {
+            self.run_pending_tasks();
+        }
+    }
+
+    /// Feeds buffered reads to the eviction policy and removes every
+    /// expired or invalidated entry (a full pass over the cache).
+    pub fn run_pending_tasks(&self) {
+        let inner = &*self.inner;
+        let from = inner.generations.current();
+        let guard = inner.map.guard();
+        let dead: Vec<u64> = inner
+            .map
+            .iter(&guard)
+            .filter(|(_, slot)| inner.judge(slot).is_none())
+            .map(|(hash, _)| *hash)
+            .collect();
+        let mut state = inner.policy.lock();
+        inner.drain(&mut state);
+        for hash in dead {
+            let removed = inner
+                .map
+                .remove_if(&hash, |_, slot| inner.judge(slot).is_none(), &guard);
+            if let Ok(Some(_)) = removed {
+                state.policy.remove(hash);
+            }
+        }
+        drop(state);
+        inner.generations.retire(from);
+    }
+
+    /// Entries held, including expired or invalidated ones not yet removed.
+    pub fn entry_count(&self) -> u64 {
+        self.inner.map.len() as u64
+    }
+
+    /// The total weight the eviction policy holds.
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.policy.lock().policy.weighted_size()
+    }
+
+    /// The counters since the cache was built.
+    pub fn stats(&self) -> CacheStats {
+        self.inner.stats.snapshot()
+    }
+}
+
+impl<K, V, C> Inner<K, V, C>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    V: Clone + Send + Sync,
+    C: Clock,
+{
+    /// The (soft, hard) deadlines of an entry written now.
+    fn deadlines(&self, hard: Option<Duration>, soft: Option<Duration>) -> (Nanos, Nanos) {
+        if hard.is_none() && soft.is_none() {
+            return (Nanos::MAX, Nanos::MAX);
+        }
+        let now = self.clock.now();
+        let after = |d: Duration| now.saturating_add(Nanos::from_duration(d));
+        let expires_at = hard.map_or(Nanos::MAX, after);
+        (soft.map_or(expires_at, after), expires_at)
+    }
+
+    /// `None` if the slot must not be served; otherwise whether it is stale.
+    #[inline]
+    fn judge(&self, slot: &Slot<K, V>) -> Option<Freshness> {
+        if !self.generations.is_valid(slot) {
+            return None;
+        }
+        if !slot.has_deadline() {
+            return Some(Freshness::Fresh);
+        }
+        match slot.freshness(self.clock.now()) {
+            Freshness::Expired => None,
+            live => Some(live),
+        }
+    }
+
+    /// The hit path: no lock, no allocation.
+    #[inline]
+    fn lookup<Q>(&self, key: &Q) -> Found<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash(key);
+        let guard = self.map.guard();
+        if let Some(slot) = self.map.get(&hash, &guard)
+            && slot.key.borrow() == key
+        {
+            match self.judge(slot) {
+                Some(freshness) => {
+                    self.stats.add(Counter::Hit, 1);
+                    self.record(hash, true);
+                    return Found::Live {
+                        value: slot.value.clone(),
+                        stale: freshness == Freshness::Stale,
+                    };
+                }
+                None => self.remove_dead(hash, slot, &guard),
+            }
+        }
+        self.stats.add(Counter::Miss, 1);
+        self.record(hash, false);
+        Found::Absent
+    }
+
+    /// Records a read for the policy; drains when this thread's ring is full
+    /// and the policy lock is free (otherwise the event is dropped).
+    #[inline]
+    fn record(&self, hash: u64, hit: bool) {
+        let push = |h| {
+            if hit {
+                self.buffers.push_hit(h)
+            } else {
+                self.buffers.push_miss(h)
+            }
+        };
+        if push(hash) == Push::Full
+            && let Some(mut state) = self.policy.try_lock()
+        {
+            self.drain(&mut state);
+            push(hash);
+        }
+    }
+
+    /// Feeds buffered reads to the policy. Holds the policy lock (`state`).
+    /// A hit whose key was removed since is still passed on: it was a hit
+    /// when it happened, and the policy ignores hashes it does not hold
+    /// (beyond counting their frequency).
+    fn drain(&self, state: &mut PolicyState) {
+        let policy = &mut state.policy;
+        self.buffers.drain(|hash, hit| {
+            if hit {
+                policy.record_access(hash);
+            } else {
+                policy.record_miss(hash);
+            }
+        });
+    }
+
+    #[cold]
+    fn remove_dead(&self, hash: u64, dead: &Slot<K, V>, guard: &impl Guard) {
+        let Some(mut state) = self.policy.try_lock() else {
+            return;
+        };
+        self.drain(&mut state);
+        let removed = self
+            .map
+            .remove_if(&hash, |_, slot| core::ptr::eq(slot, dead), guard);
+        if let Ok(Some(_)) = removed {
+            state.policy.remove(hash);
+        }
+    }
+
+    fn weigh(&self, key: &K, value: Option<&V>) -> u32 {
+        match (&self.settings.weigher, value) {
+            (Some(weigher), Some(value)) => weigher(key, value).max(1),
+            _ => 1,
+        }
+    }
+
+    /// Writes a slot: a lock-free swap when the key is resident and weights
+    /// cannot change, otherwise through the policy.
+    fn write(&self, key: K, value: Option<V>, stale_at: Nanos, expires_at: Nanos) {
+        let hash = self.hasher.hash(&key);
+        let generation = self.generations.current();
+        let guard = self.map.guard();
+        if self.settings.weigher.is_none() {
+            let swap = |resident: Option<_>| match resident {
+                Some(_) => Operation::Insert(Slot::new(
+                    key.clone(),
+                    value.clone(),
+                    stale_at,
+                    expires_at,
+                    generation,
+                )),
+                None => Operation::Abort(()),
+            };
+            if let Compute::Updated { .. } = self.map.compute(hash, swap, &guard) {
+                self.record(hash, true);
+                return;
+            }
+        }
+        let weight = self.weigh(&key, value.as_ref());
+        let slot = Slot::new(key, value, stale_at, expires_at, generation);
+        let mut state = self.policy.lock();
+        self.drain(&mut state);
+        let PolicyState { policy, evicted } = &mut *state;
+        if self.map.insert(hash, slot, &guard).is_some() {
+            policy.update_weight(hash, weight, evicted);
+        } else {
+            policy.insert(hash, weight, evicted);
+        }
+        let mut evictions = 0;
+        for victim in evicted.drain(..) {
+            if self.map.remove(&victim, &guard).is_some() {
+                evictions += 1;
+            }
+        }
+        drop(state);
+        if evictions > 0 {
+            self.stats.add(Counter::Eviction, evictions);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+//! Behaviour of the policy as the cache sees it: capacity, eviction order,
+//! window adaptation, and a proptest against a reference model.
+
+use super::*;
+use alloc::vec;
+use proptest::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// A cache of keys only: a read hits if the key is resident, otherwise it
+/// misses and inserts. Returns whether it hit.
+struct Simulator {
+    policy: Policy,
+    resident: HashSet<u64>,
+    evicted: Vec<u64>,
+}
+
+impl Simulator {
+    fn new(capacity: u64) -> Self {
+        Simulator {
+            policy: Policy::new(capacity),
+            resident: HashSet::new(),
+            evicted: Vec::new(),
+        }
+    }
+
+    fn read(&mut self, key: u64) -> bool {
+        if self.resident.contains(&key) {
+            self.policy.record_access(key);
+            return true;
+        }
+        self.policy.record_miss(key);
+        self.evicted.clear();
+        self.policy.insert(key, 1, &mut self.evicted);
+        self.resident.insert(key);
+        for hash in &self.evicted {
+            assert!(self.resident.remove(hash), "{hash} evicted twice");
+        }
+        false
+    }
+}
+
+/// xorshift64: a seeded stream of pseudo-random numbers.
+fn random_stream(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+#[test]
+fn a_cold_newcomer_is_rejected_and_a_frequent_one_displaces_the_victim() {
+    let mut sim = Simulator::new(100);
+    for key in 0..100 {
+        sim.read(key);
+    }
+    assert_eq!(sim.policy.weighted_size(), 100);
+    // Key 100 pushes key 99 out of the window; 99 (seen once) does not beat
+    // the probation victim 0 (seen once), so 99 is the one dropped.
+    sim.read(100);
+    assert_eq!(sim.evicted, [99]);
+    // Key 100, read twice more, beats victim 0 when 101 pushes it out.
+    sim.read(100);
+    sim.read(100);
+    sim.read(101);
+    assert_eq!(sim.evicted, [0]);
+    assert_eq!(sim.policy.weighted_size(), 100);
+}
+
+#[test]
+fn a_hit_on_probation_protects_the_entry() {
+    let mut sim = Simulator::new(100);
+    for key in 0..100 {
+        sim.read(key);
+    }
+    // Key 0 is the probation victim; a hit promotes it to protected, so
+    // the next victim is key 1.
+    assert!(sim.read(0));
+    for _ in 0..3 {
+        sim.read(1000);
+    }
+    sim.read(1001);
+    assert_eq!(sim.evicted, [1]);
+    assert!(sim.resident.contains(&0));
+}
+
+#[test]
+fn weighted_entries_never_exceed_capacity() {
+    let mut policy = Policy::new(50);
+    let mut evict = Vec::new();
+    let mut resident: HashMap<u64, u32> = HashMap::new();
+    let mut next = random_stream(7);
+    for step in 0..5000u64 {
+        let key = next() % 200;
+        let weight = (next() % 12) as u32;
+        evict.clear();
+        if let Some(resident_weight) = resident.get_mut(&key) {
+            policy.record_access(key);
+            policy.update_weight(key, weight, &mut evict);
+            *resident_weight = weight;
+        } else {
+            policy.record_miss(key);
+            policy.insert(key, weight, &mut evict);
+            resident.insert(key, weight);
+        }
+        for hash in &evict {
+            assert!(
+                resident.remove(hash).is_some(),
+                "step {step}: {hash} not resident"
+            );
+        }
+        let total: u64 = resident.values().map(|&w| u64::from(w)).sum();
+        assert_eq!(policy.weighted_size(), total);
+        assert!(total <= 50, "step {step}: {total} > 50");
+    }
+}
+
+#[test]
+fn an_entry_heavier_than_the_cache_is_rejected_at_once() {
+    let mut policy = Policy::new(10);
+    let mut evict = Vec::new();
+    policy.insert(1, 11, &mut evict);
+    assert_eq!(evict, [1]);
+    assert_eq!(policy.weighted_size(), 0);
+    evict.clear();
+    policy.insert(2, 4, &mut evict);
+    policy.update_weight(2, 40, &mut evict);
+    assert_eq!(evict, [2]);
+    assert_eq!(policy.weighted_size(), 0);
+}
+
+#[test]
+fn a_zero_capacity_keeps_nothing() {
+    let mut sim = Simulator::new(0);
+    for key in [1, 2, 1, 1] {
+        assert!(!sim.read(key));
+        assert_eq!(sim.evicted, [key]);
+    }
+}
+
+/// Phases of a fresh working set somewhat smaller than the cache, each read
+/// many times in random order: what was hot a moment ago is cold now, so
+/// recency predicts better than frequency.
+fn shifting_working_sets(sim: &mut Simulator, phases: u64) {
+    let mut next = random_stream(11);
+    for phase in 0..phases {
+        for _ in 0..2_000 {
+            sim.read(phase * 1_000_000 + next() % 800);
+        }
+    }
+}
+
+#[test]
+fn the_window_grows_on_a_recency_friendly_stream_and_shrinks_on_a_loop() {
+    let mut sim = Simulator::new(1000);
+    let initial = sim.policy.window_max();
+    shifting_working_sets(&mut sim, 150);
+    let after_recency = sim.policy.window_max();
+    assert!(
+        after_recency >= 4 * initial.max(50),
+        "window {initial} -> {after_recency} on shifting working sets"
+    );
+    // A loop over 1500 keys: LRU would never hit; only a frequency-guarded
+    // main space keeps part of the loop, so the window should shrink.
+    for _ in 0..200 {
+        for key in 0..1500 {
+            sim.read(10_000_000_000 + key);
+        }
+    }
+    let after_loop = sim.policy.window_max();
+    assert!(
+        after_loop * 4 <= after_recency,
+        "window {after_recency} -> {after_loop} on a loop"
+    );
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Read(u64),
+    Insert(u64, u32),
+    Reweigh(u64, u32),
+    Remove(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..48u64).prop_map(Op::Read),
+        3 => (0..48u64, 0..12u32).prop_map(|(k, w)| Op::Insert(k, w)),
+        1 => (0..48u64, 0..12u32).prop_map(|(k, w)| Op::Reweigh(k, w)),
+        1 => (0..48u64).prop_map(Op::Remove),
+    ]
+}
+
+proptest! {
+    /// The model: the weight of every hash that was inserted and neither
+    /// evicted nor removed since. The policy must agree with it, report each
+    /// eviction of a resident hash once, and stay within capacity.
+    #[test]
+    fn residents_match_the_model_and_capacity_holds(
+        capacity in 0..40u64,
+        ops in proptest::collection::vec(op(), 1..400),
+    ) {
+        let mut policy = Policy::new(capacity);
+        let mut model: HashMap<u64, u32> = HashMap::new();
+        let mut evict = vec![];
+        for op in ops {
+            evict.clear();
+            match op {
+                Op::Read(key) if model.contains_key(&key) => policy.record_access(key),
+                Op::Read(key) => policy.record_miss(key),
+                Op::Insert(key, _) if model.contains_key(&key) => {}
+                Op::Insert(key, weight) => {
+                    policy.insert(key, weight, &mut evict);
+                    model.insert(key, weight);
+                }
+                Op::Reweigh(key, weight) => {
+                    policy.update_weight(key, weight, &mut evict);
+                    if let Some(w) = model.get_mut(&key) {
+                        *w = weight;
+                    }
+                }
+                Op::Remove(key) => {
+                    policy.remove(key);
+                    model.remove(&key);
+                }
+            }
+            for hash in &evict {
+                prop_assert!(model.remove(hash).is_some(), "{} reported but not resident", hash);
+            }
+            let total: u64 = model.values().map(|&w| u64::from(w)).sum();
+            prop_assert_eq!(policy.weighted_size(), total);
+            prop_assert!(total <= capacity);
+            for key in 0..48u64 {
+                prop_assert_eq!(policy.is_resident(key), model.contains_key(&key));
+            }
+        }
+    }
+}

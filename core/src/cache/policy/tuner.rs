@@ -1,0 +1,216 @@
+//! Choosing the window size by miniature simulation.
+//!
+//! A W-TinyLFU cache wins on frequency-skewed workloads with a small window
+//! and on recency-friendly ones with a large window (at 100% it is an LRU).
+//! Which one a workload needs is measured, not guessed: a few *shadow*
+//! policies, each a [`Segments`] with a fixed window size from
+//! [`WINDOW_CHOICES`], replay a spatially sampled share of the same
+//! requests (the keys whose hash falls in a 1/R slice, at 1/R of the
+//! capacity; Waldspurger et al., "Cache Modeling and Optimization using
+//! Miniature Simulations", USENIX ATC 2017). At the end of every period the
+//! real policy takes the window size of the shadow with the best recent hit
+//! count (hits decay by half each period, so the choice follows a changing
+//! workload). The shadows run side by side on the same requests, so a
+//! workload that drifts moves all of them alike and does not mislead the
+//! choice, which a hill climber comparing successive samples of one cache
+//! cannot tell apart from the effect of its own last step.
+//!
+//! Cost: each sampled request is replayed in every shadow. R grows with the
+//! capacity so a shadow holds about [`SHADOW_ENTRIES`] or more: small caches
+//! replay everything (R = 1), a cache of a million entries replays 1/64.
+
+use alloc::vec::Vec;
+
+use super::wtinylfu::Segments;
+
+/// The window sizes tried, in thousandths of the capacity: pure TinyLFU,
+/// Caffeine's default 1%, two middle points, and LRU.
+pub(super) const WINDOW_CHOICES: [u64; 5] = [0, 10, 200, 500, 1000];
+/// The choice a new policy starts with (1%).
+pub(super) const INITIAL_CHOICE: usize = 1;
+/// A shadow is given at least about this much of the capacity, in weight.
+const SHADOW_ENTRIES: u64 = 2048;
+/// At most 1/64 of the keys are sampled.
+const MAX_SAMPLE_SHIFT: u32 = 6;
+/// A period lasts this many sampled reads per unit of shadow capacity...
+const PERIOD_PER_CAPACITY: u64 = 4;
+/// ...and at least this many.
+const PERIOD_MIN: u64 = 1024;
+/// Another shadow takes over only when its score beats the current one's by
+/// this many thousandths of a period's reads, so noise does not flip the
+/// window back and forth (each switch costs hits while the cache refills).
+const SWITCH_MARGIN_PERMILLE: u64 = 10;
+
+/// Shadow policies and their recent hit counts.
+#[derive(Debug)]
+pub(super) struct WindowTuner {
+    shadows: Vec<Segments>,
+    hits: Vec<u64>,
+    scores: Vec<u64>,
+    /// Keys whose mixed hash has its top `sample_shift` bits clear are
+    /// replayed: 1 in 2^sample_shift.
+    sample_shift: u32,
+    reads: u64,
+    period: u64,
+    best: usize,
+    scratch: Vec<u64>,
+}
+
+impl WindowTuner {
+    /// Shadows for a cache of total weight `capacity`.
+    pub(super) fn new(capacity: u64) -> Self {
+        let ratio = (capacity / SHADOW_ENTRIES).max(1);
+        let sample_shift = ratio.ilog2().min(MAX_SAMPLE_SHIFT);
+        let shadow_capacity = capacity >> sample_shift;
+        let shadows = WINDOW_CHOICES
+            .iter()
+            .map(|&permille| Segments::new(shadow_capacity, share(shadow_capacity, permille)))
+            .collect();
+        WindowTuner {
+            shadows,
+            hits: alloc::vec![0; WINDOW_CHOICES.len()],
+            scores: alloc::vec![0; WINDOW_CHOICES.len()],
+            sample_shift,
+            reads: 0,
+            period: (shadow_capacity * PERIOD_PER_CAPACITY).max(PERIOD_MIN),
+            best: INITIAL_CHOICE,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Whether requests for `hash` are replayed in the shadows.
+    fn sampled(&self, hash: u64) -> bool {
+        self.sample_shift == 0
+            || (hash.wrapping_mul(0xA076_1D64_78BD_642F) >> (64 - self.sample_shift)) == 0
+    }
+
+    /// Replays a read of `hash`; `resident_weight` is its weight when the
+    /// real cache hit (a shadow that misses then inserts it at once; on a
+    /// real miss the shadows wait for [`WindowTuner::insert`]). Returns the
+    /// window share (in thousandths) to switch to when a period ends with a
+    /// new best shadow.
+    pub(super) fn read(&mut self, hash: u64, resident_weight: Option<u32>) -> Option<u64> {
+        if !self.sampled(hash) {
+            return None;
+        }
+        for (shadow, hits) in self.shadows.iter_mut().zip(&mut self.hits) {
+            shadow.count(hash);
+            if shadow.touch(hash) {
+                *hits += 1;
+            } else if let Some(weight) = resident_weight {
+                self.scratch.clear();
+                shadow.insert(hash, weight, &mut self.scratch);
+            }
+        }
+        self.reads += 1;
+        if self.reads < self.period {
+            return None;
+        }
+        self.reads = 0;
+        self.end_period()
+    }
+
+    /// Replays an insert of `hash` (counted in the sketches when it was not
+    /// just read).
+    pub(super) fn insert(&mut self, hash: u64, weight: u32, count: bool) {
+        if !self.sampled(hash) {
+            return;
+        }
+        for shadow in &mut self.shadows {
+            if count {
+                shadow.count(hash);
+            }
+            if shadow.weight_of(hash).is_none() {
+                self.scratch.clear();
+                shadow.insert(hash, weight, &mut self.scratch);
+            }
+        }
+    }
+
+    /// Replays a change of weight.
+    pub(super) fn update_weight(&mut self, hash: u64, weight: u32) {
+        if !self.sampled(hash) {
+            return;
+        }
+        for shadow in &mut self.shadows {
+            self.scratch.clear();
+            shadow.update_weight(hash, weight, &mut self.scratch);
+        }
+    }
+
+    /// Replays a removal.
+    pub(super) fn remove(&mut self, hash: u64) {
+        if self.sampled(hash) {
+            self.shadows
+                .iter_mut()
+                .for_each(|shadow| shadow.remove(hash));
+        }
+    }
+
+    /// Folds the period's hits into the decayed scores and returns the new
+    /// best window share if another shadow leads by the switch margin.
+    fn end_period(&mut self) -> Option<u64> {
+        for (score, hits) in self.scores.iter_mut().zip(&mut self.hits) {
+            *score = *score / 2 + core::mem::take(hits);
+        }
+        let margin = self.period * SWITCH_MARGIN_PERMILLE / 1000;
+        let mut best = self.best;
+        for (choice, &score) in self.scores.iter().enumerate() {
+            if score > self.scores[best] + margin {
+                best = choice;
+            }
+        }
+        (best != self.best).then(|| {
+            self.best = best;
+            WINDOW_CHOICES[best]
+        })
+    }
+}
+
+/// `permille` thousandths of `capacity`, rounded up.
+pub(super) fn share(capacity: u64, permille: u64) -> u64 {
+    let whole = capacity / 1000 * permille;
+    let part = ((capacity % 1000) * permille).div_ceil(1000);
+    whole + part
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_round_up_and_never_exceed_the_capacity() {
+        assert_eq!(share(256, 10), 3);
+        assert_eq!(share(1000, 10), 10);
+        assert_eq!(share(1000, 0), 0);
+        assert_eq!(share(7, 1000), 7);
+        assert_eq!(share(u64::MAX, 1000), u64::MAX);
+    }
+
+    #[test]
+    fn large_caches_replay_a_sample_of_the_keys() {
+        let small = WindowTuner::new(1000);
+        assert_eq!(small.sample_shift, 0, "small caches replay every key");
+        let large = WindowTuner::new(1 << 20);
+        assert_eq!(large.sample_shift, MAX_SAMPLE_SHIFT);
+        let sampled = (0..100_000u64)
+            .filter(|&k| large.sampled(crate::cache::policy::sketch::spread(k)))
+            .count();
+        assert!(
+            (1300..1900).contains(&sampled),
+            "{sampled} of 100000 sampled"
+        );
+    }
+
+    #[test]
+    fn a_shadow_takes_over_only_when_it_leads_by_the_margin() {
+        let mut tuner = WindowTuner::new(100);
+        assert_eq!(tuner.period, PERIOD_MIN);
+        // The LRU shadow (last) leads by less than the margin: no switch.
+        tuner.hits = alloc::vec![100, 100, 100, 100, 105];
+        assert_eq!(tuner.end_period(), None);
+        // Now by more than 1% of a period's reads: switch to it.
+        tuner.hits = alloc::vec![0, 0, 0, 0, 40];
+        assert_eq!(tuner.end_period(), Some(1000));
+    }
+}

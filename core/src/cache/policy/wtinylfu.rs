@@ -1,0 +1,288 @@
+//! The W-TinyLFU mechanics at a given window size: an LRU admission window,
+//! a segmented LRU main space (probation and protected), and a TinyLFU
+//! filter deciding which of the window's overflow may enter the main space.
+//!
+//! ```text
+//!  insert ─▶ window (LRU) ──overflow──▶ probation ──hit──▶ protected
+//!                                       │    ▲                 │
+//!         candidate vs victim (TinyLFU) ┘    └──── overflow ───┘
+//! ```
+//!
+//! [`Segments`] does not choose its window size; [`super::Policy`] does,
+//! from the miniature simulations in [`super::tuner`]. The same type runs
+//! the real policy and each simulation.
+
+use alloc::vec::Vec;
+use hashbrown::HashTable;
+
+use super::lru::{LruLists, Queue};
+use super::sketch::{FrequencySketch, spread};
+
+/// An entry estimated at least this often is admitted with probability
+/// 1/128 even when it loses to the victim, so an attacker who makes a victim
+/// look hot cannot pin it in the cache forever.
+const ADMIT_ANYWAY_FREQUENCY: u8 = 6;
+/// Most entries moved between window and main space per window resize.
+const MAX_TRANSFERS: usize = 1000;
+
+/// Window, probation and protected queues over one slab, a hash index and
+/// a frequency sketch.
+#[derive(Debug)]
+pub(super) struct Segments {
+    capacity: u64,
+    lists: LruLists,
+    index: HashTable<u32>,
+    sketch: FrequencySketch,
+    window_max: u64,
+    protected_max: u64,
+    random: u64,
+}
+
+impl Segments {
+    /// Empty segments for total weight `capacity`, the window allowed
+    /// `window_max` of it and the protected segment 80% of the rest.
+    pub(super) fn new(capacity: u64, window_max: u64) -> Self {
+        let window_max = window_max.min(capacity);
+        Segments {
+            capacity,
+            lists: LruLists::new(),
+            index: HashTable::new(),
+            sketch: FrequencySketch::new(capacity),
+            window_max,
+            protected_max: (capacity - window_max) / 5 * 4,
+            random: 0x2545_F491_4F6C_DD1D,
+        }
+    }
+
+    /// Total weight allowed.
+    pub(super) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The window's maximum weight.
+    pub(super) fn window_max(&self) -> u64 {
+        self.window_max
+    }
+
+    /// The weight of `hash` if it is resident.
+    pub(super) fn weight_of(&self, hash: u64) -> Option<u32> {
+        self.find(hash).map(|index| self.lists.node(index).weight)
+    }
+
+    /// Counts one request for `hash` in the frequency sketch.
+    pub(super) fn count(&mut self, hash: u64) {
+        self.sketch.increment(hash);
+    }
+
+    /// Marks the resident `hash` as just used (the caller counts it): most
+    /// recent in the window or protected segment; promoted to protected from
+    /// probation. Returns `false` if `hash` is not resident.
+    pub(super) fn touch(&mut self, hash: u64) -> bool {
+        let Some(index) = self.find(hash) else {
+            return false;
+        };
+        match self.lists.node(index).queue {
+            Queue::Window => self.lists.move_to_back(index, Queue::Window),
+            Queue::Probation => {
+                self.lists.move_to_back(index, Queue::Protected);
+                self.demote_protected_overflow();
+            }
+            Queue::Protected => self.lists.move_to_back(index, Queue::Protected),
+        }
+        true
+    }
+
+    /// Adds the non-resident `hash` of `weight` to the window and pushes
+    /// onto `evict` every hash that must go to stay within capacity
+    /// (possibly `hash` itself).
+    pub(super) fn insert(&mut self, hash: u64, weight: u32, evict: &mut Vec<u64>) {
+        if u64::from(weight) > self.capacity {
+            evict.push(hash);
+            return;
+        }
+        let index = self.lists.push(hash, weight, Queue::Window);
+        let lists = &self.lists;
+        self.index
+            .insert_unique(spread(hash), index, |&i| spread(lists.node(i).hash));
+        self.evict_to_fit(evict);
+    }
+
+    /// Changes the weight of the resident `hash` and pushes onto `evict`
+    /// every hash that must go. Returns `false` if `hash` is not resident.
+    pub(super) fn update_weight(&mut self, hash: u64, weight: u32, evict: &mut Vec<u64>) -> bool {
+        let Some(index) = self.find(hash) else {
+            return false;
+        };
+        self.lists.set_weight(index, weight);
+        if u64::from(weight) > self.capacity {
+            self.remove(hash);
+            evict.push(hash);
+            return true;
+        }
+        if self.lists.node(index).queue == Queue::Protected {
+            self.demote_protected_overflow();
+        }
+        self.evict_to_fit(evict);
+        true
+    }
+
+    /// Forgets `hash` if it is resident.
+    pub(super) fn remove(&mut self, hash: u64) {
+        if let Ok(entry) = self
+            .index
+            .find_entry(spread(hash), |&i| self.lists.node(i).hash == hash)
+        {
+            let (index, _) = entry.remove();
+            self.lists.remove(index);
+        }
+    }
+
+    /// Total weight of the resident entries.
+    pub(super) fn weighted_size(&self) -> u64 {
+        self.lists.weight(Queue::Window)
+            + self.lists.weight(Queue::Probation)
+            + self.lists.weight(Queue::Protected)
+    }
+
+    fn find(&self, hash: u64) -> Option<u32> {
+        self.index
+            .find(spread(hash), |&i| self.lists.node(i).hash == hash)
+            .copied()
+    }
+
+    /// Drops the entry at slab `index` and reports it.
+    fn evict_index(&mut self, index: u32, evict: &mut Vec<u64>) {
+        let hash = self.lists.node(index).hash;
+        self.remove(hash);
+        evict.push(hash);
+    }
+
+    fn demote_protected_overflow(&mut self) {
+        while self.lists.weight(Queue::Protected) > self.protected_max {
+            let Some(index) = self.lists.front(Queue::Protected) else {
+                break;
+            };
+            self.lists.move_to_back(index, Queue::Probation);
+        }
+    }
+
+    /// Restores `weighted_size() <= capacity`: the window's overflow moves
+    /// to probation as candidates, then each candidate competes with the
+    /// probation victim (least recently used) and the less frequent of the
+    /// two is evicted, until the cache fits. When probation runs out,
+    /// victims come from protected, then from the window.
+    fn evict_to_fit(&mut self, evict: &mut Vec<u64>) {
+        let mut candidate = None;
+        while self.lists.weight(Queue::Window) > self.window_max {
+            let Some(index) = self.lists.front(Queue::Window) else {
+                break;
+            };
+            self.lists.move_to_back(index, Queue::Probation);
+            candidate = candidate.or(Some(index));
+        }
+        let mut victim = self.lists.front(Queue::Probation);
+        let mut victim_queue = Queue::Probation;
+        let mut candidates_from_window = false;
+        while self.weighted_size() > self.capacity {
+            if candidate.is_none() && !candidates_from_window {
+                candidate = self.lists.front(Queue::Window);
+                candidates_from_window = true;
+            }
+            match (victim, candidate) {
+                (None, None) => {
+                    victim_queue = match victim_queue {
+                        Queue::Probation => Queue::Protected,
+                        Queue::Protected => Queue::Window,
+                        Queue::Window => break,
+                    };
+                    victim = self.lists.front(victim_queue);
+                }
+                (None, Some(c)) => {
+                    candidate = self.lists.next(c);
+                    self.evict_index(c, evict);
+                }
+                (Some(v), None) => {
+                    victim = self.lists.next(v);
+                    self.evict_index(v, evict);
+                }
+                (Some(v), Some(c)) if v == c => {
+                    victim = self.lists.next(v);
+                    candidate = None;
+                    self.evict_index(v, evict);
+                }
+                (Some(v), Some(c)) => {
+                    if self.admit(self.lists.node(c).hash, self.lists.node(v).hash) {
+                        victim = self.lists.next(v);
+                        self.evict_index(v, evict);
+                    } else {
+                        candidate = self.lists.next(c);
+                        self.evict_index(c, evict);
+                    }
+                }
+            }
+        }
+    }
+
+    /// TinyLFU admission: the candidate replaces the victim if it is
+    /// estimated more frequent, or, when it is itself warm, by a 1/128
+    /// chance (see [`ADMIT_ANYWAY_FREQUENCY`]).
+    fn admit(&mut self, candidate: u64, victim: u64) -> bool {
+        let candidate_frequency = self.sketch.frequency(candidate);
+        let victim_frequency = self.sketch.frequency(victim);
+        if candidate_frequency > victim_frequency {
+            return true;
+        }
+        if candidate_frequency < ADMIT_ANYWAY_FREQUENCY {
+            return false;
+        }
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random & 127 == 0
+    }
+
+    /// Sets the window's maximum weight to `window_max` (at most the
+    /// capacity; the protected segment keeps 80% of the rest) and moves
+    /// entries so both sides are full at their new sizes: main-space entries
+    /// (probation first, least recently used first) join the window when it
+    /// grows, the window's oldest entries go to probation when it shrinks.
+    /// At most [`MAX_TRANSFERS`] entries move; eviction evens out the rest.
+    pub(super) fn resize_window(&mut self, window_max: u64) {
+        let window_max = window_max.min(self.capacity);
+        let old = self.window_max;
+        self.window_max = window_max;
+        self.protected_max = (self.capacity - window_max) / 5 * 4;
+        if window_max > old {
+            let mut quota = window_max - old;
+            for _ in 0..MAX_TRANSFERS {
+                let Some(index) = self
+                    .lists
+                    .front(Queue::Probation)
+                    .or_else(|| self.lists.front(Queue::Protected))
+                else {
+                    break;
+                };
+                let weight = u64::from(self.lists.node(index).weight);
+                if weight > quota {
+                    break;
+                }
+                quota -= weight;
+                self.lists.move_to_back(index, Queue::Window);
+            }
+        } else {
+            let mut quota = old - window_max;
+            for _ in 0..MAX_TRANSFERS {
+                let Some(index) = self.lists.front(Queue::Window) else {
+                    break;
+                };
+                let weight = u64::from(self.lists.node(index).weight);
+                if weight > quota {
+                    break;
+                }
+                quota -= weight;
+                self.lists.move_to_back(index, Queue::Probation);
+            }
+        }
+        self.demote_protected_overflow();
+    }
+}
