@@ -19,3 +19,4 @@ pub mod hitratio;
 pub mod reference;
 pub mod singleflight;
 pub mod traces;
+pub mod loader;

@@ -13,6 +13,7 @@
 //! | [`retry`] | `Backoff`, `RetryPolicy`, `RetryBudget`, `Retry` executor | `ThreadSleep` only |
 //! | [`metrics`] | `Histogram`, `Window`, `Red`, `SloTracker`, Prometheus export | export only |
 //! | `cache` | `Cache`: TTL, capacity, invalidation, stale-while-revalidate | yes |
+//! | `loader` | `BatchLoader`: one batch per tick, dedup, cancellation-correct | yes |
 //!
 //! ```
 //! use brace::time::{Clock, ManualClock};
@@ -45,5 +46,8 @@ pub mod cache;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod singleflight;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod loader;
 pub(crate) mod sync;
 pub mod time;

@@ -46,10 +46,12 @@ pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
 
 #[cfg(all(feature = "std", not(loom)))]
 impl<T> Mutex<T> {
+    /// A new unlocked mutex holding `value`.
     pub(crate) fn new(value: T) -> Self {
         Mutex(parking_lot::Mutex::new(value))
     }
 
+    /// Blocks until the lock is held.
     #[inline]
     pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
         self.0.lock()
@@ -70,6 +72,7 @@ pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
 #[cfg(loom)]
 impl<T> Mutex<T> {
+    /// A new unlocked mutex holding `value`.
     pub(crate) fn new(value: T) -> Self {
         Mutex(loom::sync::Mutex::new(value))
     }

@@ -16,6 +16,7 @@ const AREAS: &[Area] = &[
     ("tower", brace_benches::tower::run),
     ("cache", brace_benches::cache::run),
     ("hitratio", brace_benches::hitratio::run),
+    ("loader", brace_benches::loader::run),
     ("singleflight", brace_benches::singleflight::run),
 ];
 

@@ -1,0 +1,92 @@
+//! The optional per-loader cache of loaded values.
+//!
+//! It lives inside the loader's table, under the same lock as the batches,
+//! so a load checks the cache and joins a batch in one critical section.
+
+use core::hash::Hash;
+use std::collections::HashMap;
+
+/// Values by key, or nothing at all when caching is off.
+#[derive(Debug)]
+pub(crate) struct ValueCache<K, V> {
+    values: Option<HashMap<K, V>>,
+}
+
+impl<K: Hash + Eq, V: Clone> ValueCache<K, V> {
+    pub(crate) fn new(enabled: bool) -> Self {
+        ValueCache {
+            values: enabled.then(HashMap::new),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.values.as_ref()?.get(key).cloned()
+    }
+
+    /// Stores `value` unless `key` already has one; `false` when caching is
+    /// off or the key was present.
+    pub(crate) fn prime(&mut self, key: K, value: V) -> bool {
+        match &mut self.values {
+            Some(values) if !values.contains_key(&key) => {
+                values.insert(key, value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stores a freshly loaded value, replacing any older one.
+    pub(crate) fn store(&mut self, key: K, value: &V) {
+        if let Some(values) = &mut self.values {
+            values.insert(key, value.clone());
+        }
+    }
+
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.values.is_some()
+    }
+
+    pub(crate) fn remove(&mut self, key: &K) -> bool {
+        self.values
+            .as_mut()
+            .is_some_and(|v| v.remove(key).is_some())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        if let Some(values) = &mut self.values {
+            values.clear();
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.values.as_ref().map_or(0, HashMap::len)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_cache_stores_nothing() {
+        let mut c = ValueCache::<u8, u8>::new(false);
+        assert!(!c.prime(1, 1));
+        c.store(2, &2);
+        assert_eq!((c.get(&1), c.get(&2), c.len()), (None, None, 0));
+    }
+
+    #[test]
+    fn prime_keeps_the_first_value_and_store_replaces() {
+        let mut c = ValueCache::new(true);
+        assert!(c.prime(1, "a"));
+        assert!(!c.prime(1, "b"));
+        assert_eq!(c.get(&1), Some("a"));
+        c.store(1, &"c");
+        assert_eq!(c.get(&1), Some("c"));
+        assert!(c.remove(&1));
+        assert!(!c.remove(&1));
+        c.store(2, &"d");
+        c.clear();
+        assert_eq!(c.len(), 0);
+    }
+}

@@ -1,0 +1,200 @@
+//! Building a loader: batch size, yields, optional `max_wait`, cache.
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::future::Future;
+use core::hash::Hash;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::time::Duration;
+
+use super::error::ConfigError;
+use super::{BatchFn, BatchLoader};
+use crate::time::Sleeper;
+
+/// A future the leader waits on (a yield or the `max_wait` sleep), boxed so
+/// the loader's type does not name the runtime.
+pub(crate) type BoxedWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The default largest batch.
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 1000;
+/// The default number of yields in a row that must add no key before the
+/// leader sends.
+pub const DEFAULT_YIELDS: u32 = 2;
+
+/// The `max_wait` bound: its duration and a sleeper to time it.
+pub(crate) struct MaxWait {
+    pub(crate) duration: Duration,
+    sleep: Box<dyn Fn(Duration) -> BoxedWait + Send + Sync>,
+}
+
+impl MaxWait {
+    pub(crate) fn start(&self) -> BoxedWait {
+        (self.sleep)(self.duration)
+    }
+}
+
+/// A validated configuration.
+pub(crate) struct Settings {
+    pub(crate) max_batch_size: usize,
+    pub(crate) yields: u32,
+    pub(crate) max_wait: Option<MaxWait>,
+    pub(crate) yield_with: Option<Box<dyn Fn() -> BoxedWait + Send + Sync>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            yields: DEFAULT_YIELDS,
+            max_wait: None,
+            yield_with: None,
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("max_batch_size", &self.max_batch_size)
+            .field("yields", &self.yields)
+            .field("max_wait", &self.max_wait.as_ref().map(|w| w.duration))
+            .field("yield_with", &self.yield_with.is_some())
+            .finish()
+    }
+}
+
+/// Configures a [`BatchLoader`]; from [`BatchLoader::builder`].
+///
+/// | setting | default | meaning |
+/// |---|---|---|
+/// | `max_batch_size` | 1000 | a batch is sent as soon as it has this many keys |
+/// | `yields` | 2 | the leader sends after this many yields in a row added no key |
+/// | `yield_with` | wake self, return `Pending` once | how the leader yields to the executor |
+/// | `max_wait` | none | send at the latest this long after the leader starts waiting |
+/// | `cache` | off | keep loaded values; see [`BatchLoader::prime`] |
+///
+/// ```
+/// use brace::loader::{BatchFn, BatchLoader};
+/// use brace::time::ManualClock;
+/// use std::collections::HashMap;
+/// use std::time::Duration;
+///
+/// struct Squares;
+/// impl BatchFn<u64> for Squares {
+///     type Value = u64;
+///     type Error = std::convert::Infallible;
+///     type Output = HashMap<u64, u64>;
+///     async fn load(&self, keys: &[u64]) -> Result<Self::Output, Self::Error> {
+///         Ok(keys.iter().map(|&k| (k, k * k)).collect())
+///     }
+/// }
+///
+/// let loader = BatchLoader::builder(Squares)
+///     .max_batch_size(100)
+///     .yields(3)
+///     .max_wait(Duration::from_millis(2), ManualClock::new())
+///     .cache(true)
+///     .build()
+///     .expect("valid configuration");
+/// assert_eq!(loader.pending_keys(), 0);
+/// ```
+pub struct LoaderBuilder<K, F> {
+    batch_fn: F,
+    settings: Settings,
+    max_wait_zero: bool,
+    cache: bool,
+    _keys: PhantomData<fn(K)>,
+}
+
+impl<K, F> fmt::Debug for LoaderBuilder<K, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoaderBuilder")
+            .field("settings", &self.settings)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, F> LoaderBuilder<K, F>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    F: BatchFn<K>,
+{
+    pub(crate) fn new(batch_fn: F) -> Self {
+        LoaderBuilder {
+            batch_fn,
+            settings: Settings::default(),
+            max_wait_zero: false,
+            cache: false,
+            _keys: PhantomData,
+        }
+    }
+
+    /// Sends a batch as soon as it holds `keys` distinct keys (at least 1).
+    pub fn max_batch_size(mut self, keys: usize) -> Self {
+        self.settings.max_batch_size = keys;
+        self
+    }
+
+    /// The leader sends after `yields` yields in a row brought no new key.
+    /// `0` sends at the leader's first poll: only the keys added before it
+    /// (by the same task, e.g. a `join_all`, or by racing threads) share it.
+    pub fn yields(mut self, yields: u32) -> Self {
+        self.settings.yields = yields;
+        self
+    }
+
+    /// Replaces the default yield (wake self, return `Pending` once) with
+    /// the executor's own, e.g. `tokio::task::yield_now`, which on tokio also
+    /// lets the worker pick up tasks from other workers before resuming.
+    pub fn yield_with<W, Fut>(mut self, yield_now: W) -> Self
+    where
+        W: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.settings.yield_with = Some(Box::new(move || Box::pin(yield_now()) as BoxedWait));
+        self
+    }
+
+    /// Sends a batch at the latest `max_wait` after its leader starts waiting
+    /// (restarted if the leader is dropped and another caller takes over),
+    /// timed by `sleeper`.
+    pub fn max_wait<S>(mut self, max_wait: Duration, sleeper: S) -> Self
+    where
+        S: Sleeper + Send + Sync + 'static,
+        S::Sleep: Send + 'static,
+    {
+        self.max_wait_zero = max_wait.is_zero();
+        self.settings.max_wait = Some(MaxWait {
+            duration: max_wait,
+            sleep: Box::new(move |d| Box::pin(sleeper.sleep(d)) as BoxedWait),
+        });
+        self
+    }
+
+    /// Keeps every loaded value in a per-loader cache (off by default).
+    pub fn cache(mut self, enabled: bool) -> Self {
+        self.cache = enabled;
+        self
+    }
+
+    /// Validates the configuration and builds the loader.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MaxBatchSizeZero`] or [`ConfigError::MaxWaitZero`].
+    pub fn build(self) -> Result<BatchLoader<K, F>, ConfigError> {
+        if self.settings.max_batch_size == 0 {
+            return Err(ConfigError::MaxBatchSizeZero);
+        }
+        if self.max_wait_zero {
+            return Err(ConfigError::MaxWaitZero);
+        }
+        Ok(BatchLoader::from_parts(
+            self.batch_fn,
+            self.settings,
+            self.cache,
+        ))
+    }
+}

@@ -1,0 +1,257 @@
+//! The loader-wide table behind one lock: the open batch, every batch not
+//! yet fully collected, which batch each in-flight key is in, and the cache.
+//!
+//! Invariants (hold whenever the lock is free):
+//! * `open` names a batch in `Filling`, or is `None`.
+//! * `in_flight[k] == (id, i)` iff batch `id` is not `Done`, its entry `i`
+//!   has key `k` and is still `sent`. So a key is in at most one batch.
+//! * A batch is in `batches` until its last waiter has left.
+//! * `partial_call` names a batch in `Loading` (or `Closed` for a restart)
+//!   that was sent before it was full; it is cleared when that batch is done
+//!   or cancelled, and then every waker in `after_partial` is woken.
+
+use alloc::vec::Vec;
+use core::hash::Hash;
+use core::task::Waker;
+use std::collections::HashMap;
+
+use super::LoadResult;
+use super::batch::{Batch, Phase};
+use super::batch_fn::BatchOutput;
+use super::cache::ValueCache;
+use super::error::LoadError;
+use alloc::sync::Arc;
+
+pub(crate) type BatchId = u64;
+
+/// Where a new load ended up.
+pub(crate) enum Enqueued<V> {
+    /// Answered from the cache.
+    Cached(V),
+    /// Waiting in batch `.0` as slot `.1`.
+    Waiting(BatchId, usize),
+}
+
+/// What a waiting caller should do next.
+pub(crate) enum Role<V, E> {
+    Lead,
+    Done(LoadResult<V, E>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Table<K, V, E> {
+    next_id: BatchId,
+    open: Option<BatchId>,
+    /// A batch sent before it was full (at the end of its tick or at
+    /// `max_wait`) whose call is still running.
+    partial_call: Option<BatchId>,
+    /// Leaders waiting for `partial_call` to finish.
+    after_partial: Vec<Waker>,
+    batches: HashMap<BatchId, Batch<K, V, E>>,
+    in_flight: HashMap<K, (BatchId, usize)>,
+    pub(crate) cache: ValueCache<K, V>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
+    pub(crate) fn new(cache: bool) -> Self {
+        Table {
+            next_id: 0,
+            open: None,
+            partial_call: None,
+            after_partial: Vec::new(),
+            batches: HashMap::new(),
+            in_flight: HashMap::new(),
+            cache: ValueCache::new(cache),
+        }
+    }
+
+    /// Adds a load of `key`: from the cache, joining the key's flight, or as
+    /// a new key of the open batch (opening one if needed). The second value
+    /// is a leader to wake because this key filled its batch.
+    pub(crate) fn enqueue(
+        &mut self,
+        key: K,
+        max_batch_size: usize,
+    ) -> (Enqueued<V>, Option<Waker>) {
+        if let Some(value) = self.cache.get(&key) {
+            return (Enqueued::Cached(value), None);
+        }
+        if let Some(&(id, entry)) = self.in_flight.get(&key) {
+            let batch = self
+                .batches
+                .get_mut(&id)
+                .expect("in-flight key has a batch");
+            return (Enqueued::Waiting(id, batch.add_waiter(entry)), None);
+        }
+        let id = match self.open {
+            Some(id) => id,
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.batches.insert(id, Batch::new());
+                self.open = Some(id);
+                id
+            }
+        };
+        let batch = self.batches.get_mut(&id).expect("open batch exists");
+        let entry = batch.add_entry(key.clone());
+        self.in_flight.insert(key, (id, entry));
+        let slot = batch.add_waiter(entry);
+        let mut wake = None;
+        if batch.entries.len() >= max_batch_size {
+            batch.phase = Phase::Closed;
+            self.open = None;
+            wake = batch.leader_waker();
+        }
+        (Enqueued::Waiting(id, slot), wake)
+    }
+
+    /// The phase and the number of keys of batch `id`.
+    pub(crate) fn progress(&self, id: BatchId) -> (Phase, usize) {
+        let batch = &self.batches[&id];
+        (batch.phase, batch.entries.len())
+    }
+
+    /// Whether `slot` leads batch `id` now, or has its result; else
+    /// remembers `waker`.
+    pub(crate) fn poll_role(
+        &mut self,
+        id: BatchId,
+        slot: usize,
+        waker: &Waker,
+    ) -> Option<Role<V, E>> {
+        let batch = self.batches.get_mut(&id).expect("a waiter's batch exists");
+        if batch.phase == Phase::Done {
+            let result = batch.take_result(slot);
+            if batch.live == 0 {
+                self.batches.remove(&id);
+            }
+            return Some(Role::Done(result));
+        }
+        if batch.leader == Some(slot) {
+            return Some(Role::Lead);
+        }
+        batch.register(slot, waker);
+        None
+    }
+
+    /// The leader starts the call: closes the batch, drops keys nobody waits
+    /// for any more, and returns the keys to send and whether this re-sends.
+    pub(crate) fn begin_call(&mut self, id: BatchId, partial: bool) -> (Vec<K>, bool) {
+        if self.open == Some(id) {
+            self.open = None;
+        }
+        if partial {
+            self.partial_call = Some(id);
+        }
+        let batch = self
+            .batches
+            .get_mut(&id)
+            .expect("the leader's batch exists");
+        batch.phase = Phase::Loading;
+        let mut keys = Vec::with_capacity(batch.entries.len());
+        for entry in batch.entries.iter_mut().filter(|e| e.sent) {
+            if entry.waiters == 0 {
+                entry.sent = false;
+                self.in_flight.remove(&entry.key);
+            } else {
+                keys.push(entry.key.clone());
+            }
+        }
+        (keys, batch.restarted)
+    }
+
+    /// Stores the call's results in batch `id` (and the cache), takes its
+    /// keys off the in-flight map and returns the wakers of its waiters.
+    pub(crate) fn finish_call<O>(&mut self, id: BatchId, outcome: CallOutcome<O, E>) -> Vec<Waker>
+    where
+        O: BatchOutput<K, V, E>,
+    {
+        let batch = self
+            .batches
+            .get_mut(&id)
+            .expect("the leader's batch exists");
+        let mut outcome = outcome;
+        for entry in batch.entries.iter_mut().filter(|e| e.sent) {
+            self.in_flight.remove(&entry.key);
+            let result = match &mut outcome {
+                CallOutcome::Returned(Ok(output)) => match output.take(&entry.key) {
+                    Some(Ok(value)) => {
+                        self.cache.store(entry.key.clone(), &value);
+                        Ok(Some(value))
+                    }
+                    Some(Err(e)) => Err(LoadError::Key(Arc::new(e))),
+                    None => Ok(None),
+                },
+                CallOutcome::Returned(Err(e)) => Err(LoadError::Batch(Arc::clone(e))),
+                CallOutcome::Panicked => Err(LoadError::Panicked),
+            };
+            entry.result = Some(result);
+        }
+        batch.phase = Phase::Done;
+        let mut wakers = batch.take_wakers();
+        self.end_partial(id, &mut wakers);
+        wakers
+    }
+
+    /// Whether batch `id`, its tick over, should keep collecting because an
+    /// earlier partial batch is still being loaded; if so `waker` is woken
+    /// when that call ends.
+    pub(crate) fn wait_for_partial(&mut self, id: BatchId, waker: &Waker) -> bool {
+        match self.partial_call {
+            Some(other) if other != id => {
+                if !self.after_partial.iter().any(|w| w.will_wake(waker)) {
+                    self.after_partial.push(waker.clone());
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn end_partial(&mut self, id: BatchId, wakers: &mut Vec<Waker>) {
+        if self.partial_call == Some(id) {
+            self.partial_call = None;
+            wakers.append(&mut self.after_partial);
+        }
+    }
+
+    /// `slot` leaves batch `id` without its result (its future was dropped).
+    /// Returns wakers to call (a promoted leader, or leaders that waited for
+    /// this batch's partial call) and whether the batch was cancelled
+    /// because nobody is left.
+    pub(crate) fn leave(&mut self, id: BatchId, slot: usize) -> (Vec<Waker>, bool) {
+        let batch = self.batches.get_mut(&id).expect("a waiter's batch exists");
+        let wake = batch.leave(slot);
+        if batch.live > 0 {
+            return (wake.into_iter().collect(), false);
+        }
+        let cancelled = batch.phase != Phase::Done;
+        let batch = self.batches.remove(&id).expect("just seen");
+        if cancelled {
+            for entry in batch.entries.iter().filter(|e| e.sent) {
+                self.in_flight.remove(&entry.key);
+            }
+            if self.open == Some(id) {
+                self.open = None;
+            }
+        }
+        let mut wakers = Vec::new();
+        self.end_partial(id, &mut wakers);
+        (wakers, cancelled)
+    }
+
+    pub(crate) fn pending_keys(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub(crate) fn batches(&self) -> usize {
+        self.batches.len()
+    }
+}
+
+/// How one call of the batch function ended.
+pub(crate) enum CallOutcome<O, E> {
+    Returned(Result<O, Arc<E>>),
+    Panicked,
+}

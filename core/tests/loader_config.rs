@@ -1,0 +1,172 @@
+//! Configuration in effect: `max_batch_size` splits, `max_wait` bounds the
+//! wait, `yields(0)` sends at once, the cache, the stats, refused configs.
+
+mod common;
+
+use std::time::Duration;
+
+use brace::loader::{BatchLoader, ConfigError, size_bucket_range};
+use brace::time::{Clock, ManualClock};
+use common::Backend;
+use futures_executor::block_on;
+use futures_util::future::join_all;
+
+#[test]
+fn max_batch_size_splits_a_wave() {
+    let backend = Backend::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .max_batch_size(10)
+        .build()
+        .unwrap();
+    let results = block_on(join_all((100..125).map(|k| loader.load(k))));
+    assert!(results.iter().all(|r| r.is_ok()));
+    let sizes: Vec<usize> = backend.calls().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [10, 10, 5]);
+    let stats = loader.stats();
+    assert_eq!((stats.batches_sent, stats.keys_sent), (3, 25));
+    let ten = (0..).find(|&i| size_bucket_range(i).1 >= 10).unwrap();
+    assert_eq!(stats.size_histogram[ten], 2);
+    assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
+}
+
+#[test]
+fn load_many_dedups_and_keeps_order() {
+    let backend = Backend::new();
+    let loader = BatchLoader::new(backend.clone());
+    let results = block_on(loader.load_many([3, 1, 3, 2, 1]));
+    let values: Vec<_> = results.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(values, [30, 10, 30, 20, 10]);
+    assert_eq!(backend.calls(), vec![vec![1, 2, 3]]);
+}
+
+#[test]
+fn max_wait_sends_when_yielding_never_ends() {
+    let backend = Backend::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .yield_with(std::future::pending::<()>)
+        .max_wait(Duration::from_millis(5), |d| tokio::time::sleep(d))
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let waited = runtime.block_on(async {
+        let start = tokio::time::Instant::now();
+        let results = join_all([1, 2].map(|k| loader.load(k))).await;
+        assert!(results.iter().all(|r| r.is_ok()));
+        start.elapsed()
+    });
+    assert_eq!(waited, Duration::from_millis(5));
+    assert_eq!(backend.calls(), vec![vec![1, 2]]);
+}
+
+#[test]
+fn max_wait_on_a_manual_clock_sends_at_the_first_poll() {
+    let backend = Backend::new();
+    let clock = ManualClock::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .max_wait(Duration::from_millis(1), clock.clone())
+        .build()
+        .unwrap();
+    // The manual clock's sleep is over at once, so each load goes alone.
+    let results = block_on(join_all([1, 2].map(|k| loader.load(k))));
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(backend.call_count(), 2);
+    assert_eq!(clock.now().as_duration(), Duration::from_millis(2));
+}
+
+#[test]
+fn zero_yields_send_at_the_first_poll() {
+    let backend = Backend::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .yields(0)
+        .build()
+        .unwrap();
+    block_on(join_all([1, 2].map(|k| loader.load(k))));
+    assert_eq!(backend.calls(), vec![vec![1], vec![2]]);
+    // load_many enqueues all its keys before anyone leads: one batch.
+    block_on(loader.load_many([3, 4]));
+    assert_eq!(backend.calls()[2], [3, 4]);
+}
+
+#[test]
+fn cache_answers_repeats_and_obeys_prime_and_clear() {
+    let backend = Backend::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .cache(true)
+        .build()
+        .unwrap();
+    assert!(loader.caches());
+    assert_eq!(block_on(loader.load(1)).unwrap(), Some(10));
+    assert_eq!(block_on(loader.load(1)).unwrap(), Some(10));
+    assert_eq!(backend.call_count(), 1);
+    assert!(loader.prime(5, 55));
+    assert!(!loader.prime(5, 56), "prime keeps the first value");
+    assert_eq!(block_on(loader.load(5)).unwrap(), Some(55));
+    assert_eq!(backend.call_count(), 1);
+    assert!(loader.clear(&1));
+    assert_eq!(block_on(loader.load(1)).unwrap(), Some(10));
+    assert_eq!(backend.call_count(), 2);
+    loader.clear_all();
+    assert_eq!(loader.cached_len(), 0);
+    block_on(loader.load_many([1, 5]));
+    assert_eq!(backend.calls()[2], [1, 5]);
+}
+
+#[test]
+fn without_cache_every_tick_loads_again() {
+    let backend = Backend::new();
+    let loader = BatchLoader::new(backend.clone());
+    assert!(!loader.caches());
+    assert!(!loader.prime(1, 11));
+    block_on(loader.load(1)).unwrap();
+    block_on(loader.load(1)).unwrap();
+    assert_eq!(backend.call_count(), 2);
+}
+
+#[test]
+fn invalid_configs_are_refused_naming_the_field() {
+    let zero_size = BatchLoader::builder(Backend::new())
+        .max_batch_size(0)
+        .build();
+    assert_eq!(zero_size.unwrap_err(), ConfigError::MaxBatchSizeZero);
+    let zero_wait = BatchLoader::builder(Backend::new())
+        .max_wait(Duration::ZERO, ManualClock::new())
+        .build();
+    let err = zero_wait.unwrap_err();
+    assert_eq!((err, err.field()), (ConfigError::MaxWaitZero, "max_wait"));
+    assert!(
+        err.to_string()
+            .starts_with("max_wait must be greater than zero")
+    );
+}
+
+#[test]
+fn a_batch_keeps_collecting_while_an_earlier_partial_batch_loads() {
+    let (backend, gate) = Backend::gated();
+    let loader = BatchLoader::new(backend.clone());
+    let mut first = Box::pin(loader.load(1));
+    for _ in 0..100 {
+        if backend.started() == 1 {
+            break;
+        }
+        assert!(common::poll_once(&mut first).is_pending());
+    }
+    assert_eq!(backend.started(), 1, "the first batch is loading");
+    let mut second = Box::pin(loader.load(2));
+    for _ in 0..100 {
+        assert!(common::poll_once(&mut second).is_pending());
+    }
+    // The second batch's tick is long over, but it waits for the first call.
+    assert_eq!(backend.started(), 1);
+    let mut third = Box::pin(loader.load(3));
+    assert!(common::poll_once(&mut third).is_pending());
+    gate.add_permits(2);
+    assert_eq!(block_on(first).unwrap(), Some(10));
+    let (b, c) = block_on(futures_util::future::join(second, third));
+    assert_eq!((b.unwrap(), c.unwrap()), (Some(20), Some(30)));
+    assert_eq!(backend.calls(), vec![vec![1], vec![2, 3]]);
+    assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
+}
