@@ -20,3 +20,5 @@ pub mod reference;
 pub mod singleflight;
 pub mod traces;
 pub mod loader;
+pub mod breaker;
+pub mod retry;

@@ -12,6 +12,8 @@ type Area = (&'static str, fn(&Options));
 
 /// Every area and the function that runs it.
 const AREAS: &[Area] = &[
+    ("breaker", brace_benches::breaker::run),
+    ("retry", brace_benches::retry::run),
     ("metrics", brace_benches::metrics::run),
     ("tower", brace_benches::tower::run),
     ("cache", brace_benches::cache::run),

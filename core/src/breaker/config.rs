@@ -20,7 +20,7 @@ use crate::time::Nanos;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowKind {
-    /// The last `calls` calls, kept in up to 10 blocks of
+    /// The last `calls` calls, kept in up to 8 blocks of
     /// `ceil(calls / blocks)` calls. The rate is taken over the completed
     /// blocks that make up the window plus the block being filled.
     Count {
@@ -373,8 +373,13 @@ impl ConfigBuilder {
     }
 
     /// Calls `listener` after every change of state, on the thread that made
-    /// the change. It must be quick and must not call back into the breaker's
-    /// manual controls.
+    /// the change, once the new state is in force. It should be quick.
+    ///
+    /// # Order
+    ///
+    /// Two transitions in quick succession on different threads may have
+    /// their listeners run concurrently or out of order;
+    /// [`Transition::generation`] orders them.
     pub fn on_transition(mut self, listener: impl Fn(Transition) + Send + Sync + 'static) -> Self {
         self.config.listener = Some(Arc::new(listener));
         self

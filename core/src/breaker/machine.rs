@@ -131,9 +131,10 @@ impl<C: Clock> CircuitBreaker<C> {
         }
         let failed = outcome == Outcome::Failure;
         let slow = self.config.is_slow(elapsed);
-        if let Some(window) = &self.window {
-            window.record(failed, slow, || self.clock.now());
-        }
+        let rolled = self
+            .window
+            .as_ref()
+            .is_some_and(|w| w.record(failed, slow, || self.clock.now()));
         if let Some(limit) = self.config.consecutive_failures {
             if failed {
                 if self.consecutive.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
@@ -143,10 +144,11 @@ impl<C: Clock> CircuitBreaker<C> {
                 self.consecutive.store(0, Ordering::Relaxed);
             }
         }
-        // Only a failure or a slow call can push a rate over its threshold
-        // (successes ageing out lower the call count, but a breaker that
-        // sees no new failures has no reason to open).
-        if (failed || slow) && self.rate_exceeded() {
+        // A rate can only cross its threshold on a failure, a slow call, or
+        // when a block rolls (old successes age out). Evaluating after every
+        // roll also catches a failure that a concurrent roll was harvesting
+        // while its own evaluation summed the window.
+        if (failed || slow || rolled) && self.rate_exceeded() {
             self.trip(generation);
         }
     }

@@ -66,7 +66,7 @@ fn closed_to_open_on_failure_rate_once_minimum_calls_seen() {
     let (b, _) = breaker(
         Config::builder()
             .failure_rate(0.5)
-            .count_window(10)
+            .count_window(100)
             .minimum_calls(4),
     );
     fail(&b);
@@ -78,7 +78,11 @@ fn closed_to_open_on_failure_rate_once_minimum_calls_seen() {
         "3 calls are below the minimum of 4"
     );
     succeed(&b);
-    assert_eq!(b.state(), State::Closed, "a success does not trip");
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "a success inside a block does not evaluate"
+    );
     fail(&b);
     assert_eq!(b.state(), State::Open, "4 failures of 5 calls");
 }

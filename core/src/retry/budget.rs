@@ -5,8 +5,8 @@
 //!
 //! Deposits, one per call, are the hot path; they are striped: each stripe
 //! is a cache-line-padded ring of 8 deposit cells, one per slice, and a
-//! thread deposits into its home stripe (chosen from its stack address, so
-//! threads spread out). Grants, one per retry, go through one `head` word
+//! thread deposits into its home stripe (threads are numbered as they come,
+//! with `std`; hashed from a stack address without it). Grants, one per retry, go through one `head` word
 //! for the current slice, plus a ring of the 7 slices before it:
 //!
 //! ```text
@@ -77,6 +77,39 @@ fn with_tag(tag: u32, low: u64) -> u64 {
 #[inline]
 fn is_live(target: u32, tag: u32) -> bool {
     target.wrapping_sub(tag) < SLICES as u32
+}
+
+/// The sum of the counts (`mask`) of the cells live in the window ending at
+/// `target`; branch-free so the compiler can vectorise it.
+#[inline]
+fn live_sum(cells: &[u64; SLICES], target: u32, mask: u64) -> u64 {
+    cells
+        .iter()
+        .map(|&c| (c & mask) * u64::from(is_live(target, tag_of(c))))
+        .sum()
+}
+
+/// A small number fixed per thread, for picking a stripe. With `std`,
+/// threads are numbered in the order they first ask, so the first threads
+/// all get different stripes; without it, a stack address is hashed
+/// (threads' stacks lie far apart).
+#[inline]
+fn thread_number() -> usize {
+    #[cfg(all(feature = "std", not(loom)))]
+    {
+        use crate::sync::StaticAtomicU64;
+        static NEXT: StaticAtomicU64 = StaticAtomicU64::new(0);
+        std::thread_local! {
+            static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed) as usize;
+        }
+        NUMBER.with(|n| *n)
+    }
+    #[cfg(not(all(feature = "std", not(loom))))]
+    {
+        let probe = 0u8;
+        let address = core::ptr::addr_of!(probe) as usize as u64;
+        ((address >> 16).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
+    }
 }
 
 /// Is `tag` a later slice than `than` (modulo 2³²)?
@@ -156,6 +189,12 @@ fn ring(initial: u64) -> Ring {
 pub struct RetryBudget<C> {
     clock: C,
     slice_nanos: u64,
+    /// `u64::MAX / slice_nanos`: turns the division by the slice length into
+    /// a multiplication.
+    slice_reciprocal: u64,
+    /// Bit `i` set once stripe `i` has held a deposit; withdrawals read only
+    /// those stripes.
+    used: CachePadded<AtomicU64>,
     earn: u64,
     reserve: u64,
     ratio: f64,
@@ -224,7 +263,7 @@ impl RetryBudgetBuilder {
     }
 
     /// How many cache-line-padded stripes spread the deposit counters (1 to
-    /// 256). More stripes mean less contention between depositing threads,
+    /// 64). More stripes mean less contention between depositing threads,
     /// a little more memory (128 bytes each) and a little more reading per
     /// retry.
     pub fn stripes(mut self, stripes: usize) -> Self {
@@ -238,7 +277,7 @@ impl RetryBudgetBuilder {
     ///
     /// * `ratio`: negative, above 1000 or NaN.
     /// * `ttl`: outside 1 s to 60 s.
-    /// * `stripes`: outside 1 to 256.
+    /// * `stripes`: outside 1 to 64.
     pub fn build<C: Clock>(self, clock: C) -> Result<RetryBudget<C>, ConfigError> {
         if !(0.0..=1000.0).contains(&self.ratio) {
             return Err(ConfigError::new("ratio", "must be a number from 0 to 1000"));
@@ -246,8 +285,8 @@ impl RetryBudgetBuilder {
         if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.ttl) {
             return Err(ConfigError::new("ttl", "must be from 1 s to 60 s"));
         }
-        if !(1..=256).contains(&self.stripes) {
-            return Err(ConfigError::new("stripes", "must be from 1 to 256"));
+        if !(1..=64).contains(&self.stripes) {
+            return Err(ConfigError::new("stripes", "must be from 1 to 64"));
         }
         let ttl_nanos = Nanos::from_duration(self.ttl).as_u64();
         let slice_nanos = ttl_nanos / SLICES as u64;
@@ -264,6 +303,8 @@ impl RetryBudgetBuilder {
         Ok(RetryBudget {
             clock,
             slice_nanos,
+            slice_reciprocal: u64::MAX / slice_nanos,
+            used: CachePadded::new(AtomicU64::new(0)),
             earn,
             reserve,
             ratio: self.ratio,
@@ -280,24 +321,30 @@ impl<C: Clock> RetryBudget<C> {
     /// The current slice number (its low 32 bits).
     #[inline]
     fn epoch(&self) -> u32 {
-        (self.clock.now().as_u64() / self.slice_nanos) as u32
+        let now = self.clock.now().as_u64();
+        // The reciprocal is at most one short of 2^64 / slice, so the
+        // product's high half is the quotient or one less.
+        let q = ((u128::from(now) * u128::from(self.slice_reciprocal)) >> 64) as u64;
+        let q = if now - q * self.slice_nanos >= self.slice_nanos {
+            q + 1
+        } else {
+            q
+        };
+        q as u32
     }
 
-    /// This thread's stripe: threads' stacks lie far apart, so a stack
-    /// address, hashed, spreads threads over the stripes.
+    /// This thread's stripe.
     #[inline]
-    fn home(&self) -> &Ring {
-        let probe = 0u8;
-        let address = core::ptr::addr_of!(probe) as usize as u64;
-        let hashed = (address >> 16).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        &self.deposits[((hashed >> 32) as usize) % self.deposits.len()]
+    fn home(&self) -> usize {
+        thread_number() % self.deposits.len()
     }
 
     /// Records a first attempt: it earns `ratio` of a retry for the next
     /// `ttl`.
     pub fn deposit(&self) {
         let e = self.epoch();
-        let cell = &self.home()[e as usize % SLICES];
+        let home = self.home();
+        let cell = &self.deposits[home][e as usize % SLICES];
         let mut cur = cell.load(Ordering::Relaxed);
         loop {
             let tag = tag_of(cur);
@@ -312,37 +359,61 @@ impl<C: Clock> RetryBudget<C> {
                 with_tag(e, 1)
             };
             match cell.compare_exchange_weak(cur, next, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return,
+                Ok(_) => {
+                    if next == with_tag(e, 1) {
+                        // First deposit of a slice in this stripe (rare):
+                        // make sure withdrawals read this stripe.
+                        let bit = 1u64 << home;
+                        if self.used.load(Ordering::Relaxed) & bit == 0 {
+                            self.used.fetch_or(bit, Ordering::Release);
+                        }
+                    }
+                    return;
+                }
                 Err(seen) => cur = seen,
             }
         }
     }
 
-    /// Money in the window ending at `target`: the reserve plus what the
-    /// window's deposits earned (later slices excluded).
-    fn money(&self, target: u32) -> u128 {
-        let deposits: u64 = self
-            .deposits
-            .iter()
-            .flat_map(|stripe| stripe.iter())
-            .map(|c| c.load(Ordering::Acquire))
-            .filter(|&c| is_live(target, tag_of(c)))
-            .map(|c| c & DEPOSIT_COUNT)
-            .sum();
-        u128::from(self.reserve) + u128::from(deposits) * u128::from(self.earn)
+    /// Whether the window ending at `target` has at least `cost` units: the
+    /// reserve plus what the window's deposits earned (later slices
+    /// excluded). Reads only stripes that ever held a deposit, this thread's
+    /// first, and stops as soon as the answer is yes, so a well-funded
+    /// budget does not read other threads' cache lines.
+    fn can_pay(&self, target: u32, cost: u128) -> bool {
+        let Some(short) = cost
+            .checked_sub(u128::from(self.reserve))
+            .filter(|&s| s > 0)
+        else {
+            return true;
+        };
+        let earn = u128::from(self.earn);
+        let home = self.home();
+        let used = self.used.load(Ordering::Acquire);
+        // This thread's stripe (low half) first, then the others (high half)
+        // in index order.
+        let mut pending = u128::from(used & (1 << home)) | (u128::from(used & !(1 << home)) << 64);
+        let mut found: u128 = 0;
+        while pending != 0 {
+            let bit = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            let stripe = &self.deposits[bit % 64];
+            let cells: [u64; SLICES] = core::array::from_fn(|i| stripe[i].load(Ordering::Acquire));
+            found += u128::from(live_sum(&cells, target, DEPOSIT_COUNT));
+            if found * earn >= short {
+                return true;
+            }
+        }
+        false
     }
 
     /// Grants in the window ending at the head's slice, head included.
     fn granted(&self, head: u64) -> u64 {
         let h = tag_of(head);
-        let before: u64 = self
-            .finished
-            .iter()
-            .map(|c| c.load(Ordering::Acquire))
-            .filter(|&c| tag_of(c) != h && is_live(h, tag_of(c)))
-            .map(|c| c & DEPOSIT_COUNT)
-            .sum();
-        before + (head & GRANT_COUNT)
+        let cells: [u64; SLICES] =
+            core::array::from_fn(|i| self.finished[i].load(Ordering::Acquire));
+        // The head's own slot holds slice h-8 (expired), never slice h.
+        live_sum(&cells, h, DEPOSIT_COUNT) + (head & GRANT_COUNT)
     }
 
     /// Records slice `tag`'s final grant count in its ring cell, unless a
@@ -393,7 +464,18 @@ impl<C: Clock> RetryBudget<C> {
     pub fn available(&self) -> u64 {
         let head = self.current_head(self.epoch());
         let spent = u128::from(self.granted(head)) * u128::from(SCALE);
-        (self.money(tag_of(head)).saturating_sub(spent) / u128::from(SCALE)) as u64
+        let money = u128::from(self.reserve)
+            + self
+                .deposits
+                .iter()
+                .map(|stripe| {
+                    let cells: [u64; SLICES] =
+                        core::array::from_fn(|i| stripe[i].load(Ordering::Acquire));
+                    u128::from(live_sum(&cells, tag_of(head), DEPOSIT_COUNT))
+                })
+                .sum::<u128>()
+                * u128::from(self.earn);
+        (money.saturating_sub(spent) / u128::from(SCALE)) as u64
     }
 
     /// Takes one retry's worth out of the budget; `false` (and nothing
@@ -403,7 +485,7 @@ impl<C: Clock> RetryBudget<C> {
         loop {
             let head = self.current_head(e);
             let cost = u128::from(self.granted(head) + 1) * u128::from(SCALE);
-            if self.money(tag_of(head)) < cost || head & GRANT_COUNT == GRANT_COUNT {
+            if head & GRANT_COUNT == GRANT_COUNT || !self.can_pay(tag_of(head), cost) {
                 return false;
             }
             if self

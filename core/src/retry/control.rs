@@ -43,37 +43,74 @@ pub(crate) enum Next {
 pub(crate) struct Control<'a> {
     policy: &'a RetryPolicy,
     budget: Option<&'a dyn Account>,
-    delays: Delays<SplitMix64>,
+    /// Seeded on the first retry, so a call that succeeds at once pays
+    /// nothing for randomness.
+    delays: Option<Delays<SplitMix64>>,
+    seed: Option<u64>,
     limit: Option<Nanos>,
     attempts: u32,
+    /// With a breaker, a retry's withdrawal waits until the breaker has
+    /// admitted the attempt ([`Control::pay_for_retry`]).
+    defer_withdrawal: bool,
 }
 
 impl<'a> Control<'a> {
-    /// Starts a call at `now`; `deadline` is the caller's, if any.
+    /// Starts a call; `deadline` is the caller's, if any. The clock is read
+    /// only when there is a time limit to enforce.
     pub(crate) fn start(
         policy: &'a RetryPolicy,
         budget: Option<&'a dyn Account>,
-        now: Nanos,
+        clock: &impl Clock,
         deadline: Option<Nanos>,
         seed: Option<u64>,
     ) -> Self {
         let elapsed_limit = policy
             .max_elapsed()
-            .map(|d| now.saturating_add(Nanos::from_duration(d)));
+            .map(|d| clock.now().saturating_add(Nanos::from_duration(d)));
         let limit = match (elapsed_limit, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let delays = match seed {
-            Some(seed) => policy.backoff().delays_seeded(seed),
-            None => policy.backoff().delays(),
-        };
         Control {
             policy,
             budget,
-            delays,
+            delays: None,
+            seed,
             limit,
             attempts: 0,
+            defer_withdrawal: false,
+        }
+    }
+
+    fn next_backoff(&mut self) -> Duration {
+        let (backoff, seed) = (self.policy.backoff(), self.seed);
+        self.delays
+            .get_or_insert_with(|| match seed {
+                Some(seed) => backoff.delays_seeded(seed),
+                None => backoff.delays(),
+            })
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Withdraws for retries only once [`Control::pay_for_retry`] is called
+    /// (after a breaker admitted the attempt), not when deciding to retry.
+    pub(crate) fn defer_withdrawal(mut self) -> Self {
+        self.defer_withdrawal = true;
+        self
+    }
+
+    /// Attempts run so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Before the next attempt, in deferred mode: pays for it if it is a
+    /// retry. `false` when the budget cannot.
+    pub(crate) fn pay_for_retry(&mut self) -> bool {
+        match self.budget {
+            Some(budget) if self.defer_withdrawal && self.attempts > 0 => budget.try_withdraw(),
+            _ => true,
         }
     }
 
@@ -98,7 +135,7 @@ impl<'a> Control<'a> {
     /// before the next attempt, or why to stop. A retry's budget withdrawal
     /// happens here, before waiting, so an empty budget stops the call at
     /// once instead of after a sleep.
-    pub(crate) fn after_failure(&mut self, decision: Decision, now: Nanos) -> Next {
+    pub(crate) fn after_failure(&mut self, decision: Decision, clock: &impl Clock) -> Next {
         let wait = match decision {
             Decision::DoNotRetry => return Next::Stop(StopReason::NotRetryable),
             Decision::Rejected(retry_in) => return Next::Stop(StopReason::Rejected { retry_in }),
@@ -108,13 +145,16 @@ impl<'a> Control<'a> {
         if self.attempts >= self.policy.max_attempts() {
             return Next::Stop(StopReason::AttemptsExhausted);
         }
-        let wait = wait.unwrap_or_else(|| self.delays.next().unwrap_or_default());
+        let wait = match wait {
+            Some(wait) => wait,
+            None => self.next_backoff(),
+        };
         if let Some(limit) = self.limit {
-            if now.saturating_add(Nanos::from_duration(wait)) >= limit {
+            if clock.now().saturating_add(Nanos::from_duration(wait)) >= limit {
                 return Next::Stop(StopReason::Deadline);
             }
         }
-        if let Some(budget) = self.budget {
+        if let Some(budget) = self.budget.filter(|_| !self.defer_withdrawal) {
             if !budget.try_withdraw() {
                 return Next::Stop(StopReason::BudgetExhausted);
             }

@@ -6,8 +6,9 @@ use core::time::Duration;
 
 use super::budget::RetryBudget;
 use super::control::{Account, Control, Next};
-use super::error::RetryError;
+use super::error::{RetryError, StopReason};
 use super::policy::{Classify, Decision, RetryAll, RetryPolicy};
+use crate::breaker::{CircuitBreaker, Permit};
 use crate::time::{Clock, Nanos, Sleeper};
 
 /// Runs an operation until it succeeds or the [`RetryPolicy`] says stop.
@@ -30,18 +31,30 @@ use crate::time::{Clock, Nanos, Sleeper};
 ///
 /// The future returned by `run` is an ordinary state machine: dropping it
 /// at any `.await` (during an attempt or a wait) drops the attempt's future
-/// or the sleep and starts nothing more. A withdrawal already made for the
-/// retry it was waiting to start is not refunded (the budget counts it as
-/// spent, which errs on the side of fewer retries).
+/// or the sleep and starts nothing more. A breaker permit held by a dropped
+/// attempt reports "ignored" (its probe slot is freed). A withdrawal already
+/// made for the retry it was waiting to start is not refunded (the budget
+/// counts it as spent, which errs on the side of fewer retries).
 ///
 /// # Breaker interplay
 ///
-/// When the operation goes through a circuit breaker, classify the
-/// breaker's rejection as [`Decision::Rejected`]: the loop stops at once
-/// with [`StopReason::Rejected`](super::StopReason::Rejected), without
-/// retrying, without waiting, and without touching the budget (a refused
-/// first attempt does not even deposit). Retrying against an open breaker
-/// only burns budget on calls that cannot happen.
+/// A call refused by an open circuit breaker is never retried and never
+/// spends budget; retrying against an open breaker only burns budget on
+/// calls that cannot happen. Two ways to get this:
+///
+/// * [`Retry::breaker`]: the executor asks the [`CircuitBreaker`] for a
+///   permit before every attempt. A [`Rejected`](crate::breaker::Rejected) stops the loop at once
+///   with [`StopReason::Rejected`] (carrying when the breaker admits a probe
+///   again), before the budget is touched: a retry's withdrawal is made only
+///   after the breaker admitted the attempt (so, with a breaker, after the
+///   wait), and a refused first attempt does not deposit. Each attempt's
+///   outcome is recorded on its permit: success; failure when the
+///   classifier says retry; ignored when it says do not retry.
+/// * If the breaker sits inside the operation (a tower layer, say), classify
+///   its rejection as [`Decision::Rejected`] (`Decision::from(&rejected)`):
+///   the loop stops at once, without waiting or touching the budget. A
+///   withdrawal already made for that attempt cannot be undone in this
+///   form; prefer [`Retry::breaker`].
 ///
 /// ```
 /// use brace::retry::{Backoff, Decision, Retry, RetryBudget, RetryPolicy, StopReason};
@@ -73,12 +86,13 @@ use crate::time::{Clock, Nanos, Sleeper};
 /// assert_eq!(err.attempts(), 3);
 /// # });
 /// ```
-pub struct Retry<'a, C, S, K = RetryAll> {
+pub struct Retry<'a, C, S, K = RetryAll, B: Clock = C> {
     policy: &'a RetryPolicy,
     clock: &'a C,
     sleeper: &'a S,
     classify: K,
     budget: Option<&'a dyn Account>,
+    breaker: Option<&'a CircuitBreaker<B>>,
     deadline: Option<Nanos>,
     seed: Option<u64>,
 }
@@ -94,21 +108,38 @@ impl<'a, C: Clock, S> Retry<'a, C, S, RetryAll> {
             sleeper,
             classify: RetryAll,
             budget: None,
+            breaker: None,
             deadline: None,
             seed: None,
         }
     }
 }
 
-impl<'a, C: Clock, S, K> Retry<'a, C, S, K> {
+impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
     /// Decides per error whether to retry (default: [`RetryAll`]).
-    pub fn classify<K2>(self, classify: K2) -> Retry<'a, C, S, K2> {
+    pub fn classify<K2>(self, classify: K2) -> Retry<'a, C, S, K2, B> {
         Retry {
             policy: self.policy,
             clock: self.clock,
             sleeper: self.sleeper,
             classify,
             budget: self.budget,
+            breaker: self.breaker,
+            deadline: self.deadline,
+            seed: self.seed,
+        }
+    }
+
+    /// Asks `breaker` for a permit before every attempt and records each
+    /// outcome on it; see [Breaker interplay](Retry#breaker-interplay).
+    pub fn breaker<B2: Clock>(self, breaker: &'a CircuitBreaker<B2>) -> Retry<'a, C, S, K, B2> {
+        Retry {
+            policy: self.policy,
+            clock: self.clock,
+            sleeper: self.sleeper,
+            classify: self.classify,
+            budget: self.budget,
+            breaker: Some(breaker),
             deadline: self.deadline,
             seed: self.seed,
         }
@@ -146,13 +177,34 @@ impl<'a, C: Clock, S, K> Retry<'a, C, S, K> {
     }
 
     fn control(&self) -> Control<'a> {
-        Control::start(
+        let control = Control::start(
             self.policy,
             self.budget,
-            self.clock.now(),
+            self.clock,
             self.deadline,
             self.seed,
-        )
+        );
+        if self.breaker.is_some() {
+            control.defer_withdrawal()
+        } else {
+            control
+        }
+    }
+
+    /// Before an attempt: the breaker's permit (if there is a breaker) and,
+    /// for a retry, the budget's withdrawal, in that order.
+    fn admit(&self, control: &mut Control<'a>) -> Result<Option<Permit<'a, B>>, StopReason> {
+        let Some(breaker) = self.breaker else {
+            return Ok(None);
+        };
+        let permit = breaker.try_acquire().map_err(|r| StopReason::Rejected {
+            retry_in: r.retry_after(),
+        })?;
+        if !control.pay_for_retry() {
+            permit.record_ignored();
+            return Err(StopReason::BudgetExhausted);
+        }
+        Ok(Some(permit))
     }
 
     /// Runs `op(attempt)` until it succeeds or the loop stops.
@@ -170,20 +222,27 @@ impl<'a, C: Clock, S, K> Retry<'a, C, S, K> {
         Fut: Future<Output = Result<T, E>>,
     {
         let mut control = self.control();
+        let mut last = None;
         loop {
+            let permit = match self.admit(&mut control) {
+                Ok(permit) => permit,
+                Err(reason) => return Err(RetryError::new(reason, control.attempts(), last)),
+            };
             let attempt = control.begin_attempt();
             let error = match op(attempt).await {
                 Ok(value) => {
                     control.reached_dependency();
+                    permit.map(Permit::record_success);
                     return Ok(value);
                 }
                 Err(error) => error,
             };
-            match self.settle(&mut control, &error) {
+            match self.settle(&mut control, &error, permit) {
                 Next::Stop(reason) => return Err(RetryError::new(reason, attempt, Some(error))),
                 Next::Wait(wait) if wait.is_zero() => {}
                 Next::Wait(wait) => self.sleeper.sleep(wait).await,
             }
+            last = Some(error);
         }
     }
 
@@ -215,41 +274,56 @@ impl<'a, C: Clock, S, K> Retry<'a, C, S, K> {
         F: FnMut(u32) -> Result<T, E>,
     {
         let mut control = self.control();
+        let mut last = None;
         loop {
+            let permit = match self.admit(&mut control) {
+                Ok(permit) => permit,
+                Err(reason) => return Err(RetryError::new(reason, control.attempts(), last)),
+            };
             let attempt = control.begin_attempt();
             let error = match op(attempt) {
                 Ok(value) => {
                     control.reached_dependency();
+                    permit.map(Permit::record_success);
                     return Ok(value);
                 }
                 Err(error) => error,
             };
-            match self.settle(&mut control, &error) {
+            match self.settle(&mut control, &error, permit) {
                 Next::Stop(reason) => return Err(RetryError::new(reason, attempt, Some(error))),
                 Next::Wait(wait) if wait.is_zero() => {}
                 Next::Wait(wait) => self.sleeper.sleep_blocking(wait),
             }
+            last = Some(error);
         }
     }
 
-    /// Classifies a failure, books it and decides what comes next.
-    fn settle<E>(&self, control: &mut Control<'a>, error: &E) -> Next
+    /// Classifies a failure, books it (budget, breaker permit) and decides
+    /// what comes next.
+    fn settle<E>(&self, control: &mut Control<'a>, error: &E, permit: Option<Permit<'a, B>>) -> Next
     where
         K: Classify<E>,
     {
         let decision = self.classify.classify(error);
+        if let Some(permit) = permit {
+            match decision {
+                Decision::Retry | Decision::RetryAfter(_) => permit.record_failure(),
+                Decision::DoNotRetry | Decision::Rejected(_) => permit.record_ignored(),
+            }
+        }
         if !matches!(decision, Decision::Rejected(_)) {
             control.reached_dependency();
         }
-        control.after_failure(decision, self.clock.now())
+        control.after_failure(decision, self.clock)
     }
 }
 
-impl<C, S, K> fmt::Debug for Retry<'_, C, S, K> {
+impl<C, S, K, B: Clock> fmt::Debug for Retry<'_, C, S, K, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("policy", self.policy)
             .field("budget", &self.budget.is_some())
+            .field("breaker", &self.breaker.is_some())
             .field("deadline", &self.deadline)
             .field("seed", &self.seed)
             .finish_non_exhaustive()

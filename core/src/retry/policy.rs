@@ -37,6 +37,20 @@ pub enum Decision {
     Rejected(Option<Duration>),
 }
 
+impl From<&crate::breaker::Rejected> for Decision {
+    /// A breaker's rejection: stop, spend nothing, say when to come back.
+    ///
+    /// ```
+    /// use brace::breaker::Rejected;
+    /// use brace::retry::Decision;
+    ///
+    /// assert_eq!(Decision::from(&Rejected::ForcedOpen), Decision::Rejected(None));
+    /// ```
+    fn from(rejected: &crate::breaker::Rejected) -> Self {
+        Decision::Rejected(rejected.retry_after())
+    }
+}
+
 /// Decides, per failed attempt, whether to retry.
 ///
 /// Implemented for every `Fn(&E) -> Decision`, and by [`RetryAll`] (the

@@ -5,7 +5,7 @@
 //! recording is one relaxed `fetch_add` on the thread's own cache line; no
 //! lock, no allocation.
 //!
-//! * **Count window** of `N` calls: `K = min(N, 10)` blocks of
+//! * **Count window** of `N` calls: `K = min(N, 8)` blocks of
 //!   `B = ceil(N / K)` calls. A block completes when the recording thread's
 //!   cell reaches `trigger` calls. `trigger` starts at `B` (exact for one
 //!   thread) and after each roll becomes `ceil(B / cells that took calls)`,
@@ -64,6 +64,9 @@ impl AddAssign for Counts {
 
 const EMPTY: u64 = u64::MAX;
 
+/// Blocks in a count window (a power of two: the slot is `index & 7`).
+const BLOCKS: u32 = 8;
+
 /// One completed block in the ring.
 #[derive(Debug)]
 struct Block {
@@ -96,7 +99,7 @@ impl Window {
     pub(crate) fn new(kind: WindowKind) -> Self {
         let (span, blocks) = match kind {
             WindowKind::Count { calls } => {
-                let blocks = calls.min(10) as u64;
+                let blocks = calls.min(BLOCKS) as u64;
                 let block = (calls as u64).div_ceil(blocks);
                 (Span::Calls { block }, blocks)
             }
@@ -156,8 +159,12 @@ impl Window {
             let index = self.current.load(Ordering::Relaxed);
             self.store_block(index, counts);
             self.current.store(index + 1, Ordering::Relaxed);
-            self.trigger
-                .store(block.div_ceil(active.max(1)), Ordering::Relaxed);
+            let trigger = if active <= 1 {
+                block
+            } else {
+                block.div_ceil(active)
+            };
+            self.trigger.store(trigger, Ordering::Relaxed);
         }
         self.unlock();
         due
@@ -179,7 +186,12 @@ impl Window {
     }
 
     fn store_block(&self, index: u64, counts: Counts) {
-        let slot = &self.ring[(index % self.ring.len() as u64) as usize];
+        let len = self.ring.len() as u64;
+        let slot = if len.is_power_of_two() {
+            &self.ring[(index & (len - 1)) as usize]
+        } else {
+            &self.ring[(index % len) as usize]
+        };
         slot.calls.store(counts.calls, Ordering::Relaxed);
         slot.failures.store(counts.failures, Ordering::Relaxed);
         slot.slow.store(counts.slow, Ordering::Relaxed);
@@ -270,7 +282,7 @@ mod tests {
         let w = Window::new(WindowKind::Count { calls: 100 });
         for i in 0..25 {
             let rolled = w.record(i % 5 == 0, i % 2 == 0, none);
-            assert_eq!(rolled, i % 10 == 9, "call {i}");
+            assert_eq!(rolled, i % 13 == 12, "call {i}: blocks of 13");
         }
         let t = w.totals(none);
         assert_eq!((t.calls, t.failures, t.slow), (25, 5, 13));
