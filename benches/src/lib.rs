@@ -11,14 +11,14 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod cache;
 pub mod harness;
-pub mod metrics;
-pub mod tower;
 pub mod hitratio;
-pub mod reference;
-pub mod singleflight;
-pub mod traces;
 pub mod loader;
-pub mod breaker;
+pub mod metrics;
+pub mod reference;
 pub mod retry;
+pub mod singleflight;
+pub mod tower;
+pub mod traces;

@@ -38,16 +38,16 @@ extern crate alloc;
 extern crate std;
 
 pub mod breaker;
-pub mod metrics;
-pub mod retry;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod cache;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub mod singleflight;
+pub mod loader;
+pub mod metrics;
+pub mod retry;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub mod loader;
+pub mod singleflight;
 pub(crate) mod sync;
 pub mod time;
