@@ -11,6 +11,9 @@ const LEFT: f64 = 70.0;
 const TOP: f64 = 40.0;
 const GAP: f64 = 30.0;
 
+/// A panel: its label, its line colour, and the value it plots per slice.
+type Panel = (&'static str, &'static str, Box<dyn Fn(&Bucket) -> f64>);
+
 /// Renders `buckets` (one per time slice of `slice_secs`) as an SVG document.
 pub(crate) fn render(buckets: &[Bucket], slice_secs: f64, phase_bounds: &[(f64, &str)]) -> String {
     let plot_w = WIDTH - LEFT - 20.0;
@@ -27,7 +30,7 @@ pub(crate) fn render(buckets: &[Bucket], slice_secs: f64, phase_bounds: &[(f64, 
         r#"<text x="{LEFT}" y="22" font-size="16" font-weight="bold">brace lab: reqwest + breaker + retry budget against a flaky service</text>"#
     );
     let x = |t: f64| LEFT + t / total * plot_w;
-    let panels: [(&str, &str, Box<dyn Fn(&Bucket) -> f64>); 4] = [
+    let panels: [Panel; 4] = [
         (
             "requests/s",
             "#1f77b4",
@@ -48,7 +51,7 @@ pub(crate) fn render(buckets: &[Bucket], slice_secs: f64, phase_bounds: &[(f64, 
     for (i, (label, colour, value)) in panels.iter().enumerate() {
         let top = TOP + i as f64 * (PANEL + GAP);
         let bottom = top + PANEL;
-        let values: Vec<f64> = buckets.iter().map(|b| value(b)).collect();
+        let values: Vec<f64> = buckets.iter().map(value).collect();
         let max = if i == 3 {
             2.0
         } else {
