@@ -6,3 +6,5 @@
     rust_2018_idioms
 )]
 #![forbid(unsafe_code)]
+
+pub mod lab;
