@@ -259,6 +259,23 @@ async fn a_slow_attempt_times_out_and_is_retried() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_slow_body_is_read_once_and_not_retried() {
+    // The attempt timeout covers the wait for the response head; a body
+    // that trickles in afterwards belongs to the caller, so it is neither
+    // cut off nor retried.
+    let server = Server::start([Reply::SlowBody(Duration::from_secs(3))]).await;
+    let client =
+        client(RetryMiddleware::builder(policy(3)).attempt_timeout(Duration::from_secs(1)));
+    let started = Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(outcome(&response).attempts, 1);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(response.text().await.unwrap(), "slow body");
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_attempt_timing_out_reports_the_timeout() {
     let server = Server::start([]).await;
     server.otherwise(Reply::Slow(Duration::from_secs(30)));

@@ -21,6 +21,9 @@ pub enum Reply {
     RetryAfter(u16, &'static str),
     /// 200 after this long (on tokio's clock).
     Slow(Duration),
+    /// 200 with its head at once and a body whose second half arrives
+    /// after this long (on tokio's clock).
+    SlowBody(Duration),
 }
 
 #[derive(Default)]
@@ -94,6 +97,19 @@ async fn answer(State(script): State<Arc<Script>>) -> Response {
         Some(Reply::Slow(delay)) => {
             tokio::time::sleep(delay).await;
             (StatusCode::OK, "slow").into_response()
+        }
+        Some(Reply::SlowBody(delay)) => {
+            let chunks = futures::stream::unfold(0u8, move |step| async move {
+                match step {
+                    0 => Some((Ok::<_, std::io::Error>("slow "), 1)),
+                    1 => {
+                        tokio::time::sleep(delay).await;
+                        Some((Ok("body"), 2))
+                    }
+                    _ => None,
+                }
+            });
+            (StatusCode::OK, axum::body::Body::from_stream(chunks)).into_response()
         }
     }
 }
