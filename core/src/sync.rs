@@ -99,15 +99,48 @@ impl<T> Mutex<T> {
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
 
-/// A small dense number for the calling thread (0, 1, 2, ... in order of
-/// first call), used to pick a stripe of striped counters and buffers.
-/// Any value is correct; distinct threads get distinct stripes when there are
-/// enough of them.
-#[cfg(feature = "std")]
+/// A small number for the calling thread, used to pick a stripe of striped
+/// counters and buffers. Any value is correct; it only spreads contention.
+///
+/// * `std`: 0, 1, 2, ... in order of first call, so distinct threads get
+///   distinct stripes while there are enough of them.
+/// * loom: a hash of the thread's number within the model, the same in
+///   every explored execution (loom requires a deterministic model, and a
+///   stack address is not stable across executions).
+/// * no `std`: a hash of a stack address (threads run on different stacks).
+#[inline]
 pub(crate) fn thread_index() -> usize {
-    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-    std::thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    #[cfg(all(feature = "std", not(loom)))]
+    {
+        static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+        std::thread_local! {
+            static INDEX: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
+        INDEX.with(|i| *i)
     }
-    INDEX.with(|i| *i)
+    #[cfg(loom)]
+    {
+        // loom's `ThreadId` hashes an execution id that changes between
+        // explored executions; its `Debug` form ("ThreadId(n)") holds only
+        // the thread's number within the execution, so hash that (FNV-1a).
+        use core::fmt::Write;
+        struct Fnv(u64);
+        impl Write for Fnv {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                for b in s.bytes() {
+                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                Ok(())
+            }
+        }
+        let mut hash = Fnv(0xcbf2_9ce4_8422_2325);
+        let _ = write!(hash, "{:?}", loom::thread::current().id());
+        (hash.0 >> 32) as usize
+    }
+    #[cfg(all(not(feature = "std"), not(loom)))]
+    {
+        let marker = 0u8;
+        let addr = core::ptr::addr_of!(marker) as usize as u64;
+        ((addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize
+    }
 }

@@ -34,9 +34,7 @@ fn first_hint() -> usize {
 #[cfg(not(all(feature = "std", not(loom))))]
 #[inline]
 pub(crate) fn thread_hint() -> usize {
-    let marker = 0u8;
-    let addr = core::ptr::addr_of!(marker) as usize as u64;
-    ((addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize
+    crate::sync::thread_index()
 }
 
 #[cfg(all(test, feature = "std", not(loom)))]

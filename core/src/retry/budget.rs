@@ -91,8 +91,8 @@ fn live_sum(cells: &[u64; SLICES], target: u32, mask: u64) -> u64 {
 
 /// A small number fixed per thread, for picking a stripe. With `std`,
 /// threads are numbered in the order they first ask, so the first threads
-/// all get different stripes; without it, a stack address is hashed
-/// (threads' stacks lie far apart).
+/// all get different stripes; without it (and under loom) it is
+/// [`crate::sync::thread_index`].
 #[inline]
 fn thread_number() -> usize {
     #[cfg(all(feature = "std", not(loom)))]
@@ -106,9 +106,7 @@ fn thread_number() -> usize {
     }
     #[cfg(not(all(feature = "std", not(loom))))]
     {
-        let probe = 0u8;
-        let address = core::ptr::addr_of!(probe) as usize as u64;
-        ((address >> 16).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
+        crate::sync::thread_index()
     }
 }
 

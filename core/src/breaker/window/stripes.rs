@@ -105,8 +105,8 @@ fn unpack(packed: u64, slow: u64) -> Counts {
 ///
 /// With `std`, threads take cells round-robin on first use, so two threads
 /// never share one until there are more threads than cells. Without `std`
-/// (and under loom) it hashes the address of a stack slot: threads run on
-/// different stacks. Either way the choice only affects contention, never
+/// and under loom it takes [`crate::sync::thread_index`] (under loom a hash
+/// of the thread's number in the model, stable across explored executions). Either way the choice only affects contention, never
 /// correctness.
 #[inline]
 pub(crate) fn stripe_index() -> usize {
@@ -131,9 +131,7 @@ pub(crate) fn stripe_index() -> usize {
     }
     #[cfg(not(all(feature = "std", not(loom))))]
     {
-        let marker = 0u8;
-        let addr = core::ptr::addr_of!(marker).addr();
-        ((addr >> 16).wrapping_mul(0x9E37_79B9) >> 16) & (STRIPES - 1)
+        crate::sync::thread_index() & (STRIPES - 1)
     }
 }
 
