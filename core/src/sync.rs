@@ -112,11 +112,22 @@ pub(crate) use parking_lot::RwLock;
 pub(crate) fn thread_index() -> usize {
     #[cfg(all(feature = "std", not(loom)))]
     {
-        static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+        const UNSET: usize = usize::MAX;
         std::thread_local! {
-            static INDEX: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            // A const initialiser keeps the access a plain TLS load.
+            static INDEX: core::cell::Cell<usize> = const { core::cell::Cell::new(UNSET) };
         }
-        INDEX.with(|i| *i)
+        #[cold]
+        fn first_call() -> usize {
+            static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+            let index = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) & (UNSET >> 1);
+            INDEX.with(|i| i.set(index));
+            index
+        }
+        match INDEX.with(|i| i.get()) {
+            UNSET => first_call(),
+            index => index,
+        }
     }
     #[cfg(loom)]
     {

@@ -89,25 +89,11 @@ fn live_sum(cells: &[u64; SLICES], target: u32, mask: u64) -> u64 {
         .sum()
 }
 
-/// A small number fixed per thread, for picking a stripe. With `std`,
-/// threads are numbered in the order they first ask, so the first threads
-/// all get different stripes; without it (and under loom) it is
-/// [`crate::sync::thread_index`].
+/// A small number fixed per thread, for picking a stripe
+/// ([`crate::sync::thread_index`]).
 #[inline]
 fn thread_number() -> usize {
-    #[cfg(all(feature = "std", not(loom)))]
-    {
-        use crate::sync::StaticAtomicU64;
-        static NEXT: StaticAtomicU64 = StaticAtomicU64::new(0);
-        std::thread_local! {
-            static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed) as usize;
-        }
-        NUMBER.with(|n| *n)
-    }
-    #[cfg(not(all(feature = "std", not(loom))))]
-    {
-        crate::sync::thread_index()
-    }
+    crate::sync::thread_index()
 }
 
 /// Is `tag` a later slice than `than` (modulo 2³²)?

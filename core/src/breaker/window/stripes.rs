@@ -101,38 +101,13 @@ fn unpack(packed: u64, slow: u64) -> Counts {
     }
 }
 
-/// The cell the current thread writes to.
-///
-/// With `std`, threads take cells round-robin on first use, so two threads
-/// never share one until there are more threads than cells. Without `std`
-/// and under loom it takes [`crate::sync::thread_index`] (under loom a hash
-/// of the thread's number in the model, stable across explored executions). Either way the choice only affects contention, never
-/// correctness.
+/// The cell the current thread writes to: [`crate::sync::thread_index`]
+/// (threads take cells round-robin on first use, so two threads never share
+/// one until there are more threads than cells). The choice only affects
+/// contention, never correctness.
 #[inline]
 pub(crate) fn stripe_index() -> usize {
-    #[cfg(all(feature = "std", not(loom)))]
-    {
-        use crate::sync::AtomicUsize;
-        use core::cell::Cell;
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        const UNSET: usize = usize::MAX;
-        std::thread_local! {
-            // A const initialiser keeps the access a plain TLS load.
-            static INDEX: Cell<usize> = const { Cell::new(UNSET) };
-        }
-        INDEX.with(|i| match i.get() {
-            UNSET => {
-                let index = NEXT.fetch_add(1, Ordering::Relaxed) & (STRIPES - 1);
-                i.set(index);
-                index
-            }
-            index => index,
-        })
-    }
-    #[cfg(not(all(feature = "std", not(loom))))]
-    {
-        crate::sync::thread_index() & (STRIPES - 1)
-    }
+    crate::sync::thread_index() & (STRIPES - 1)
 }
 
 #[cfg(all(test, not(loom)))]
