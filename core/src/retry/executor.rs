@@ -260,13 +260,7 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
             };
             let attempt = control.begin_attempt();
             let error = match op(attempt).await {
-                Ok(value) => {
-                    control.reached_dependency();
-                    if let Some(permit) = permit {
-                        permit.record_success();
-                    }
-                    return Ok(value);
-                }
+                Ok(value) => return Ok(Self::succeed(&mut control, permit, value)),
                 Err(error) => error,
             };
             match self.settle(&mut control, &error, permit) {
@@ -314,13 +308,7 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
             };
             let attempt = control.begin_attempt();
             let error = match op(attempt) {
-                Ok(value) => {
-                    control.reached_dependency();
-                    if let Some(permit) = permit {
-                        permit.record_success();
-                    }
-                    return Ok(value);
-                }
+                Ok(value) => return Ok(Self::succeed(&mut control, permit, value)),
                 Err(error) => error,
             };
             match self.settle(&mut control, &error, permit) {
@@ -330,6 +318,16 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
             }
             last = Some(error);
         }
+    }
+
+    /// An attempt succeeded: it reached the dependency, and its permit (if
+    /// a breaker is attached) records a success.
+    fn succeed<T>(control: &mut Control<'a>, permit: Option<Permit<'a, B>>, value: T) -> T {
+        control.reached_dependency();
+        if let Some(permit) = permit {
+            permit.record_success();
+        }
+        value
     }
 
     /// Classifies a failure, books it (budget, breaker permit) and decides
