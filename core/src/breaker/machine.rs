@@ -143,7 +143,7 @@ impl<C: Clock> CircuitBreaker<C> {
 
     /// Applies the outcome of a permit's call (or of its drop, as
     /// [`Outcome::Ignored`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_outcome(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<Nanos>) {
         match ticket.role {
             Role::Closed => self.record_closed(ticket.generation, outcome, elapsed),

@@ -21,7 +21,10 @@
 //! ends, never waited on by recorders) harvests the cells into the ring slot
 //! `current % K`, tags it with `current`, and advances `current`. A record
 //! that loses the flag just adds to the cells: its call lands in the block
-//! being harvested or the next one, never nowhere. Readers summing the ring
+//! being harvested or the next one, never nowhere. A roll asks the breaker
+//! to re-evaluate the rates only while the window still holds a block with a
+//! failure or slow call (`last_bad`): successes alone can trip nothing, so
+//! the common all-success roll never sums the window. Readers summing the ring
 //! while a roll is under way may miss or double-see one block for that
 //! instant; trip decisions are re-taken on the next failure.
 
@@ -101,6 +104,11 @@ struct RollState {
     current: AtomicU64,
     /// The roll try-lock.
     rolling: AtomicBool,
+    /// Index of the newest completed block that held a failure or a slow
+    /// call (`EMPTY`: none since the last reset). Written under `rolling`.
+    /// A roll asks for a rate evaluation only while that block is still in
+    /// the window: a window of successes alone can trip nothing.
+    last_bad: AtomicU64,
 }
 
 impl Window {
@@ -135,14 +143,16 @@ impl Window {
             roll: CachePadded::new(RollState {
                 current: AtomicU64::new(0),
                 rolling: AtomicBool::new(false),
+                last_bad: AtomicU64::new(EMPTY),
             }),
             trigger: AtomicU64::new(trigger),
         }
     }
 
     /// Counts one outcome. `now` is read only by a time window. Returns
-    /// whether this call completed (rolled) a block.
-    #[inline]
+    /// whether this call completed (rolled) a block while the window holds a
+    /// failure or a slow call, that is, whether a rate may have risen.
+    #[inline(always)]
     pub(crate) fn record(&self, failed: bool, slow: bool, now: impl FnOnce() -> Nanos) -> bool {
         match self.span {
             Span::Calls { block } => {
@@ -165,6 +175,7 @@ impl Window {
         if !self.try_lock() {
             return false;
         }
+        let mut bad = false;
         // Another roller may have harvested this cell since we looked.
         let due = self.cells.calls_here() >= self.trigger.load(Ordering::Relaxed);
         if due {
@@ -172,6 +183,7 @@ impl Window {
             let index = self.roll.current.load(Ordering::Relaxed);
             self.store_block(index, counts);
             self.roll.current.store(index + 1, Ordering::Relaxed);
+            bad = self.holds_bad(index + 1);
             let trigger = if active <= 1 {
                 block
             } else {
@@ -182,7 +194,7 @@ impl Window {
             }
         }
         self.unlock();
-        due
+        due && bad
     }
 
     #[cold]
@@ -192,14 +204,21 @@ impl Window {
             return false;
         }
         let current = self.roll.current.load(Ordering::Relaxed);
-        let due = index > current;
-        if due {
+        let due = index > current && {
             let (counts, _) = self.cells.harvest();
             self.store_block(current, counts);
             self.roll.current.store(index, Ordering::Relaxed);
-        }
+            self.holds_bad(index)
+        };
         self.unlock();
         due
+    }
+
+    /// Whether the window that ends before block `current` still holds the
+    /// newest block with a failure or slow call. Called under `rolling`.
+    fn holds_bad(&self, current: u64) -> bool {
+        let last = self.roll.last_bad.load(Ordering::Relaxed);
+        last != EMPTY && last + self.ring.len() as u64 >= current
     }
 
     fn store_block(&self, index: u64, counts: Counts) {
@@ -213,6 +232,9 @@ impl Window {
         slot.failures.store(counts.failures, Ordering::Relaxed);
         slot.slow.store(counts.slow, Ordering::Relaxed);
         slot.tag.store(index, Ordering::Relaxed);
+        if counts.failures != 0 || counts.slow != 0 {
+            self.roll.last_bad.store(index, Ordering::Relaxed);
+        }
     }
 
     /// The counts in the window as of `now` (read only by a time window).
@@ -249,6 +271,7 @@ impl Window {
         for slot in self.ring.iter() {
             slot.tag.store(EMPTY, Ordering::Relaxed);
         }
+        self.roll.last_bad.store(EMPTY, Ordering::Relaxed);
         match self.span {
             Span::Calls { block } => {
                 self.roll.current.store(0, Ordering::Relaxed);
@@ -307,6 +330,22 @@ mod tests {
         }
         let t = w.totals(none);
         assert_eq!((t.calls, t.failures, t.slow), (25, 5, 13));
+    }
+
+    #[test]
+    fn a_roll_asks_for_evaluation_only_while_a_failure_is_in_the_window() {
+        // 8 blocks of 1 call each.
+        let w = Window::new(WindowKind::Count { calls: 8 });
+        assert!(!w.record(false, false, none), "successes alone");
+        assert!(w.record(true, false, none), "the block with the failure");
+        // The window is the 8 completed blocks: 7 more keep the failure in.
+        for i in 0..7 {
+            assert!(w.record(false, false, none), "failure still in: {i}");
+        }
+        assert!(!w.record(false, false, none), "the failure aged out");
+        assert!(w.record(false, true, none), "a slow call counts too");
+        w.reset(Nanos::ZERO);
+        assert!(!w.record(false, false, none), "reset forgets it");
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Stripes {
 
     /// Counts one call in this thread's cell and returns how many calls the
     /// cell now holds.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, failed: bool, slow: bool) -> u64 {
         let cell = &self.cells[stripe_index()];
         let delta = CALL | if failed { FAILURE } else { 0 };
