@@ -32,7 +32,6 @@ struct Spec {
     max_open_ms: u64,
     permitted: u32,
     max_wait_ms: u64,
-    open_check_every: u32,
 }
 
 impl Spec {
@@ -42,8 +41,7 @@ impl Spec {
             .open_duration(ms(self.open_ms))
             .open_duration_growth(self.growth, ms(self.max_open_ms))
             .permitted_calls_in_half_open(self.permitted)
-            .max_wait_in_half_open(ms(self.max_wait_ms))
-            .open_check_every(self.open_check_every);
+            .max_wait_in_half_open(ms(self.max_wait_ms));
         if let Some(n) = self.consecutive {
             b = b.consecutive_failures(n);
         }
@@ -103,10 +101,6 @@ struct Model {
     blocks: VecDeque<(u64, Counts)>,
     current: Counts,
     index: u64,
-    /// `open_check_every`: rejections left before the next clock read, and
-    /// the latest reading.
-    countdown: u32,
-    last_now: u64,
 }
 
 const MS: u64 = 1_000_000;
@@ -126,8 +120,6 @@ impl Model {
             blocks: VecDeque::new(),
             current: Counts::default(),
             index: 0,
-            countdown: 0,
-            last_now: 0,
         }
     }
 
@@ -170,7 +162,6 @@ impl Model {
         match to {
             State::Open => {
                 self.deadline = self.now + self.open_for(self.trips);
-                self.last_now = self.last_now.max(self.now);
             }
             State::HalfOpen => self.deadline = self.now + self.spec.max_wait_ms * MS,
             State::Closed => {
@@ -187,25 +178,6 @@ impl Model {
     }
 
     fn acquire(&mut self) -> Result<(u32, Role), Rejected> {
-        if self.state == State::Open && self.spec.open_check_every > 1 {
-            if self.countdown == 0 {
-                self.countdown = self.spec.open_check_every - 1;
-                self.last_now = self.last_now.max(self.now);
-                return self.acquire_reading_the_clock();
-            }
-            self.countdown -= 1;
-            if self.last_now < self.deadline {
-                return Err(Rejected::OpenUntil {
-                    until: Nanos::new(self.deadline),
-                    retry_after: Duration::from_nanos(self.deadline - self.last_now),
-                });
-            }
-            self.last_now = self.last_now.max(self.now);
-        }
-        self.acquire_reading_the_clock()
-    }
-
-    fn acquire_reading_the_clock(&mut self) -> Result<(u32, Role), Rejected> {
         let open_until = |until: u64, now: u64| Rejected::OpenUntil {
             until: Nanos::new(until),
             retry_after: Duration::from_nanos(until - now),
@@ -371,19 +343,10 @@ fn spec() -> impl Strategy<Value = Spec> {
             1u64..4,
         ),
         1u32..4,
-        (1u64..40, prop_oneof![3 => Just(1u32), 1 => 2u32..5]),
+        1u64..40,
     )
         .prop_map(
-            |(
-                consecutive,
-                failure_rate,
-                slow,
-                window,
-                minimum_calls,
-                open,
-                permitted,
-                (wait, checks),
-            )| {
+            |(consecutive, failure_rate, slow, window, minimum_calls, open, permitted, wait)| {
                 let consecutive = match (consecutive, failure_rate, slow) {
                     (None, None, None) => Some(2),
                     (c, ..) => c,
@@ -399,7 +362,6 @@ fn spec() -> impl Strategy<Value = Spec> {
                     max_open_ms: open.0 * open.2,
                     permitted,
                     max_wait_ms: wait,
-                    open_check_every: checks,
                 }
             },
         )

@@ -169,7 +169,6 @@ pub struct Config {
     pub(crate) open_jitter: f64,
     pub(crate) permitted_in_half_open: u32,
     pub(crate) max_wait_in_half_open: Nanos,
-    pub(crate) open_check_every: u32,
     pub(crate) listener: Option<Listener>,
 }
 
@@ -191,7 +190,6 @@ impl Config {
                 open_jitter: 0.0,
                 permitted_in_half_open: 3,
                 max_wait_in_half_open: Nanos::from_duration(Duration::from_secs(60)),
-                open_check_every: 1,
                 listener: None,
             },
         }
@@ -271,7 +269,6 @@ impl fmt::Debug for Config {
             .field("open_jitter", &self.open_jitter)
             .field("permitted_in_half_open", &self.permitted_in_half_open)
             .field("max_wait_in_half_open", &self.max_wait_in_half_open)
-            .field("open_check_every", &self.open_check_every)
             .field("listener", &self.listener.is_some())
             .finish()
     }
@@ -372,20 +369,6 @@ impl ConfigBuilder {
     /// breaker opens again (default 60 s), so a lost probe cannot wedge it.
     pub fn max_wait_in_half_open(mut self, wait: Duration) -> Self {
         self.config.max_wait_in_half_open = Nanos::from_duration(wait);
-        self
-    }
-
-    /// While open, each thread reads the clock only on every `calls`-th
-    /// rejected call and rejects the ones in between against the deadline
-    /// and the last reading (default 1: read it every time).
-    ///
-    /// Reading a monotonic clock costs 20 ns on a typical machine and
-    /// several times that in some VMs, more than the rest of a rejection;
-    /// with `calls = 64` an open breaker rejects in a few nanoseconds. The
-    /// price: after the open duration a thread may reject up to `calls - 1`
-    /// more calls before it notices that a probe is due.
-    pub fn open_check_every(mut self, calls: u32) -> Self {
-        self.config.open_check_every = calls;
         self
     }
 
@@ -506,11 +489,6 @@ impl ConfigBuilder {
             return Err(ConfigError::TooLarge {
                 field: "permitted_calls_in_half_open",
                 max: MAX_PROBES as u64,
-            });
-        }
-        if c.open_check_every == 0 {
-            return Err(ConfigError::Zero {
-                field: "open_check_every",
             });
         }
         if c.max_wait_in_half_open == Nanos::ZERO {

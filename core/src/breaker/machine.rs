@@ -43,6 +43,17 @@ impl<C: Clock> CircuitBreaker<C> {
                 generation: word.generation(),
                 role: Role::Closed,
             }),
+            // The open state's common case: a settled word whose deadline
+            // the clock's cached reading has not reached. No clock read, no
+            // write: a rejection costs about what a closed-state call does.
+            State::Open if !word.is_busy() => {
+                let until = self.deadline();
+                let seen = self.clock.recent();
+                if seen < until {
+                    return Err(open_until(until, seen));
+                }
+                self.admit_slow(word)
+            }
             _ => self.admit_slow(word),
         }
     }
@@ -59,13 +70,7 @@ impl<C: Clock> CircuitBreaker<C> {
                 State::Disabled => return Ok(ticket(word, Role::Disabled)),
                 State::ForcedOpen => return Err(Rejected::ForcedOpen),
                 State::Open => {
-                    if let Some(rejected) = self.reject_from_last_reading(word) {
-                        return Err(rejected);
-                    }
                     let now = self.clock.now();
-                    if let Some(checks) = &self.open_checks {
-                        checks.last_now.fetch_max(now.as_u64(), Ordering::Relaxed);
-                    }
                     if word.is_busy() {
                         // The deadline is being published; it is about a
                         // full open duration away.
@@ -94,11 +99,11 @@ impl<C: Clock> CircuitBreaker<C> {
                         }
                         continue;
                     }
-                    let now = self.clock.now();
+                    let seen = self.clock.recent();
                     let wait = if word.is_busy() {
                         self.config.max_wait_in_half_open
                     } else {
-                        self.deadline().saturating_sub(now)
+                        self.deadline().saturating_sub(seen)
                     };
                     if wait > Nanos::ZERO {
                         return Err(Rejected::ProbesInFlight {
@@ -106,6 +111,7 @@ impl<C: Clock> CircuitBreaker<C> {
                         });
                     }
                     // The probes are stuck past the max wait: open again.
+                    let now = self.clock.now();
                     let next = word.next(State::Open, word.trips() + 1, 0);
                     match self.swap_word(word, next) {
                         Ok(()) => {
@@ -117,28 +123,6 @@ impl<C: Clock> CircuitBreaker<C> {
                 }
             }
         }
-    }
-
-    /// With `open_check_every(n)`, rejects without reading the clock if this
-    /// thread's countdown has not run out and the last reading is still
-    /// before the deadline. The countdown lives in a per-stripe cell; a
-    /// thread sharing the cell only makes the reads a little more frequent.
-    #[inline]
-    fn reject_from_last_reading(&self, word: Word) -> Option<Rejected> {
-        let checks = self.open_checks.as_ref()?;
-        if word.is_busy() {
-            return None;
-        }
-        let cell = &checks.countdown[super::window::stripe_index()];
-        let left = cell.load(Ordering::Relaxed);
-        if left == 0 {
-            cell.store(self.config.open_check_every - 1, Ordering::Relaxed);
-            return None;
-        }
-        cell.store(left - 1, Ordering::Relaxed);
-        let seen = Nanos::new(checks.last_now.load(Ordering::Relaxed));
-        let until = self.deadline();
-        (seen < until).then(|| open_until(until, seen))
     }
 
     /// Applies the outcome of a permit's call (or of its drop, as
@@ -164,7 +148,7 @@ impl<C: Clock> CircuitBreaker<C> {
         let rolled = self
             .window
             .as_ref()
-            .is_some_and(|w| w.record(failed, slow, || self.clock.now()));
+            .is_some_and(|w| w.record(failed, slow, || self.clock.recent()));
         let consecutive_live = self.config.consecutive_failures.is_some()
             && (failed || self.consecutive.load(Ordering::Relaxed) != 0);
         if failed || slow || rolled || consecutive_live {
@@ -199,7 +183,7 @@ impl<C: Clock> CircuitBreaker<C> {
         let Some(window) = &self.window else {
             return false;
         };
-        let counts = window.totals(|| self.clock.now());
+        let counts = window.totals(|| self.clock.recent());
         if counts.calls < u64::from(self.config.minimum_calls) {
             return false;
         }
@@ -304,9 +288,6 @@ impl<C: Clock> CircuitBreaker<C> {
                 self.core
                     .deadline
                     .store(now.saturating_add(open).as_u64(), Ordering::Relaxed);
-                if let Some(checks) = &self.open_checks {
-                    checks.last_now.fetch_max(now.as_u64(), Ordering::Relaxed);
-                }
             }
             State::HalfOpen => {
                 let give_up = now.saturating_add(self.config.max_wait_in_half_open);

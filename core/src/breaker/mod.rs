@@ -99,18 +99,8 @@ pub struct CircuitBreaker<C: Clock> {
     /// one, only read otherwise.
     consecutive: CachePadded<AtomicU32>,
     window: Option<Window>,
-    /// With `open_check_every(n > 1)`: per-stripe countdown of rejections
-    /// left before the next clock read, and the last reading taken.
-    open_checks: Option<OpenChecks>,
     config: Config,
     clock: C,
-}
-
-struct OpenChecks {
-    countdown: alloc::boxed::Box<[CachePadded<AtomicU32>]>,
-    /// Written once per `n` rejections per thread: kept off the line the
-    /// other fields share.
-    last_now: CachePadded<AtomicU64>,
 }
 
 struct Core {
@@ -132,12 +122,6 @@ impl<C: Clock> CircuitBreaker<C> {
             }),
             consecutive: CachePadded::new(AtomicU32::new(0)),
             window,
-            open_checks: (config.open_check_every > 1).then(|| OpenChecks {
-                countdown: (0..window::STRIPES)
-                    .map(|_| CachePadded::new(AtomicU32::new(0)))
-                    .collect(),
-                last_now: CachePadded::new(AtomicU64::new(0)),
-            }),
             config,
             clock,
         }

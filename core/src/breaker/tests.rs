@@ -396,37 +396,46 @@ fn jittered_open_durations_stay_within_bounds() {
     assert!(b.try_acquire().is_ok());
 }
 
+/// A clock whose cached reading trails the real one by a fixed lag.
+struct Lagging {
+    clock: ManualClock,
+    lag: Nanos,
+}
+
+impl Clock for Lagging {
+    fn now(&self) -> Nanos {
+        self.clock.now()
+    }
+    fn recent(&self) -> Nanos {
+        self.clock.now().saturating_sub(self.lag)
+    }
+}
+
 #[test]
-fn open_check_every_rejects_from_the_last_reading_at_most_n_minus_1_times_late() {
-    let (b, clock) = breaker(consecutive(1).open_check_every(4));
-    fail(&b);
+fn open_rejections_read_the_cached_clock_and_the_probe_waits_for_it() {
+    let clock = ManualClock::new();
+    let lag = Nanos::from_duration(SEC);
+    let b = CircuitBreaker::new(
+        consecutive(1).build().unwrap(),
+        Lagging {
+            clock: clock.clone(),
+            lag,
+        },
+    );
+    clock.advance(5 * SEC);
+    b.try_acquire().unwrap().record_failure();
     clock.advance(4 * SEC);
-    let first = b.try_acquire().unwrap_err();
+    let rejected = b.try_acquire().unwrap_err();
     assert_eq!(
-        first.retry_after(),
-        Some(6 * SEC),
-        "the first rejection reads the clock"
+        rejected.retry_after(),
+        Some(7 * SEC),
+        "measured from the cached reading, a second behind"
     );
     clock.advance(6 * SEC);
-    for late in 0..3 {
-        let stale = b.try_acquire().unwrap_err();
-        assert_eq!(
-            stale.retry_after(),
-            Some(6 * SEC),
-            "late rejection {late} uses the last reading"
-        );
-    }
     assert!(
-        b.try_acquire().unwrap().is_probe(),
-        "the 4th call reads the clock and probes"
+        b.try_acquire().is_err(),
+        "the cached reading is still a second short of the deadline"
     );
-    assert_eq!(
-        Config::builder()
-            .consecutive_failures(1)
-            .open_check_every(0)
-            .build()
-            .unwrap_err()
-            .field(),
-        "open_check_every"
-    );
+    clock.advance(SEC);
+    assert!(b.try_acquire().unwrap().is_probe());
 }

@@ -35,7 +35,6 @@ use alloc::vec::Vec;
 use core::ops::{Add, AddAssign};
 
 use stripes::Stripes;
-pub(crate) use stripes::{STRIPES, stripe_index};
 
 use super::config::WindowKind;
 use crate::sync::{AtomicBool, AtomicU64, CachePadded, Ordering, spin_loop};

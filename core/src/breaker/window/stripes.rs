@@ -14,9 +14,9 @@ use crate::sync::{AtomicU64, CachePadded, Ordering};
 /// Number of cells; a power of two. Loom models use two, which is enough to
 /// exercise harvesting one cell while another is written.
 #[cfg(not(loom))]
-pub(crate) const STRIPES: usize = 8;
+const STRIPES: usize = 8;
 #[cfg(loom)]
-pub(crate) const STRIPES: usize = 2;
+const STRIPES: usize = 2;
 
 const CALL: u64 = 1 << 32;
 const FAILURE: u64 = 1;
@@ -106,7 +106,7 @@ fn unpack(packed: u64, slow: u64) -> Counts {
 /// one until there are more threads than cells). The choice only affects
 /// contention, never correctness.
 #[inline]
-pub(crate) fn stripe_index() -> usize {
+fn stripe_index() -> usize {
     crate::sync::thread_index() & (STRIPES - 1)
 }
 

@@ -14,6 +14,9 @@ use core::time::Duration;
 
 use crate::sync::{Arc, AtomicU64, Ordering};
 
+#[cfg(feature = "std")]
+mod ticker;
+
 /// A monotonic instant or span in nanoseconds.
 ///
 /// `u64` nanoseconds cover about 584 years, so arithmetic saturates rather
@@ -120,12 +123,31 @@ impl fmt::Debug for Nanos {
 pub trait Clock: Send + Sync {
     /// The current instant.
     fn now(&self) -> Nanos;
+
+    /// An instant at most about a millisecond before [`now`](Self::now),
+    /// on the same origin, for decisions that need no finer grain: is the
+    /// breaker's open time over, has a budget token or a cache entry
+    /// expired. Clocks with a cheap cached reading return it
+    /// ([`SystemClock`] reads a value a background thread refreshes every
+    /// millisecond: one atomic load); the default is `now()`, so virtual
+    /// clocks stay exact.
+    ///
+    /// Never later than `now()`, and never goes backwards.
+    #[inline]
+    fn recent(&self) -> Nanos {
+        self.now()
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
     #[inline]
     fn now(&self) -> Nanos {
         (**self).now()
+    }
+
+    #[inline]
+    fn recent(&self) -> Nanos {
+        (**self).recent()
     }
 }
 
@@ -134,12 +156,22 @@ impl<C: Clock + ?Sized> Clock for alloc::sync::Arc<C> {
     fn now(&self) -> Nanos {
         (**self).now()
     }
+
+    #[inline]
+    fn recent(&self) -> Nanos {
+        (**self).recent()
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for alloc::boxed::Box<C> {
     #[inline]
     fn now(&self) -> Nanos {
         (**self).now()
+    }
+
+    #[inline]
+    fn recent(&self) -> Nanos {
+        (**self).recent()
     }
 }
 
@@ -180,7 +212,12 @@ where
 
 /// The operating system's monotonic clock ([`std::time::Instant`]).
 ///
-/// Readings are nanoseconds since the moment this value was created.
+/// Readings are nanoseconds since one process-wide origin (the first
+/// `SystemClock` made), so readings of different `SystemClock` values
+/// compare. [`recent`](Clock::recent) is one atomic load of a reading that a
+/// background thread, started on the first call, refreshes every
+/// millisecond (see `ticker.rs`); if that thread cannot be started,
+/// `recent` falls back to `now`.
 ///
 /// ```
 /// use brace::time::{Clock, SystemClock};
@@ -199,10 +236,10 @@ pub struct SystemClock {
 
 #[cfg(feature = "std")]
 impl SystemClock {
-    /// A clock whose origin is now.
+    /// A clock on the process-wide origin.
     pub fn new() -> Self {
         SystemClock {
-            origin: std::time::Instant::now(),
+            origin: ticker::origin(),
         }
     }
 }
@@ -219,6 +256,11 @@ impl Clock for SystemClock {
     #[inline]
     fn now(&self) -> Nanos {
         Nanos::from_duration(self.origin.elapsed())
+    }
+
+    #[inline]
+    fn recent(&self) -> Nanos {
+        ticker::recent()
     }
 }
 
