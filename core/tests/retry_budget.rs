@@ -75,6 +75,34 @@ fn deposits_from_every_thread_pay_for_any_threads_retries() {
 }
 
 #[test]
+fn a_spent_budget_sees_other_threads_deposits_within_a_millisecond() {
+    let clock = ManualClock::new();
+    let b = budget(&clock, 1.0, 0, 64);
+    assert!(!b.try_withdraw(), "nothing deposited yet");
+    std::thread::scope(|s| {
+        s.spawn(|| b.deposit());
+    });
+    clock.advance(Duration::from_millis(1));
+    assert!(b.try_withdraw(), "another thread's deposit, summed afresh");
+    assert!(!b.try_withdraw(), "and spent");
+}
+
+#[test]
+fn a_spent_budget_sees_other_threads_deposits_within_64_refusals() {
+    let clock = ManualClock::new();
+    let b = budget(&clock, 1.0, 0, 64);
+    assert!(!b.try_withdraw(), "nothing deposited yet");
+    std::thread::scope(|s| {
+        s.spawn(|| b.deposit());
+    });
+    // The clock stands still: the stripes are summed afresh at the latest
+    // after 64 refusals decided on the old sum.
+    let attempts = (0..=64).position(|_| b.try_withdraw());
+    assert!(attempts.is_some(), "the deposit was never seen");
+    assert_eq!(b.available(), 0);
+}
+
+#[test]
 fn threads_never_get_more_than_the_budget_holds() {
     let clock = ManualClock::new();
     let b = std::sync::Arc::new(budget(&clock, 0.5, 0, 8));

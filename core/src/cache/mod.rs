@@ -329,7 +329,7 @@ where
         if hard.is_none() && soft.is_none() {
             return (Nanos::MAX, Nanos::MAX);
         }
-        let now = self.clock.now();
+        let now = self.clock.recent();
         let after = |d: Duration| now.saturating_add(Nanos::from_duration(d));
         let expires_at = hard.map_or(Nanos::MAX, after);
         (soft.map_or(expires_at, after), expires_at)
@@ -344,7 +344,7 @@ where
         if !slot.has_deadline() {
             return Some(Freshness::Fresh);
         }
-        match slot.freshness(self.clock.now()) {
+        match slot.freshness(self.clock.recent()) {
             Freshness::Expired => None,
             live => Some(live),
         }

@@ -58,7 +58,7 @@ impl<C: Clock> Red<C> {
     /// Records one finished request.
     #[inline]
     pub fn record(&self, latency: Duration, outcome: Outcome) {
-        self.window.record_at(self.clock.now(), latency, outcome);
+        self.window.record_at(self.clock.recent(), latency, outcome);
     }
 
     /// Records one request that finished at `now` (a reading of this

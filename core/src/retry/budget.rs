@@ -41,6 +41,14 @@
 //! deposits, and the balance never goes below zero. Refusals while a deposit
 //! raced are the only inexactness, and they err on the safe side.
 //!
+//! A grant first checks the thread's own stripe; only if that cannot pay
+//! does it need the other stripes, and there it may use the sum its stripe
+//! took at most 1 ms (and 64 refusals) ago for the same head slice: a lower
+//! bound, since deposits only grow while the head stays put, so it can
+//! cause a refusal but never an over-grant. This keeps a budget that is
+//! spent (every withdrawal refused) from reading other threads' hot lines
+//! on every call.
+//!
 //! Every retry of the loop is caused by another thread's successful
 //! compare-and-swap or by one of ours (a seal or a slice change), so the
 //! protocol is lock-free. Tags wrap after 2³² slices (at least 17 years with
@@ -109,6 +117,41 @@ type Ring = CachePadded<[AtomicU64; SLICES]>;
 fn ring(initial: u64) -> Ring {
     CachePadded::new(core::array::from_fn(|_| AtomicU64::new(initial)))
 }
+
+/// A deposit stripe: its ring of deposit cells, and what its threads last
+/// summed of the *other* stripes (see [`RetryBudget::others`]). Written by
+/// the stripe's own threads; other threads read only `cells`.
+struct Stripe {
+    cells: [AtomicU64; SLICES],
+    /// `[target slice: 32 | deposits: 32]`: the other stripes' live
+    /// deposits in the window ending at that slice, when last summed.
+    others: AtomicU64,
+    /// The clock's `recent()` reading when `others` was summed.
+    others_at: AtomicU64,
+    /// Refusals decided on `others` since it was summed.
+    others_uses: AtomicU64,
+}
+
+impl Stripe {
+    fn new(expired: u32) -> Self {
+        Stripe {
+            cells: core::array::from_fn(|_| AtomicU64::new(with_tag(expired, 0))),
+            others: AtomicU64::new(with_tag(expired, 0)),
+            others_at: AtomicU64::new(0),
+            others_uses: AtomicU64::new(0),
+        }
+    }
+
+    fn live(&self, target: u32) -> u64 {
+        let cells: [u64; SLICES] = core::array::from_fn(|i| self.cells[i].load(Ordering::Acquire));
+        live_sum(&cells, target, DEPOSIT_COUNT)
+    }
+}
+
+/// A refusal may rest on a sum of the other stripes at most this old...
+const OTHERS_MAX_AGE: Nanos = Nanos::new(1_000_000);
+/// ...and at most this many refusals old.
+const OTHERS_MAX_USES: u64 = 64;
 
 /// Shares retries out as a fraction of recent first attempts, plus a floor.
 ///
@@ -184,7 +227,7 @@ pub struct RetryBudget<C> {
     ratio: f64,
     min_retries_per_sec: u32,
     ttl: Duration,
-    deposits: Box<[Ring]>,
+    deposits: Box<[CachePadded<Stripe>]>,
     /// Grants of the slices before the head's, one cell per slice.
     finished: Ring,
     /// The current slice's grants (see the module docs).
@@ -281,8 +324,8 @@ impl RetryBudgetBuilder {
                 / 1_000_000_000) as u64;
         let now = clock.now().as_u64() / slice_nanos;
         let expired = (now as u32).wrapping_sub(2 * SLICES as u32);
-        let deposits: Vec<Ring> = (0..self.stripes)
-            .map(|_| ring(with_tag(expired, 0)))
+        let deposits: Vec<CachePadded<Stripe>> = (0..self.stripes)
+            .map(|_| CachePadded::new(Stripe::new(expired)))
             .collect();
         Ok(RetryBudget {
             clock,
@@ -305,7 +348,7 @@ impl<C: Clock> RetryBudget<C> {
     /// The current slice number (its low 32 bits).
     #[inline]
     fn epoch(&self) -> u32 {
-        let now = self.clock.now().as_u64();
+        let now = self.clock.recent().as_u64();
         // The reciprocal is at most one short of 2^64 / slice, so the
         // product's high half is the quotient or one less.
         let q = ((u128::from(now) * u128::from(self.slice_reciprocal)) >> 64) as u64;
@@ -328,7 +371,7 @@ impl<C: Clock> RetryBudget<C> {
     pub fn deposit(&self) {
         let e = self.epoch();
         let home = self.home();
-        let cell = &self.deposits[home][e as usize % SLICES];
+        let cell = &self.deposits[home].cells[e as usize % SLICES];
         let mut cur = cell.load(Ordering::Relaxed);
         loop {
             let tag = tag_of(cur);
@@ -361,9 +404,8 @@ impl<C: Clock> RetryBudget<C> {
 
     /// Whether the window ending at `target` has at least `cost` units: the
     /// reserve plus what the window's deposits earned (later slices
-    /// excluded). Reads only stripes that ever held a deposit, this thread's
-    /// first, and stops as soon as the answer is yes, so a well-funded
-    /// budget does not read other threads' cache lines.
+    /// excluded). Reads this thread's stripe, then, only if that is not
+    /// enough, the other stripes' sum (see [`others`](Self::others)).
     fn can_pay(&self, target: u32, cost: u128) -> bool {
         let Some(short) = cost
             .checked_sub(u128::from(self.reserve))
@@ -372,23 +414,53 @@ impl<C: Clock> RetryBudget<C> {
             return true;
         };
         let earn = u128::from(self.earn);
-        let home = self.home();
-        let used = self.used.load(Ordering::Acquire);
-        // This thread's stripe (low half) first, then the others (high half)
-        // in index order.
-        let mut pending = u128::from(used & (1 << home)) | (u128::from(used & !(1 << home)) << 64);
-        let mut found: u128 = 0;
+        let home = &self.deposits[self.home()];
+        let mine = u128::from(home.live(target));
+        mine * earn >= short
+            || (mine + u128::from(self.others(home, target, short, mine))) * earn >= short
+    }
+
+    /// The other stripes' live deposits in the window ending at `target`.
+    ///
+    /// Summing them reads cache lines other threads keep writing, which is
+    /// what a contended budget would spend its time on. So a stripe keeps
+    /// its last sum: deposits only grow while the window's head stays at
+    /// `target`, so a sum taken for `target` is a lower bound of the true
+    /// one for as long as the head stays there, and deciding on a lower
+    /// bound can only refuse, never over-grant. The sum is used while it is
+    /// for `target`, younger than [`OTHERS_MAX_AGE`] and has decided fewer
+    /// than [`OTHERS_MAX_USES`] refusals; otherwise the stripes are summed
+    /// afresh. A refusal may thus miss deposits other threads made within
+    /// the last millisecond (or 64 refusals); a thread always reads its own
+    /// stripe's deposits fresh.
+    fn others(&self, home: &Stripe, target: u32, short: u128, mine: u128) -> u64 {
+        let cached = home.others.load(Ordering::Relaxed);
+        let now = self.clock.recent();
+        if tag_of(cached) == target
+            && now.saturating_sub(Nanos::new(home.others_at.load(Ordering::Relaxed)))
+                < OTHERS_MAX_AGE
+            && home.others_uses.load(Ordering::Relaxed) < OTHERS_MAX_USES
+        {
+            let sum = cached & DEPOSIT_COUNT;
+            if (mine + u128::from(sum)) * u128::from(self.earn) < short {
+                home.others_uses.fetch_add(1, Ordering::Relaxed);
+            }
+            return sum;
+        }
+        let home_index = self.home();
+        let used = self.used.load(Ordering::Acquire) & !(1 << home_index);
+        let mut pending = used;
+        let mut sum: u64 = 0;
         while pending != 0 {
             let bit = pending.trailing_zeros() as usize;
             pending &= pending - 1;
-            let stripe = &self.deposits[bit % 64];
-            let cells: [u64; SLICES] = core::array::from_fn(|i| stripe[i].load(Ordering::Acquire));
-            found += u128::from(live_sum(&cells, target, DEPOSIT_COUNT));
-            if found * earn >= short {
-                return true;
-            }
+            sum = sum.saturating_add(self.deposits[bit % 64].live(target));
         }
-        false
+        let sum = sum.min(DEPOSIT_COUNT);
+        home.others.store(with_tag(target, sum), Ordering::Relaxed);
+        home.others_at.store(now.as_u64(), Ordering::Relaxed);
+        home.others_uses.store(0, Ordering::Relaxed);
+        sum
     }
 
     /// Grants in the window ending at the head's slice, head included.
@@ -452,11 +524,7 @@ impl<C: Clock> RetryBudget<C> {
             + self
                 .deposits
                 .iter()
-                .map(|stripe| {
-                    let cells: [u64; SLICES] =
-                        core::array::from_fn(|i| stripe[i].load(Ordering::Acquire));
-                    u128::from(live_sum(&cells, tag_of(head), DEPOSIT_COUNT))
-                })
+                .map(|stripe| u128::from(stripe.live(tag_of(head))))
                 .sum::<u128>()
                 * u128::from(self.earn);
         (money.saturating_sub(spent) / u128::from(SCALE)) as u64

@@ -77,7 +77,7 @@ pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitO
         State::ForcedOpen => Some(CircuitOpen::new(Rejected::ForcedOpen)),
         State::Open => {
             let until = breaker.snapshot().deadline?;
-            let now = breaker.clock().now();
+            let now = breaker.clock().recent();
             (until > now).then(|| {
                 CircuitOpen::new(Rejected::OpenUntil {
                     until,

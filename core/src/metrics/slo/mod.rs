@@ -268,7 +268,7 @@ impl<C: Clock> SloTracker<C> {
     /// Counts one finished request against the objective.
     #[inline]
     pub fn record(&self, latency: Duration, outcome: Outcome) {
-        self.record_at(self.clock.now(), latency, outcome);
+        self.record_at(self.clock.recent(), latency, outcome);
     }
 
     /// Counts one request that finished at `now` (a reading of this
