@@ -97,3 +97,52 @@ async fn metrics_window_slides_with_tokio_time() {
     tokio::time::advance(Duration::from_secs(120)).await;
     assert_eq!(red.snapshot().count(), 0, "everything left the 60 s window");
 }
+
+#[tokio::test(start_paused = true)]
+async fn cache_ttl_and_background_refresh_run_on_tokio_time() {
+    use brace::cache::Cache;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let cache = Cache::<&str, u32>::builder()
+        .max_capacity(100)
+        .time_to_live(Duration::from_secs(10))
+        .refresh_after(Duration::from_secs(5))
+        .spawn_hook(brace_tokio::spawn_hook())
+        .clock(TokioClock::new())
+        .build()
+        .unwrap();
+    let loads = Arc::new(AtomicU32::new(0));
+    let get = |cache: &Cache<&'static str, u32, TokioClock>| {
+        let loads = Arc::clone(&loads);
+        let cache = cache.clone();
+        async move {
+            cache
+                .get_or_load("k", move || async move {
+                    Ok::<_, std::io::Error>(loads.fetch_add(1, Ordering::SeqCst) + 1)
+                })
+                .await
+                .unwrap()
+        }
+    };
+
+    assert_eq!(get(&cache).await, 1, "a cold key loads");
+    tokio::time::advance(Duration::from_secs(4)).await;
+    assert_eq!(get(&cache).await, 1, "fresh at 4 s: served, no load");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(get(&cache).await, 1, "stale at 6 s: the old value at once");
+    // The refresh runs as a spawned task; let it finish.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "one background refresh");
+    assert_eq!(cache.get(&"k"), Some(2), "the refreshed value is served");
+
+    // Written again at 6 s: expires at 16 s, whatever the wall clock says.
+    tokio::time::advance(Duration::from_millis(9_999)).await;
+    assert_eq!(cache.get(&"k"), Some(2), "still live just before 16 s");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(cache.get(&"k"), None, "expired at 16 s");
+}
