@@ -348,7 +348,13 @@ impl<C: Clock> RetryBudget<C> {
     /// The current slice number (its low 32 bits).
     #[inline]
     fn epoch(&self) -> u32 {
-        let now = self.clock.recent().as_u64();
+        self.slice_of(self.clock.recent())
+    }
+
+    /// The slice number of the instant `now`.
+    #[inline]
+    fn slice_of(&self, now: Nanos) -> u32 {
+        let now = now.as_u64();
         // The reciprocal is at most one short of 2^64 / slice, so the
         // product's high half is the quotient or one less.
         let q = ((u128::from(now) * u128::from(self.slice_reciprocal)) >> 64) as u64;
@@ -406,7 +412,7 @@ impl<C: Clock> RetryBudget<C> {
     /// reserve plus what the window's deposits earned (later slices
     /// excluded). Reads this thread's stripe, then, only if that is not
     /// enough, the other stripes' sum (see [`others`](Self::others)).
-    fn can_pay(&self, target: u32, cost: u128) -> bool {
+    fn can_pay(&self, target: u32, cost: u128, now: Nanos) -> bool {
         let Some(short) = cost
             .checked_sub(u128::from(self.reserve))
             .filter(|&s| s > 0)
@@ -417,7 +423,7 @@ impl<C: Clock> RetryBudget<C> {
         let home = &self.deposits[self.home()];
         let mine = u128::from(home.live(target));
         mine * earn >= short
-            || (mine + u128::from(self.others(home, target, short, mine))) * earn >= short
+            || (mine + u128::from(self.others(home, target, short, mine, now))) * earn >= short
     }
 
     /// The other stripes' live deposits in the window ending at `target`.
@@ -433,9 +439,8 @@ impl<C: Clock> RetryBudget<C> {
     /// afresh. A refusal may thus miss deposits other threads made within
     /// the last millisecond (or 64 refusals); a thread always reads its own
     /// stripe's deposits fresh.
-    fn others(&self, home: &Stripe, target: u32, short: u128, mine: u128) -> u64 {
+    fn others(&self, home: &Stripe, target: u32, short: u128, mine: u128, now: Nanos) -> u64 {
         let cached = home.others.load(Ordering::Relaxed);
-        let now = self.clock.recent();
         if tag_of(cached) == target
             && now.saturating_sub(Nanos::new(home.others_at.load(Ordering::Relaxed)))
                 < OTHERS_MAX_AGE
@@ -443,7 +448,10 @@ impl<C: Clock> RetryBudget<C> {
         {
             let sum = cached & DEPOSIT_COUNT;
             if (mine + u128::from(sum)) * u128::from(self.earn) < short {
-                home.others_uses.fetch_add(1, Ordering::Relaxed);
+                // Not a read-modify-write: a count lost to a racing thread
+                // of the same stripe only delays the next refresh a little.
+                let uses = home.others_uses.load(Ordering::Relaxed);
+                home.others_uses.store(uses + 1, Ordering::Relaxed);
             }
             return sum;
         }
@@ -533,11 +541,12 @@ impl<C: Clock> RetryBudget<C> {
     /// Takes one retry's worth out of the budget; `false` (and nothing
     /// taken) when it cannot pay. See the module docs for the protocol.
     pub fn try_withdraw(&self) -> bool {
-        let e = self.epoch();
+        let now = self.clock.recent();
+        let e = self.slice_of(now);
         loop {
             let head = self.current_head(e);
             let cost = u128::from(self.granted(head) + 1) * u128::from(SCALE);
-            if head & GRANT_COUNT == GRANT_COUNT || !self.can_pay(tag_of(head), cost) {
+            if head & GRANT_COUNT == GRANT_COUNT || !self.can_pay(tag_of(head), cost, now) {
                 return false;
             }
             if self

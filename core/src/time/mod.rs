@@ -15,7 +15,7 @@ use core::time::Duration;
 use crate::sync::{Arc, AtomicU64, Ordering};
 
 #[cfg(feature = "std")]
-mod ticker;
+mod system;
 
 /// A monotonic instant or span in nanoseconds.
 ///
@@ -124,13 +124,13 @@ pub trait Clock: Send + Sync {
     /// The current instant.
     fn now(&self) -> Nanos;
 
-    /// An instant at most about a millisecond before [`now`](Self::now),
-    /// on the same origin, for decisions that need no finer grain: is the
-    /// breaker's open time over, has a budget token or a cache entry
-    /// expired. Clocks with a cheap cached reading return it
-    /// ([`SystemClock`] reads a value a background thread refreshes every
-    /// millisecond: one atomic load); the default is `now()`, so virtual
-    /// clocks stay exact.
+    /// An instant at most a few milliseconds before [`now`](Self::now), on
+    /// the same origin, for decisions that need no finer grain: is the
+    /// breaker's open time over, has a budget slice or a cache entry
+    /// expired. Clocks with a cheaper, coarser reading return it
+    /// ([`SystemClock`] on Linux: `CLOCK_MONOTONIC_COARSE`, the time as of
+    /// the kernel's last tick); the default is `now()`, so virtual clocks
+    /// stay exact.
     ///
     /// Never later than `now()`, and never goes backwards.
     #[inline]
@@ -214,10 +214,11 @@ where
 ///
 /// Readings are nanoseconds since one process-wide origin (the first
 /// `SystemClock` made), so readings of different `SystemClock` values
-/// compare. [`recent`](Clock::recent) is one atomic load of a reading that a
-/// background thread, started on the first call, refreshes every
-/// millisecond (see `ticker.rs`); if that thread cannot be started,
-/// `recent` falls back to `now`.
+/// compare. On Linux, [`now`](Clock::now) reads `CLOCK_MONOTONIC` (as
+/// `Instant` does) and [`recent`](Clock::recent) reads
+/// `CLOCK_MONOTONIC_COARSE`: the kernel's time as of its last tick, a few
+/// milliseconds old at most and several times cheaper to read. Elsewhere
+/// `recent` is `now`.
 ///
 /// ```
 /// use brace::time::{Clock, SystemClock};
@@ -231,7 +232,7 @@ where
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Debug, Clone, Copy)]
 pub struct SystemClock {
-    origin: std::time::Instant,
+    origin: system::Origin,
 }
 
 #[cfg(feature = "std")]
@@ -239,7 +240,7 @@ impl SystemClock {
     /// A clock on the process-wide origin.
     pub fn new() -> Self {
         SystemClock {
-            origin: ticker::origin(),
+            origin: system::origin(),
         }
     }
 }
@@ -255,12 +256,12 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     #[inline]
     fn now(&self) -> Nanos {
-        Nanos::from_duration(self.origin.elapsed())
+        system::now(self.origin)
     }
 
     #[inline]
     fn recent(&self) -> Nanos {
-        ticker::recent()
+        system::recent(self.origin)
     }
 }
 

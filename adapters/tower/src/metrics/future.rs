@@ -39,10 +39,10 @@ impl<Clk: Clock> PendingSample<Clk> {
     fn record(&mut self, outcome: RedOutcome) {
         if let Some(red) = self.red.take() {
             let now = red.clock().now();
-            let latency = now.saturating_sub(self.started).as_duration();
-            red.record_at(now, latency, outcome);
+            let latency = now.saturating_sub(self.started);
+            red.record_nanos_at(now, latency.as_u64(), outcome);
             if let Some(slo) = self.slo.take() {
-                slo.record_at(now, latency, outcome);
+                slo.record_at(now, latency.as_duration(), outcome);
             }
         }
     }

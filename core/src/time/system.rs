@@ -1,0 +1,101 @@
+//! Where [`SystemClock`](super::SystemClock) reads the operating system's
+//! monotonic clock.
+//!
+//! On Linux (and Android) both readings come from `clock_gettime` through
+//! rustix's safe wrapper, as nanoseconds since one process-wide origin:
+//! `now` from `CLOCK_MONOTONIC` (what `std::time::Instant` reads), `recent`
+//! from `CLOCK_MONOTONIC_COARSE`, the kernel's time as of its last tick
+//! (1 to 4 ms old), which skips reading and scaling the hardware counter.
+//! The kernel derives both from one base, so a coarse reading is never
+//! later than a precise one taken after it. Elsewhere both are
+//! `Instant`-based and `recent` is `now`.
+
+use super::Nanos;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod imp {
+    use super::Nanos;
+    use rustix::time::{ClockId, clock_gettime};
+    use std::sync::OnceLock;
+
+    static ORIGIN: OnceLock<u64> = OnceLock::new();
+
+    fn raw(id: ClockId) -> u64 {
+        let t = clock_gettime(id);
+        (t.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(t.tv_nsec as u64)
+    }
+
+    pub(in crate::time) fn origin() -> u64 {
+        *ORIGIN.get_or_init(|| raw(ClockId::Monotonic))
+    }
+
+    #[inline]
+    pub(in crate::time) fn now(origin: u64) -> Nanos {
+        Nanos::new(raw(ClockId::Monotonic).saturating_sub(origin))
+    }
+
+    #[inline]
+    pub(in crate::time) fn recent(origin: u64) -> Nanos {
+        Nanos::new(raw(ClockId::MonotonicCoarse).saturating_sub(origin))
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod imp {
+    use super::Nanos;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+
+    pub(in crate::time) fn origin() -> Instant {
+        *ORIGIN.get_or_init(Instant::now)
+    }
+
+    #[inline]
+    pub(in crate::time) fn now(origin: Instant) -> Nanos {
+        Nanos::from_duration(origin.elapsed())
+    }
+
+    #[inline]
+    pub(in crate::time) fn recent(origin: Instant) -> Nanos {
+        now(origin)
+    }
+}
+
+pub(super) use imp::{now, origin, recent};
+
+/// The origin's type on this platform.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) type Origin = u64;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) type Origin = std::time::Instant;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    #[test]
+    fn recent_trails_now_by_a_few_ms_and_never_goes_back() {
+        let o = origin();
+        let mut last = recent(o);
+        let deadline = std::time::Instant::now() + Duration::from_millis(100);
+        while std::time::Instant::now() < deadline {
+            let r = recent(o);
+            let n = now(o);
+            assert!(r >= last, "recent went backwards: {r:?} < {last:?}");
+            assert!(r <= n, "recent {r:?} is ahead of now {n:?}");
+            last = r;
+        }
+        let lag = now(o).saturating_sub(recent(o));
+        // A kernel tick is at most 10 ms (HZ=100); a loaded machine may add
+        // a little.
+        assert!(
+            lag < Nanos::from_duration(Duration::from_millis(50)),
+            "lag {lag:?}"
+        );
+    }
+}
