@@ -17,10 +17,14 @@
 //!   ([`Push::Full`]). Otherwise it CASes `tail` to `tail + 1` (a lost CAS
 //!   means another writer raced it: the event is dropped, [`Push::Dropped`])
 //!   and then stores the hash into `slots[tail % N]` with `Release`.
-//! * The drainer swaps each slot from `head` to `tail` with 0 (`Acquire`). A
-//!   0 means a writer claimed the position but has not stored yet: draining
-//!   stops there and resumes at that position next time. It then publishes
-//!   the new `head`, which frees the drained slots for writers.
+//! * The drainer reads each slot from `head` to `tail` (`Acquire`) and, if
+//!   it holds a hash, clears it to 0 (a plain store: only the one writer
+//!   that claimed the position stores there, and it already has). A 0 means
+//!   a writer claimed the position but has not stored yet: draining stops
+//!   there and resumes at that position next time. It then publishes the
+//!   new `head` (`Release`), which frees the drained slots for writers; a
+//!   writer reads `head` with `Acquire`, so the clearing store happens
+//!   before its own.
 //! * A slot is reused only after `head` passed it, i.e. after the drainer
 //!   swapped it back to 0, so a writer never overwrites an undrained event.
 //!
@@ -87,10 +91,16 @@ impl<const N: usize> Ring<N> {
         let mut head = self.head.load(Ordering::Relaxed);
         let tail = self.tail.load(Ordering::Acquire);
         while head != tail {
-            let hash = self.slots[head % N].swap(0, Ordering::Acquire);
+            // A load and a plain store, not a swap: between `head` and
+            // `tail` only the writer that claimed a slot stores to it, once,
+            // so nothing can land between the two; and a swap's lock would
+            // make every event wait for the policy's stores before it.
+            let slot = &self.slots[head % N];
+            let hash = slot.load(Ordering::Acquire);
             if hash == 0 {
                 break;
             }
+            slot.store(0, Ordering::Relaxed);
             consume(hash);
             head = head.wrapping_add(1);
         }
@@ -142,13 +152,30 @@ impl AccessBuffers {
         self.own().misses.push(hash)
     }
 
-    /// Drains every stripe into `consume(hash, is_hit)`, each stripe's hits
-    /// before its misses (a miss is usually the last read before the insert
-    /// that drains). Call only under the policy lock.
-    pub(super) fn drain(&self, mut consume: impl FnMut(u64, bool)) {
+    /// Drains every stripe into `consume(hashes, are_hits)`, one ring at a
+    /// time, each stripe's hits before its misses (a miss is usually the
+    /// last read before the insert that drains). Call only under the policy
+    /// lock.
+    pub(super) fn drain(&self, mut consume: impl FnMut(&[u64], bool)) {
         for stripe in self.stripes.iter() {
-            stripe.hits.drain(|h| consume(h, true));
-            stripe.misses.drain(|h| consume(h, false));
+            let mut hits = [0u64; HIT_SLOTS];
+            let mut n = 0;
+            stripe.hits.drain(|h| {
+                hits[n] = h;
+                n += 1;
+            });
+            if n > 0 {
+                consume(&hits[..n], true);
+            }
+            let mut misses = [0u64; MISS_SLOTS];
+            let mut n = 0;
+            stripe.misses.drain(|h| {
+                misses[n] = h;
+                n += 1;
+            });
+            if n > 0 {
+                consume(&misses[..n], false);
+            }
         }
     }
 }

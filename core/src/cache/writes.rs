@@ -42,11 +42,11 @@ where
     /// (beyond counting their frequency).
     pub(super) fn drain(&self, state: &mut PolicyState) {
         let policy = &mut state.policy;
-        self.buffers.drain(|hash, hit| {
-            if hit {
-                policy.record_access(hash);
+        self.buffers.drain(|hashes, hits| {
+            if hits {
+                policy.record_accesses(hashes);
             } else {
-                policy.record_miss(hash);
+                hashes.iter().for_each(|&hash| policy.record_miss(hash));
             }
         });
     }

@@ -74,6 +74,21 @@ impl LruLists {
         some(self.heads[queue as usize])
     }
 
+    /// Loads the nodes before and after `index` (for a move soon after).
+    pub(super) fn warm_neighbours(&self, index: u32) {
+        let node = &self.nodes[index as usize];
+        for neighbour in [node.prev, node.next] {
+            if neighbour != NIL {
+                core::hint::black_box(self.nodes[neighbour as usize].prev);
+            }
+        }
+    }
+
+    /// The most recently used node of `queue`.
+    pub(super) fn back(&self, queue: Queue) -> Option<u32> {
+        some(self.tails[queue as usize])
+    }
+
     /// The node after `index` in its queue (one step towards the most
     /// recently used end).
     pub(super) fn next(&self, index: u32) -> Option<u32> {

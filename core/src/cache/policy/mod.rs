@@ -88,10 +88,28 @@ impl Policy {
     /// Records a read hit on the resident entry `hash`.
     pub(crate) fn record_access(&mut self, hash: u64) {
         self.segments.count(hash);
-        let weight = self.segments.weight_of(hash);
-        self.segments.touch(hash);
+        let weight = self.segments.touch_weighed(hash);
         let choice = self.tuner.read(hash, weight);
         self.apply(choice);
+    }
+
+    /// Records read hits on the resident entries `hashes`, in order: the
+    /// same as [`record_access`](Self::record_access) on each, with every
+    /// lookup done first so the batch's cache misses overlap.
+    pub(crate) fn record_accesses(&mut self, hashes: &[u64]) {
+        const BATCH: usize = 64;
+        for chunk in hashes.chunks(BATCH) {
+            let mut found = [None; BATCH];
+            for (slot, &hash) in found.iter_mut().zip(chunk) {
+                *slot = self.segments.warm(hash);
+            }
+            for (&index, &hash) in found.iter().zip(chunk) {
+                self.segments.count(hash);
+                let weight = self.segments.touch_at(hash, index);
+                let choice = self.tuner.read(hash, weight);
+                self.apply(choice);
+            }
+        }
     }
 
     /// Records a read of `hash` that found nothing.

@@ -67,6 +67,14 @@ impl FrequencySketch {
         min as u8
     }
 
+    /// Loads `hash`'s four counter words (for an increment soon after).
+    pub(super) fn warm(&self, hash: u64) {
+        let spread = spread(hash);
+        for row in 0..ROW_SEEDS.len() {
+            core::hint::black_box(self.table[self.slot(spread, row).0]);
+        }
+    }
+
     /// Counts one occurrence of `hash` in each of its four counters (those
     /// already at 15 stay there); halves every counter once `sample_size`
     /// occurrences have been counted since the last halving.

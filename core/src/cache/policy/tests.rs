@@ -237,3 +237,32 @@ proptest! {
         }
     }
 }
+
+/// Hits recorded as one batch (looked up first, then applied) leave the
+/// policy exactly as the same hits recorded one at a time: the next misses
+/// evict the same entries.
+#[test]
+fn batched_hits_match_hits_one_at_a_time() {
+    let capacity = 200;
+    let (mut one, mut batched) = (Simulator::new(capacity), Simulator::new(capacity));
+    let mut next = random_stream(11);
+    for _ in 0..20 {
+        // Fill both alike with misses...
+        for _ in 0..150 {
+            let key = next() % 600;
+            assert_eq!(one.read(key), batched.read(key));
+        }
+        // ...then the same hits, one at a time against batches of 32.
+        let mut hits: Vec<u64> = one.resident.iter().copied().collect();
+        hits.sort_unstable();
+        hits.retain(|&k| next() % 3 != 0 || k % 2 == 0);
+        for &key in &hits {
+            one.policy.record_access(key);
+        }
+        for chunk in hits.chunks(32) {
+            batched.policy.record_accesses(chunk);
+        }
+        assert_eq!(one.resident, batched.resident);
+    }
+    assert!(one.evicted == batched.evicted, "the last evictions differ");
+}

@@ -78,10 +78,41 @@ impl Segments {
     /// recent in the window or protected segment; promoted to protected from
     /// probation. Returns `false` if `hash` is not resident.
     pub(super) fn touch(&mut self, hash: u64) -> bool {
-        let Some(index) = self.find(hash) else {
-            return false;
-        };
-        match self.lists.node(index).queue {
+        self.touch_weighed(hash).is_some()
+    }
+
+    /// [`touch`](Self::touch), returning the weight of `hash` if it is
+    /// resident (one lookup for both).
+    pub(super) fn touch_weighed(&mut self, hash: u64) -> Option<u32> {
+        let index = self.find(hash);
+        self.touch_at(hash, index)
+    }
+
+    /// Looks `hash` up, as [`touch_at`](Self::touch_at) wants it, and loads
+    /// the cache lines that counting and touching it will need (its sketch
+    /// block, its node's neighbours). Looking up a batch of reads first
+    /// lets their cache misses overlap instead of waiting one at a time.
+    pub(super) fn warm(&self, hash: u64) -> Option<u32> {
+        self.sketch.warm(hash);
+        let index = self.find(hash)?;
+        self.lists.warm_neighbours(index);
+        Some(index)
+    }
+
+    /// [`touch_weighed`](Self::touch_weighed) with `hash`'s node index
+    /// already looked up ([`warm`](Self::warm)); valid as long as no entry
+    /// was inserted or removed since.
+    pub(super) fn touch_at(&mut self, hash: u64, index: Option<u32>) -> Option<u32> {
+        let index = index?;
+        let node = self.lists.node(index);
+        debug_assert_eq!(node.hash, hash, "stale node index");
+        let weight = node.weight;
+        // The most recent entry of the window or protected queue stays
+        // where it is: a hot key read again and again costs no relinking.
+        if node.queue != Queue::Probation && self.lists.back(node.queue) == Some(index) {
+            return Some(weight);
+        }
+        match node.queue {
             Queue::Window => self.lists.move_to_back(index, Queue::Window),
             Queue::Probation => {
                 self.lists.move_to_back(index, Queue::Protected);
@@ -89,7 +120,7 @@ impl Segments {
             }
             Queue::Protected => self.lists.move_to_back(index, Queue::Protected),
         }
-        true
+        Some(weight)
     }
 
     /// Adds the non-resident `hash` of `weight` to the window and pushes
