@@ -7,10 +7,14 @@
 //!
 //! * **Count window** of `N` calls: `K = min(N, 8)` blocks of
 //!   `B = ceil(N / K)` calls. A block completes when the recording thread's
-//!   cell reaches `trigger` calls. `trigger` starts at `B` (exact for one
-//!   thread) and after each roll becomes `ceil(B / cells that took calls)`,
-//!   so under concurrency blocks stay close to `B` calls without any shared
-//!   counter on the recording path.
+//!   own cell reaches `B` calls: that cell alone becomes the block, so a
+//!   roll touches no other thread's cache line and, under concurrency,
+//!   blocks are runs of `B` calls of one thread each. Every `K`-th roll
+//!   instead takes every cell (a sweep), so calls left in the cell of a
+//!   thread that stopped recording age into the ring within one window
+//!   instead of lingering. The window's rate is then over the last `K`
+//!   blocks plus what the cells hold: `N` calls plus, per active thread,
+//!   fewer than `B` not yet rolled.
 //! * **Time window** of span `T`: `K` buckets of `T / K`; a record first
 //!   rolls the window if the clock has moved into a later bucket.
 //!
@@ -18,10 +22,12 @@
 //! current one, plus the current one.
 //!
 //! Rolling: whoever wins the `rolling` flag (a try-lock taken only at block
-//! ends, never waited on by recorders) harvests the cells into the ring slot
-//! `current % K`, tags it with `current`, and advances `current`. A record
-//! that loses the flag just adds to the cells: its call lands in the block
-//! being harvested or the next one, never nowhere. A roll asks the breaker
+//! ends, never waited on by recorders) harvests its cell (a count window
+//! outside a sweep) or every cell into the ring slot `current % K`, tags it
+//! with `current`, and advances `current`. A record that loses the flag
+//! just adds to the cells: its call lands in the block being harvested or
+//! a later one, never nowhere; a thread whose roll lost the flag tries
+//! again on its next record. A roll asks the breaker
 //! to re-evaluate the rates only while the window still holds a block with a
 //! failure or slow call (`last_bad`): successes alone can trip nothing, so
 //! the common all-success roll never sums the window. Readers summing the ring
@@ -92,8 +98,6 @@ pub(crate) struct Window {
     ring: Box<[Block]>,
     /// Written at every roll, so kept off the line the recording path reads.
     roll: CachePadded<RollState>,
-    /// Count window: calls in one cell that complete a block.
-    trigger: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -131,10 +135,6 @@ impl Window {
                 slow: AtomicU64::new(0),
             })
             .collect();
-        let trigger = match span {
-            Span::Calls { block } => block,
-            Span::Time { .. } => u64::MAX,
-        };
         Window {
             span,
             cells: Stripes::new(),
@@ -144,7 +144,6 @@ impl Window {
                 rolling: AtomicBool::new(false),
                 last_bad: AtomicU64::new(EMPTY),
             }),
-            trigger: AtomicU64::new(trigger),
         }
     }
 
@@ -156,7 +155,7 @@ impl Window {
         match self.span {
             Span::Calls { block } => {
                 let calls = self.cells.add(failed, slow);
-                calls >= self.trigger.load(Ordering::Relaxed) && self.roll_count(block)
+                calls >= block && self.roll_count(block)
             }
             Span::Time { bucket } => {
                 let index = now().as_u64() / bucket;
@@ -175,22 +174,19 @@ impl Window {
             return false;
         }
         let mut bad = false;
-        // Another roller may have harvested this cell since we looked.
-        let due = self.cells.calls_here() >= self.trigger.load(Ordering::Relaxed);
+        // A sweep may have harvested this cell since we looked.
+        let due = self.cells.calls_here() >= block;
         if due {
-            let (counts, active) = self.cells.harvest();
             let index = self.roll.current.load(Ordering::Relaxed);
+            let sweep = (index + 1) % self.ring.len() as u64 == 0;
+            let counts = if sweep {
+                self.cells.harvest().0
+            } else {
+                self.cells.harvest_here()
+            };
             self.store_block(index, counts);
             self.roll.current.store(index + 1, Ordering::Relaxed);
             bad = self.holds_bad(index + 1);
-            let trigger = if active <= 1 {
-                block
-            } else {
-                block.div_ceil(active)
-            };
-            if self.trigger.load(Ordering::Relaxed) != trigger {
-                self.trigger.store(trigger, Ordering::Relaxed);
-            }
         }
         self.unlock();
         due && bad
@@ -272,10 +268,7 @@ impl Window {
         }
         self.roll.last_bad.store(EMPTY, Ordering::Relaxed);
         match self.span {
-            Span::Calls { block } => {
-                self.roll.current.store(0, Ordering::Relaxed);
-                self.trigger.store(block, Ordering::Relaxed);
-            }
+            Span::Calls { .. } => self.roll.current.store(0, Ordering::Relaxed),
             Span::Time { bucket } => self
                 .roll
                 .current
@@ -345,6 +338,49 @@ mod tests {
         assert!(w.record(false, true, none), "a slow call counts too");
         w.reset(Nanos::ZERO);
         assert!(!w.record(false, false, none), "reset forgets it");
+    }
+
+    #[test]
+    fn a_stopped_threads_leftover_calls_age_out_through_a_sweep() {
+        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
+        // A thread records 12 failures (below a block of 13) and stops.
+        let w2 = std::sync::Arc::clone(&w);
+        std::thread::spawn(move || {
+            for _ in 0..12 {
+                w2.record(true, false, none);
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(w.totals(none).failures, 12, "counted while they are recent");
+        // Successes from another thread: within one window a sweep moves
+        // the leftovers into the ring, from which they age out one window
+        // later (3 windows of calls cover both).
+        for _ in 0..300 {
+            w.record(false, false, none);
+        }
+        let t = w.totals(none);
+        assert_eq!(t.failures, 0, "leftover failures lingered");
+        assert!((100..=112).contains(&t.calls), "{} calls", t.calls);
+    }
+
+    #[test]
+    fn concurrent_threads_keep_the_window_near_n_calls() {
+        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let w = std::sync::Arc::clone(&w);
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        w.record(false, false, none);
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        // 8 blocks of 13, plus fewer than 13 unrolled calls per thread.
+        let calls = w.totals(none).calls;
+        assert!((104..104 + 2 * 13).contains(&calls), "{calls} calls");
     }
 
     #[test]

@@ -60,6 +60,17 @@ impl Stripes {
         self.cells[stripe_index()].outcomes.load(Ordering::Relaxed) >> 32
     }
 
+    /// Takes this thread's cell's counts, leaving zeros.
+    pub(crate) fn harvest_here(&self) -> Counts {
+        let cell = &self.cells[stripe_index()];
+        let packed = cell.outcomes.swap(0, Ordering::Relaxed);
+        let slow = match cell.slow.load(Ordering::Relaxed) {
+            0 => 0,
+            _ => cell.slow.swap(0, Ordering::Relaxed),
+        };
+        unpack(packed, slow)
+    }
+
     /// Takes every cell's counts, leaving zeros; also returns how many cells
     /// held any call.
     pub(crate) fn harvest(&self) -> (Counts, u64) {
