@@ -154,7 +154,7 @@ mod tests {
     use crate::time::Nanos;
 
     fn slot(key: u32, stamp: u32) -> Slot<u32, u32> {
-        Slot::new(key, Some(key * 10), Nanos::MAX, Nanos::MAX, stamp)
+        Slot::new(key, Some(key * 10), Nanos::MAX, Nanos::MAX, stamp, 0)
     }
 
     #[test]

@@ -47,6 +47,7 @@
 mod access_buffer;
 mod config;
 mod hashing;
+mod hit_filter;
 mod invalidation;
 mod load;
 pub(crate) mod policy;
@@ -120,6 +121,7 @@ struct Inner<K, V, C> {
     map: papaya::HashMap<u64, Slot<K, V>, PassThrough>,
     hasher: KeyHasher,
     buffers: AccessBuffers,
+    hit_filter: hit_filter::HitFilter,
     policy: Mutex<PolicyState>,
     generations: Generations<K, V>,
     stats: Stats,
@@ -172,6 +174,7 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 map,
                 hasher: KeyHasher::new(),
                 buffers: AccessBuffers::new(),
+                hit_filter: hit_filter::HitFilter::new(),
                 policy: Mutex::new(PolicyState {
                     policy: Policy::new(settings.max_capacity),
                     evicted: Vec::new(),
@@ -365,7 +368,9 @@ where
             match self.judge(slot) {
                 Some(freshness) => {
                     self.stats.add(Counter::Hit, 1);
-                    self.record(hash, true);
+                    if self.hit_filter.admit(&slot.reported) {
+                        self.record(hash, true);
+                    }
                     return Found::Live {
                         value: slot.value.clone(),
                         stale: freshness == Freshness::Stale,

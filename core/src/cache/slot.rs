@@ -16,6 +16,8 @@ pub(super) struct Slot<K, V> {
     /// At or past this instant the entry is never returned (hard TTL).
     pub(super) expires_at: Nanos,
     pub(super) generation: AtomicU32,
+    /// The policy epoch of this entry's last reported hit (`hit_filter.rs`).
+    pub(super) reported: AtomicU32,
 }
 
 /// How fresh an entry is at a given instant.
@@ -36,6 +38,7 @@ impl<K, V> Slot<K, V> {
         stale_at: Nanos,
         expires_at: Nanos,
         generation: u32,
+        reported: u32,
     ) -> Self {
         Slot {
             key,
@@ -43,6 +46,7 @@ impl<K, V> Slot<K, V> {
             stale_at: stale_at.min(expires_at),
             expires_at,
             generation: AtomicU32::new(generation),
+            reported: AtomicU32::new(reported),
         }
     }
 
@@ -70,11 +74,11 @@ mod tests {
 
     #[test]
     fn freshness_follows_the_two_deadlines() {
-        let s = Slot::new(1u8, Some(2u8), Nanos::new(10), Nanos::new(20), 0);
+        let s = Slot::new(1u8, Some(2u8), Nanos::new(10), Nanos::new(20), 0, 0);
         assert_eq!(s.freshness(Nanos::new(9)), Freshness::Fresh);
         assert_eq!(s.freshness(Nanos::new(10)), Freshness::Stale);
         assert_eq!(s.freshness(Nanos::new(20)), Freshness::Expired);
-        let never = Slot::new(1u8, Some(2u8), Nanos::MAX, Nanos::MAX, 0);
+        let never = Slot::new(1u8, Some(2u8), Nanos::MAX, Nanos::MAX, 0, 0);
         assert!(!never.has_deadline());
     }
 }

@@ -42,13 +42,18 @@ where
     /// (beyond counting their frequency).
     pub(super) fn drain(&self, state: &mut PolicyState) {
         let policy = &mut state.policy;
+        let mut events = 0;
         self.buffers.drain(|hashes, hits| {
+            events += hashes.len();
             if hits {
                 policy.record_accesses(hashes);
             } else {
                 hashes.iter().for_each(|&hash| policy.record_miss(hash));
             }
         });
+        if events > 0 {
+            self.hit_filter.advance(events, self.map.len());
+        }
     }
 
     #[cold]
@@ -86,6 +91,7 @@ where
                     stale_at,
                     expires_at,
                     generation,
+                    self.hit_filter.never(),
                 )),
                 None => Operation::Abort(()),
             };
@@ -95,7 +101,14 @@ where
             }
         }
         let weight = self.weigh(&key, value.as_ref());
-        let slot = Slot::new(key, value, stale_at, expires_at, generation);
+        let slot = Slot::new(
+            key,
+            value,
+            stale_at,
+            expires_at,
+            generation,
+            self.hit_filter.never(),
+        );
         let mut state = self.policy.lock();
         self.drain(&mut state);
         let PolicyState { policy, evicted } = &mut *state;

@@ -1,0 +1,123 @@
+//! Which read hits are worth telling the eviction policy about.
+//!
+//! Reporting a hit costs the policy a few cache misses on structures as
+//! large as the cache (its index, the entry's LRU node and neighbours, the
+//! frequency sketch): most of a read's time in a large cache. But a hit on
+//! an entry that was reported a moment ago changes almost nothing: the
+//! entry is already near the most recent end of its queue and its frequency
+//! counter is already high. So a large cache reports a hit only if the
+//! entry's last report is at least `gap` policy events old.
+//!
+//! * `epoch` counts the read events the policy has consumed (the drainer
+//!   adds each batch, under the policy lock; readers only load it).
+//! * Each slot keeps `reported`, the epoch of its last reported hit (a new
+//!   slot starts half the `u32` range in the past: never reported).
+//! * `gap` is `resident entries / 16` once the cache holds at least 4,096
+//!   entries, else 0 (report every hit): the LRU position of an entry hit
+//!   within the last sixteenth of the cache's turnover is left as it is.
+//!   Small caches, where the policy's structures fit in the CPU's caches
+//!   and every hit matters to the hit ratio, are exact.
+//!
+//! All of it is relaxed and approximate by design: two threads may both
+//! report one entry's hit, or a reader may see a stale `gap`; either only
+//! changes how many hits the policy hears of, never what the cache holds.
+
+use crate::sync::{AtomicU32, CachePadded, Ordering};
+
+/// Caches smaller than this report every hit.
+const FILTER_FROM_ENTRIES: usize = 4096;
+/// A hit is reported once per this fraction of the resident entries' worth
+/// of policy events.
+const GAP_DIVISOR: usize = 16;
+
+#[derive(Debug)]
+struct Clock {
+    epoch: AtomicU32,
+    gap: AtomicU32,
+}
+
+/// The policy-event clock that decides which hits are reported.
+#[derive(Debug)]
+pub(super) struct HitFilter {
+    clock: CachePadded<Clock>,
+}
+
+impl HitFilter {
+    pub(super) fn new() -> Self {
+        HitFilter {
+            clock: CachePadded::new(Clock {
+                epoch: AtomicU32::new(0),
+                gap: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// The `reported` stamp of a new slot: never reported.
+    pub(super) fn never(&self) -> u32 {
+        self.clock
+            .epoch
+            .load(Ordering::Relaxed)
+            .wrapping_sub(1 << 31)
+    }
+
+    /// Whether to report a hit on the slot whose stamp is `reported`; if so,
+    /// stamps it with the current epoch.
+    #[inline]
+    pub(super) fn admit(&self, reported: &AtomicU32) -> bool {
+        let gap = self.clock.gap.load(Ordering::Relaxed);
+        if gap == 0 {
+            return true;
+        }
+        let now = self.clock.epoch.load(Ordering::Relaxed);
+        if now.wrapping_sub(reported.load(Ordering::Relaxed)) < gap {
+            return false;
+        }
+        reported.store(now, Ordering::Relaxed);
+        true
+    }
+
+    /// After the policy consumed `events` read events with `entries`
+    /// resident. Called only by the drainer (under the policy lock).
+    pub(super) fn advance(&self, events: usize, entries: usize) {
+        let epoch = self.clock.epoch.load(Ordering::Relaxed);
+        self.clock
+            .epoch
+            .store(epoch.wrapping_add(events as u32), Ordering::Relaxed);
+        let gap = if entries >= FILTER_FROM_ENTRIES {
+            (entries / GAP_DIVISOR).min(u32::MAX as usize) as u32
+        } else {
+            0
+        };
+        if self.clock.gap.load(Ordering::Relaxed) != gap {
+            self.clock.gap.store(gap, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_caches_report_every_hit() {
+        let f = HitFilter::new();
+        let stamp = AtomicU32::new(f.never());
+        f.advance(10, FILTER_FROM_ENTRIES - 1);
+        assert!(f.admit(&stamp) && f.admit(&stamp) && f.admit(&stamp));
+    }
+
+    #[test]
+    fn a_large_cache_reports_an_entry_once_per_gap() {
+        let f = HitFilter::new();
+        let entries = 16_000; // gap 1,000 events
+        f.advance(0, entries);
+        let stamp = AtomicU32::new(f.never());
+        assert!(f.admit(&stamp), "a new entry's first hit is reported");
+        assert!(!f.admit(&stamp), "and not the next one");
+        f.advance(999, entries);
+        assert!(!f.admit(&stamp), "999 events later: still too soon");
+        f.advance(1, entries);
+        assert!(f.admit(&stamp), "1,000 events later: reported again");
+        assert!(!f.admit(&stamp));
+    }
+}
