@@ -6,16 +6,20 @@
 use core::hash::Hash;
 use std::collections::HashMap;
 
+/// Keys are the caller's (ids, often small integers): hashed with ahash,
+/// not std's SipHash, which costs several times more per key.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// Values by key, or nothing at all when caching is off.
 #[derive(Debug)]
 pub(crate) struct ValueCache<K, V> {
-    values: Option<HashMap<K, V>>,
+    values: Option<FastMap<K, V>>,
 }
 
 impl<K: Hash + Eq, V: Clone> ValueCache<K, V> {
     pub(crate) fn new(enabled: bool) -> Self {
         ValueCache {
-            values: enabled.then(HashMap::new),
+            values: enabled.then(FastMap::default),
         }
     }
 
@@ -59,7 +63,7 @@ impl<K: Hash + Eq, V: Clone> ValueCache<K, V> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.values.as_ref().map_or(0, HashMap::len)
+        self.values.as_ref().map_or(0, FastMap::len)
     }
 }
 

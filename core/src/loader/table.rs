@@ -15,6 +15,10 @@ use core::hash::Hash;
 use core::task::Waker;
 use std::collections::HashMap;
 
+/// Keys are the caller's (ids, often small integers): hashed with ahash,
+/// not std's SipHash, which costs several times more per key.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 use super::LoadResult;
 use super::batch::{Batch, Phase};
 use super::batch_fn::BatchOutput;
@@ -47,8 +51,8 @@ pub(crate) struct Table<K, V, E> {
     partial_call: Option<BatchId>,
     /// Leaders waiting for `partial_call` to finish.
     after_partial: Vec<Waker>,
-    batches: HashMap<BatchId, Batch<K, V, E>>,
-    in_flight: HashMap<K, (BatchId, usize)>,
+    batches: FastMap<BatchId, Batch<K, V, E>>,
+    in_flight: FastMap<K, (BatchId, usize)>,
     pub(crate) cache: ValueCache<K, V>,
 }
 
@@ -59,8 +63,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             open: None,
             partial_call: None,
             after_partial: Vec::new(),
-            batches: HashMap::new(),
-            in_flight: HashMap::new(),
+            batches: FastMap::default(),
+            in_flight: FastMap::default(),
             cache: ValueCache::new(cache),
         }
     }
