@@ -27,7 +27,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use brace::breaker::{CircuitBreaker, Config};
-use brace::time::SystemClock;
+use brace::time::{Clock, Nanos, SystemClock};
 use tower::{Service, ServiceExt};
 
 use crate::harness::{Contender, Measured, Options, measure, median_of, print_ratio, print_table};
@@ -42,12 +42,17 @@ pub fn brace_closed() -> Arc<CircuitBreaker<SystemClock>> {
 
 /// A brace breaker tripped open for an hour.
 pub fn brace_open() -> Arc<CircuitBreaker<SystemClock>> {
+    brace_open_on(SystemClock::new())
+}
+
+/// A brace breaker on `clock`, tripped open for an hour.
+pub fn brace_open_on<C: Clock>(clock: C) -> Arc<CircuitBreaker<C>> {
     let config = Config::builder()
         .consecutive_failures(1)
         .open_duration(Duration::from_secs(3600))
         .build()
         .expect("valid config");
-    let breaker = CircuitBreaker::new(config, SystemClock::new());
+    let breaker = CircuitBreaker::new(config, clock);
     breaker
         .try_acquire()
         .expect("closed at start")
@@ -71,7 +76,7 @@ pub fn brace_calls(breaker: &CircuitBreaker<SystemClock>, n: u64) {
 
 /// `n` open-state rejections (one copy of the loop, as above).
 #[inline(never)]
-pub fn brace_rejections(breaker: &CircuitBreaker<SystemClock>, n: u64) {
+pub fn brace_rejections<C: Clock>(breaker: &CircuitBreaker<C>, n: u64) {
     for _ in 0..n {
         black_box(breaker.try_acquire().is_err());
     }
@@ -161,6 +166,7 @@ pub fn run(opts: &Options) {
 
     let closed = brace_closed();
     let open = brace_open();
+    let ticked = brace_open_on(TickedClock::started());
     let paths = [
         Contender::new("brace-closed", "acquire + record_success", move |n| {
             brace_calls(&closed, n)
@@ -169,6 +175,11 @@ pub fn run(opts: &Options) {
             "brace-open",
             "try_acquire rejected against SystemClock::recent (one atomic load)",
             move |n| brace_rejections(&open, n),
+        ),
+        Contender::new(
+            "brace-open-ticked",
+            "try_acquire rejected on a clock whose recent() is a value a timer thread of the application refreshes every ms (the `Clock::recent` doc example)",
+            move |n| brace_rejections(&ticked, n),
         ),
     ];
     for threads in [1, 2] {
@@ -195,6 +206,48 @@ pub fn run(opts: &Options) {
     let one = median_of(&by_threads[0].1, "brace");
     let two = median_of(&by_threads[1].1, "brace");
     print_ratio("breaker", "2t", "brace-1t", two / one);
+}
+
+/// `SystemClock`, with `recent()` read from a value a thread of the
+/// benchmark (standing in for the application) refreshes every millisecond.
+#[derive(Debug, Clone)]
+pub struct TickedClock {
+    system: SystemClock,
+    last: Arc<AtomicU64>,
+}
+
+impl TickedClock {
+    /// Starts the refreshing thread (it runs until the process exits).
+    pub fn started() -> Self {
+        let clock = TickedClock {
+            system: SystemClock::new(),
+            last: Arc::default(),
+        };
+        let ticker = clock.clone();
+        ticker.tick();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(1));
+                ticker.tick();
+            }
+        });
+        clock
+    }
+
+    fn tick(&self) {
+        self.last
+            .fetch_max(self.system.now().as_u64(), Ordering::Relaxed);
+    }
+}
+
+impl Clock for TickedClock {
+    fn now(&self) -> Nanos {
+        self.system.now()
+    }
+
+    fn recent(&self) -> Nanos {
+        Nanos::new(self.last.load(Ordering::Relaxed))
+    }
 }
 
 struct ThreadWaker(std::thread::Thread);

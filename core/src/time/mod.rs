@@ -133,6 +133,42 @@ pub trait Clock: Send + Sync {
     /// stay exact.
     ///
     /// Never later than `now()`, and never goes backwards.
+    ///
+    /// brace starts no threads, but an application may: a clock whose
+    /// `recent` is a value its own timer thread refreshes makes an open
+    /// breaker's rejection, a budget check and a TTL check one atomic load.
+    ///
+    /// ```
+    /// use brace::time::{Clock, Nanos, SystemClock};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// #[derive(Clone)]
+    /// struct TickedClock {
+    ///     system: SystemClock,
+    ///     last: Arc<AtomicU64>,
+    /// }
+    ///
+    /// impl TickedClock {
+    ///     /// Call from the application's own timer (say, every millisecond).
+    ///     fn tick(&self) {
+    ///         self.last.fetch_max(self.system.now().as_u64(), Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// impl Clock for TickedClock {
+    ///     fn now(&self) -> Nanos {
+    ///         self.system.now()
+    ///     }
+    ///     fn recent(&self) -> Nanos {
+    ///         Nanos::new(self.last.load(Ordering::Relaxed))
+    ///     }
+    /// }
+    ///
+    /// let clock = TickedClock { system: SystemClock::new(), last: Arc::default() };
+    /// clock.tick();
+    /// assert!(clock.recent() <= clock.now());
+    /// ```
     #[inline]
     fn recent(&self) -> Nanos {
         self.now()
