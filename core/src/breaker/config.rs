@@ -317,6 +317,13 @@ impl ConfigBuilder {
     }
 
     /// Rates are taken over the last `calls` calls (the default, 100).
+    ///
+    /// The window is kept in 8 blocks of `ceil(calls / 8)` calls, each
+    /// recorded by one thread; a thread's calls not yet filling a block are
+    /// counted too, so with `t` threads recording the window holds between
+    /// `calls` and about `calls + t × calls / 8` of the latest calls (threads
+    /// share 8 counters, so never more than about twice `calls`). One thread
+    /// sees exactly the last `calls` to `calls + calls / 8`.
     pub fn count_window(mut self, calls: u32) -> Self {
         self.config.window = WindowKind::Count { calls };
         self
