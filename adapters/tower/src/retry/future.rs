@@ -35,11 +35,10 @@ pin_project! {
         attempts: u32,
         started: Nanos,
         delays: Option<Delays<SplitMix64>>,
-        policy: RetryPolicy,
-        budget: Option<Arc<RetryBudget<Clk>>>,
-        decide: D,
-        clock: Clk,
-        sleeper: Slp,
+        // One `Arc` of the layer's settings rather than copies of them: the
+        // future stays small (it is moved on every call) and a request pays
+        // one reference count, as it did for the budget alone.
+        config: Arc<RetryLayer<D, Clk, Slp>>,
     }
 }
 
@@ -55,15 +54,14 @@ pin_project! {
 impl<S, Req, D, Clk, Slp> ResponseFuture<S, Req, D, Clk, Slp>
 where
     S: Service<Req>,
-    D: Clone,
-    Clk: Clock + Clone,
-    Slp: Sleeper + Clone,
+    Clk: Clock,
+    Slp: Sleeper,
 {
     pub(super) fn new(
         first: S::Future,
         service: S,
         request: Req,
-        config: &RetryLayer<D, Clk, Slp>,
+        config: &Arc<RetryLayer<D, Clk, Slp>>,
     ) -> Self {
         // The clock is only needed to enforce `max_elapsed`.
         let started = match config.policy.max_elapsed() {
@@ -77,11 +75,7 @@ where
             attempts: 1,
             started,
             delays: None,
-            policy: config.policy,
-            budget: config.budget.clone(),
-            decide: config.decide.clone(),
-            clock: config.clock.clone(),
-            sleeper: config.sleeper.clone(),
+            config: Arc::clone(config),
         }
     }
 }
@@ -142,22 +136,23 @@ where
             match this.step.as_mut().project() {
                 StepProj::Attempt { future } => {
                     let result = ready!(future.poll(cx));
-                    let decision = this.decide.decide(&result);
-                    let (clock, started) = (&*this.clock, *this.started);
+                    let config = &**this.config;
+                    let decision = config.decide.decide(&result);
+                    let started = *this.started;
                     let wait = next_wait(
                         &result,
                         decision,
                         *this.attempts,
-                        this.policy,
+                        &config.policy,
                         this.delays,
-                        || Some(clock.now().saturating_sub(started).as_duration()),
-                        this.budget.as_deref(),
+                        || Some(config.clock.now().saturating_sub(started).as_duration()),
+                        config.budget.as_deref(),
                     );
                     match wait {
                         None => return Poll::Ready(result),
                         Some(Duration::ZERO) => this.step.set(Step::Ready),
                         Some(wait) => this.step.set(Step::Wait {
-                            sleep: this.sleeper.sleep(wait),
+                            sleep: config.sleeper.sleep(wait),
                         }),
                     }
                 }

@@ -102,7 +102,7 @@ impl<S, D: Clone, Clk: Clone, Slp: Clone> Layer<S> for RetryLayer<D, Clk, Slp> {
     fn layer(&self, inner: S) -> Self::Service {
         Retry {
             inner,
-            config: self.clone(),
+            config: Arc::new(self.clone()),
         }
     }
 }

@@ -56,7 +56,7 @@ use brace_tokio::{TokioClock, TokioSleeper};
 #[derive(Debug, Clone)]
 pub struct Retry<S, D = RetryErrors, Clk = TokioClock, Slp = TokioSleeper> {
     inner: S,
-    config: RetryLayer<D, Clk, Slp>,
+    config: std::sync::Arc<RetryLayer<D, Clk, Slp>>,
 }
 
 impl<S, D, Clk, Slp> Retry<S, D, Clk, Slp> {
@@ -80,10 +80,10 @@ impl<S, Req, D, Clk, Slp> Service<Req> for Retry<S, D, Clk, Slp>
 where
     S: Service<Req> + Clone,
     Req: Clone,
-    D: DecideRetry<S::Response, S::Error> + Clone,
+    D: DecideRetry<S::Response, S::Error>,
     S::Error: 'static,
-    Clk: Clock + Clone,
-    Slp: Sleeper + Clone,
+    Clk: Clock,
+    Slp: Sleeper,
 {
     type Response = S::Response;
     type Error = S::Error;
