@@ -158,6 +158,12 @@ impl Backoff {
         }
     }
 
+    /// Whether every delay is zero (a constant zero base, whatever the
+    /// jitter), so a retry loop can skip the schedule.
+    pub(crate) fn is_zero(&self) -> bool {
+        self.base == 0 && matches!(self.shape, Shape::Constant)
+    }
+
     /// The first un-jittered delay.
     pub fn base(&self) -> Duration {
         Duration::from_nanos(self.base)
@@ -265,6 +271,7 @@ pub struct Delays<R> {
 
 impl<R: RandomSource> Delays<R> {
     /// The next delay in nanoseconds.
+    #[inline]
     fn next_nanos(&mut self) -> u64 {
         let Backoff {
             shape,

@@ -57,6 +57,7 @@ pub(crate) struct Control<'a> {
 impl<'a> Control<'a> {
     /// Starts a call; `deadline` is the caller's, if any. The clock is read
     /// only when there is a time limit to enforce.
+    #[inline]
     pub(crate) fn start(
         policy: &'a RetryPolicy,
         budget: Option<&'a dyn Account>,
@@ -82,8 +83,12 @@ impl<'a> Control<'a> {
         }
     }
 
+    #[inline]
     fn next_backoff(&mut self) -> Duration {
         let (backoff, seed) = (self.policy.backoff(), self.seed);
+        if backoff.is_zero() {
+            return Duration::ZERO;
+        }
         self.delays
             .get_or_insert_with(|| match seed {
                 Some(seed) => backoff.delays_seeded(seed),
@@ -117,6 +122,7 @@ impl<'a> Control<'a> {
     }
 
     /// Counts an attempt about to run and returns its number (1 first).
+    #[inline]
     pub(crate) fn begin_attempt(&mut self) -> u32 {
         self.attempts += 1;
         self.attempts
@@ -125,6 +131,7 @@ impl<'a> Control<'a> {
     /// Books an attempt that reached the dependency: the first one deposits
     /// into the budget. Attempts an open breaker refused are not booked, so
     /// they neither earn nor spend retries.
+    #[inline]
     pub(crate) fn reached_dependency(&mut self) {
         if self.attempts == 1 {
             if let Some(budget) = self.budget {
@@ -137,6 +144,7 @@ impl<'a> Control<'a> {
     /// before the next attempt, or why to stop. A retry's budget withdrawal
     /// happens here, before waiting, so an empty budget stops the call at
     /// once instead of after a sleep.
+    #[inline]
     pub(crate) fn after_failure(&mut self, decision: Decision, clock: &impl Clock) -> Next {
         let wait = match decision {
             Decision::DoNotRetry => return Next::Stop(StopReason::NotRetryable),

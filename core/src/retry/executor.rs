@@ -206,6 +206,7 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
         self
     }
 
+    #[inline]
     fn control(&self) -> Control<'a> {
         let control = Control::start(
             self.policy,
@@ -223,6 +224,7 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
 
     /// Before an attempt: the breaker's permit (if there is a breaker) and,
     /// for a retry, the budget's withdrawal, in that order.
+    #[inline]
     fn admit(&self, control: &mut Control<'a>) -> Result<Option<Permit<'a, B>>, StopReason> {
         let Some(breaker) = self.breaker else {
             return Ok(None);
@@ -322,6 +324,7 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
 
     /// An attempt succeeded: it reached the dependency, and its permit (if
     /// a breaker is attached) records a success.
+    #[inline]
     fn succeed<T>(control: &mut Control<'a>, permit: Option<Permit<'a, B>>, value: T) -> T {
         control.reached_dependency();
         if let Some(permit) = permit {
@@ -332,6 +335,7 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
 
     /// Classifies a failure, books it (budget, breaker permit) and decides
     /// what comes next.
+    #[inline(never)]
     fn settle<E>(&self, control: &mut Control<'a>, error: &E, permit: Option<Permit<'a, B>>) -> Next
     where
         K: Classify<E>,
