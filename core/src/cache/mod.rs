@@ -13,9 +13,14 @@
 //!   dropped instead of waiting. Values are cloned out, so store `Arc<T>` for
 //!   anything larger than a few words.
 //! * **Policy.** Every buffered read reaches the eviction policy (W-TinyLFU,
-//!   see `policy/`) before it decides anything: a single thread driving the
-//!   cache is seen exactly, access by access; under contention some read
-//!   events are dropped, never writes.
+//!   see `policy/`) before it decides anything: a single thread driving a
+//!   cache of fewer than 4,096 entries is seen exactly, access by access;
+//!   under contention some read events are dropped, never writes. From
+//!   4,096 entries on, a hit is buffered only if the entry's last reported
+//!   hit is at least a sixteenth of the cache's worth of policy events old
+//!   (`hit_filter.rs`): a hot entry is then touched in the policy about once
+//!   per that stretch instead of on every read, which spares most reads the
+//!   policy's cache misses and leaves hit ratios as they were.
 //! * **Writes.** Replacing the value of a resident key (without a weigher) is
 //!   a lock-free compare-and-swap. Adding a key takes the policy lock: the
 //!   read rings are drained into the policy first (so the policy sees every
