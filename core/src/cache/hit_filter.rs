@@ -31,7 +31,7 @@ const FILTER_FROM_ENTRIES: usize = 4096;
 const GAP_DIVISOR: usize = 16;
 
 #[derive(Debug)]
-struct Clock {
+struct Epoch {
     epoch: AtomicU32,
     gap: AtomicU32,
 }
@@ -39,13 +39,13 @@ struct Clock {
 /// The policy-event clock that decides which hits are reported.
 #[derive(Debug)]
 pub(super) struct HitFilter {
-    clock: CachePadded<Clock>,
+    clock: CachePadded<Epoch>,
 }
 
 impl HitFilter {
     pub(super) fn new() -> Self {
         HitFilter {
-            clock: CachePadded::new(Clock {
+            clock: CachePadded::new(Epoch {
                 epoch: AtomicU32::new(0),
                 gap: AtomicU32::new(0),
             }),

@@ -3,12 +3,8 @@
 //! It lives inside the loader's table, under the same lock as the batches,
 //! so a load checks the cache and joins a batch in one critical section.
 
+use super::FastMap;
 use core::hash::Hash;
-use std::collections::HashMap;
-
-/// Keys are the caller's (ids, often small integers): hashed with ahash,
-/// not std's SipHash, which costs several times more per key.
-type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// Values by key, or nothing at all when caching is off.
 #[derive(Debug)]

@@ -10,14 +10,10 @@
 //!   that was sent before it was full; it is cleared when that batch is done
 //!   or cancelled, and then every waker in `after_partial` is woken.
 
+use super::FastMap;
 use alloc::vec::Vec;
 use core::hash::Hash;
 use core::task::Waker;
-use std::collections::HashMap;
-
-/// Keys are the caller's (ids, often small integers): hashed with ahash,
-/// not std's SipHash, which costs several times more per key.
-type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 use super::LoadResult;
 use super::batch::{Batch, Phase};

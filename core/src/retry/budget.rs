@@ -420,10 +420,21 @@ impl<C: Clock> RetryBudget<C> {
             return true;
         };
         let earn = u128::from(self.earn);
-        let home = &self.deposits[self.home()];
+        let home_index = self.home();
+        let home = &self.deposits[home_index];
         let mine = u128::from(home.live(target));
-        mine * earn >= short
-            || (mine + u128::from(self.others(home, target, short, mine, now))) * earn >= short
+        if mine * earn >= short {
+            return true;
+        }
+        let (others, cached) = self.others(home_index, target, now);
+        let enough = (mine + u128::from(others)) * earn >= short;
+        if !enough && cached {
+            // Not a read-modify-write: a count lost to a racing thread of
+            // the same stripe only delays the next refresh a little.
+            let uses = home.others_uses.load(Ordering::Relaxed);
+            home.others_uses.store(uses + 1, Ordering::Relaxed);
+        }
+        enough
     }
 
     /// The other stripes' live deposits in the window ending at `target`.
@@ -438,26 +449,19 @@ impl<C: Clock> RetryBudget<C> {
     /// than [`OTHERS_MAX_USES`] refusals; otherwise the stripes are summed
     /// afresh. A refusal may thus miss deposits other threads made within
     /// the last millisecond (or 64 refusals); a thread always reads its own
-    /// stripe's deposits fresh.
-    fn others(&self, home: &Stripe, target: u32, short: u128, mine: u128, now: Nanos) -> u64 {
+    /// stripe's deposits fresh. Also returns whether the sum was the kept
+    /// one (the caller counts the refusals decided on it).
+    fn others(&self, home_index: usize, target: u32, now: Nanos) -> (u64, bool) {
+        let home = &self.deposits[home_index];
         let cached = home.others.load(Ordering::Relaxed);
+        let age = now.saturating_sub(Nanos::new(home.others_at.load(Ordering::Relaxed)));
         if tag_of(cached) == target
-            && now.saturating_sub(Nanos::new(home.others_at.load(Ordering::Relaxed)))
-                < OTHERS_MAX_AGE
+            && age < OTHERS_MAX_AGE
             && home.others_uses.load(Ordering::Relaxed) < OTHERS_MAX_USES
         {
-            let sum = cached & DEPOSIT_COUNT;
-            if (mine + u128::from(sum)) * u128::from(self.earn) < short {
-                // Not a read-modify-write: a count lost to a racing thread
-                // of the same stripe only delays the next refresh a little.
-                let uses = home.others_uses.load(Ordering::Relaxed);
-                home.others_uses.store(uses + 1, Ordering::Relaxed);
-            }
-            return sum;
+            return (cached & DEPOSIT_COUNT, true);
         }
-        let home_index = self.home();
-        let used = self.used.load(Ordering::Acquire) & !(1 << home_index);
-        let mut pending = used;
+        let mut pending = self.used.load(Ordering::Acquire) & !(1 << home_index);
         let mut sum: u64 = 0;
         while pending != 0 {
             let bit = pending.trailing_zeros() as usize;
@@ -468,7 +472,7 @@ impl<C: Clock> RetryBudget<C> {
         home.others.store(with_tag(target, sum), Ordering::Relaxed);
         home.others_at.store(now.as_u64(), Ordering::Relaxed);
         home.others_uses.store(0, Ordering::Relaxed);
-        sum
+        (sum, false)
     }
 
     /// Grants in the window ending at the head's slice, head included.

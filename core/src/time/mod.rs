@@ -175,41 +175,24 @@ pub trait Clock: Send + Sync {
     }
 }
 
-impl<C: Clock + ?Sized> Clock for &C {
-    #[inline]
-    fn now(&self) -> Nanos {
-        (**self).now()
-    }
+/// A clock behind a reference or a smart pointer reads as the clock itself.
+macro_rules! forward_clock {
+    ($($ptr:ty),*) => {$(
+        impl<C: Clock + ?Sized> Clock for $ptr {
+            #[inline]
+            fn now(&self) -> Nanos {
+                (**self).now()
+            }
 
-    #[inline]
-    fn recent(&self) -> Nanos {
-        (**self).recent()
-    }
+            #[inline]
+            fn recent(&self) -> Nanos {
+                (**self).recent()
+            }
+        }
+    )*};
 }
 
-impl<C: Clock + ?Sized> Clock for alloc::sync::Arc<C> {
-    #[inline]
-    fn now(&self) -> Nanos {
-        (**self).now()
-    }
-
-    #[inline]
-    fn recent(&self) -> Nanos {
-        (**self).recent()
-    }
-}
-
-impl<C: Clock + ?Sized> Clock for alloc::boxed::Box<C> {
-    #[inline]
-    fn now(&self) -> Nanos {
-        (**self).now()
-    }
-
-    #[inline]
-    fn recent(&self) -> Nanos {
-        (**self).recent()
-    }
-}
+forward_clock!(&C, alloc::sync::Arc<C>, alloc::boxed::Box<C>);
 
 /// Makes futures that complete after a given duration.
 ///

@@ -18,6 +18,9 @@ mod imp {
     use rustix::time::{ClockId, clock_gettime};
     use std::sync::OnceLock;
 
+    /// `CLOCK_MONOTONIC` nanoseconds at the process-wide origin.
+    pub(in crate::time) type Origin = u64;
+
     static ORIGIN: OnceLock<u64> = OnceLock::new();
 
     fn raw(id: ClockId) -> u64 {
@@ -48,6 +51,8 @@ mod imp {
     use std::sync::OnceLock;
     use std::time::Instant;
 
+    pub(in crate::time) type Origin = Instant;
+
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
 
     pub(in crate::time) fn origin() -> Instant {
@@ -65,13 +70,7 @@ mod imp {
     }
 }
 
-pub(super) use imp::{now, origin, recent};
-
-/// The origin's type on this platform.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(super) type Origin = u64;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(super) type Origin = std::time::Instant;
+pub(super) use imp::{Origin, now, origin, recent};
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -180,7 +180,7 @@ impl Window {
             let index = self.roll.current.load(Ordering::Relaxed);
             let sweep = (index + 1) % self.ring.len() as u64 == 0;
             let counts = if sweep {
-                self.cells.harvest().0
+                self.cells.harvest()
             } else {
                 self.cells.harvest_here()
             };
@@ -200,7 +200,7 @@ impl Window {
         }
         let current = self.roll.current.load(Ordering::Relaxed);
         let due = index > current && {
-            let (counts, _) = self.cells.harvest();
+            let counts = self.cells.harvest();
             self.store_block(current, counts);
             self.roll.current.store(index, Ordering::Relaxed);
             self.holds_bad(index)

@@ -87,10 +87,8 @@ impl Policy {
 
     /// Records a read hit on the resident entry `hash`.
     pub(crate) fn record_access(&mut self, hash: u64) {
-        self.segments.count(hash);
-        let weight = self.segments.touch_weighed(hash);
-        let choice = self.tuner.read(hash, weight);
-        self.apply(choice);
+        let index = self.segments.find(hash);
+        self.access_at(hash, index);
     }
 
     /// Records read hits on the resident entries `hashes`, in order: the
@@ -104,12 +102,18 @@ impl Policy {
                 *slot = self.segments.warm(hash);
             }
             for (&index, &hash) in found.iter().zip(chunk) {
-                self.segments.count(hash);
-                let weight = self.segments.touch_at(hash, index);
-                let choice = self.tuner.read(hash, weight);
-                self.apply(choice);
+                self.access_at(hash, index);
             }
         }
+    }
+
+    /// One read hit on `hash`, whose node index (if resident) was looked up
+    /// with no insert or removal since.
+    fn access_at(&mut self, hash: u64, index: Option<u32>) {
+        self.segments.count(hash);
+        let weight = self.segments.touch_at(hash, index);
+        let choice = self.tuner.read(hash, weight);
+        self.apply(choice);
     }
 
     /// Records a read of `hash` that found nothing.

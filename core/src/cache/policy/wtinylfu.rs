@@ -78,14 +78,8 @@ impl Segments {
     /// recent in the window or protected segment; promoted to protected from
     /// probation. Returns `false` if `hash` is not resident.
     pub(super) fn touch(&mut self, hash: u64) -> bool {
-        self.touch_weighed(hash).is_some()
-    }
-
-    /// [`touch`](Self::touch), returning the weight of `hash` if it is
-    /// resident (one lookup for both).
-    pub(super) fn touch_weighed(&mut self, hash: u64) -> Option<u32> {
         let index = self.find(hash);
-        self.touch_at(hash, index)
+        self.touch_at(hash, index).is_some()
     }
 
     /// Looks `hash` up, as [`touch_at`](Self::touch_at) wants it, and loads
@@ -99,9 +93,10 @@ impl Segments {
         Some(index)
     }
 
-    /// [`touch_weighed`](Self::touch_weighed) with `hash`'s node index
-    /// already looked up ([`warm`](Self::warm)); valid as long as no entry
-    /// was inserted or removed since.
+    /// [`touch`](Self::touch) with `hash`'s node index already looked up
+    /// ([`find`](Self::find) or [`warm`](Self::warm)), valid as long as no
+    /// entry was inserted or removed since; returns the weight of `hash` if
+    /// it is resident.
     pub(super) fn touch_at(&mut self, hash: u64, index: Option<u32>) -> Option<u32> {
         let index = index?;
         let node = self.lists.node(index);
@@ -175,7 +170,8 @@ impl Segments {
             + self.lists.weight(Queue::Protected)
     }
 
-    fn find(&self, hash: u64) -> Option<u32> {
+    /// The node index of the resident `hash`.
+    pub(super) fn find(&self, hash: u64) -> Option<u32> {
         self.index
             .find(spread(hash), |&i| self.lists.node(i).hash == hash)
             .copied()
