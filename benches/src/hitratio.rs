@@ -208,6 +208,11 @@ fn cases(opts: &Options) -> Vec<Case> {
         traces::zipf(100_000, 1.0, requests, 2),
         &[1000, 10_000],
     );
+    add(
+        "zipf-1.0-drift",
+        traces::zipf_drifting(100_000, 1.0, requests, 3, requests / 8),
+        &[1000, 10_000],
+    );
     cases
 }
 

@@ -105,6 +105,20 @@ fn parse_int(field: &str, line: &str) -> io::Result<u64> {
 /// `1 / r^exponent`), from a seeded generator. Ranks are scrambled into
 /// keys so popular keys are not numerically adjacent.
 pub fn zipf(universe: u64, exponent: f64, count: usize, seed: u64) -> Vec<u64> {
+    zipf_drifting(universe, exponent, count, seed, usize::MAX)
+}
+
+/// [`zipf`] whose popularity ranking moves every `period` requests: in
+/// period `p`, rank `r` is key `scramble((r + p * universe / 3) % universe)`,
+/// so each period's hot set is a fresh set of keys (a cache must let go of
+/// the old favourites and learn the new ones).
+pub fn zipf_drifting(
+    universe: u64,
+    exponent: f64,
+    count: usize,
+    seed: u64,
+    period: usize,
+) -> Vec<u64> {
     let mut cumulative = Vec::with_capacity(universe as usize);
     let mut total = 0.0;
     for rank in 1..=universe {
@@ -113,10 +127,11 @@ pub fn zipf(universe: u64, exponent: f64, count: usize, seed: u64) -> Vec<u64> {
     }
     let mut state = seed;
     (0..count)
-        .map(|_| {
+        .map(|i| {
             let uniform = (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
             let rank = cumulative.partition_point(|&c| c < uniform * total) as u64;
-            scramble(rank.min(universe - 1))
+            let shift = (i / period) as u64 * (universe / 3);
+            scramble((rank.min(universe - 1) + shift) % universe)
         })
         .collect()
 }

@@ -1,5 +1,5 @@
-//! Key hashing: one randomly seeded hash per key, used both as the map's key
-//! and as the eviction policy's handle for the entry.
+//! Key hashing: one randomly seeded hash per key, used both to place the
+//! entry in the store and as the eviction policy's handle for it.
 //!
 //! The seed comes from the OS at cache construction (ahash's `RandomState`),
 //! so an attacker who controls keys cannot choose ones that collide. Two
@@ -7,7 +7,7 @@
 //! the key, a lookup compares it, and an insert of the second key replaces
 //! the first (the cache may drop any entry at any time).
 
-use core::hash::{BuildHasher, Hash, Hasher};
+use core::hash::Hash;
 
 /// Hashes keys with a per-cache random seed. Never returns 0, which the
 /// access buffers use to mark an empty slot.
@@ -28,42 +28,6 @@ impl KeyHasher {
     }
 }
 
-/// The map is keyed by the already seeded hash; this passes it through.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct PassThrough;
-
-impl BuildHasher for PassThrough {
-    type Hasher = PassThroughHasher;
-
-    #[inline]
-    fn build_hasher(&self) -> PassThroughHasher {
-        PassThroughHasher(0)
-    }
-}
-
-/// Returns the `u64` it was fed (only `u64` keys are ever hashed with it).
-#[derive(Debug)]
-pub(super) struct PassThroughHasher(u64);
-
-impl Hasher for PassThroughHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached for u64 keys; folds anything else rather than panic.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,10 +37,5 @@ mod tests {
         let (a, b) = (KeyHasher::new(), KeyHasher::new());
         let same = (0u64..64).filter(|k| a.hash(k) == b.hash(k)).count();
         assert!(same < 2, "two caches hashed {same} of 64 keys alike");
-    }
-
-    #[test]
-    fn pass_through_returns_the_hash() {
-        assert_eq!(PassThrough.hash_one(0xdead_beef_u64), 0xdead_beef);
     }
 }

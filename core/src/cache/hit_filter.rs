@@ -12,11 +12,21 @@
 //!   adds each batch, under the policy lock; readers only load it).
 //! * Each slot keeps `reported`, the epoch of its last reported hit (a new
 //!   slot starts half the `u32` range in the past: never reported).
-//! * `gap` is `resident entries / 16` once the cache holds at least 4,096
+//! * `gap` is `resident entries / 2` once the cache holds at least 4,096
 //!   entries, else 0 (report every hit): the LRU position of an entry hit
-//!   within the last sixteenth of the cache's turnover is left as it is.
-//!   Small caches, where the policy's structures fit in the CPU's caches
-//!   and every hit matters to the hit ratio, are exact.
+//!   within the last half of the cache's turnover is left as it is. Small
+//!   caches, where the policy's structures fit in the CPU's caches and
+//!   every hit matters to the hit ratio, are exact.
+//! * A write that replaces a resident key's value is a hit like a read:
+//!   the new slot inherits the old one's stamp and is filtered the same way.
+//!
+//! Measured (`compare hitratio`, full run): on the Zipf rows at 10,000
+//! entries the hit ratio is the same to ±0.05 point with a gap of 1/16, 1/2
+//! or all of the entries; on `zipf-1.0-drift` (the hot set moves every
+//! 250,000 requests) a gap of all entries costs 1.5 points (72.7% →
+//! 71.2%), half of them 0.3 (72.5%). A read of a 100,000-entry cache costs
+//! about 280 ns with 1/16, 95 with 1/2, 37 with all (Zipf 1.0, all keys
+//! resident, so misses never advance the epoch): 1/2 it is.
 //!
 //! All of it is relaxed and approximate by design: two threads may both
 //! report one entry's hit, or a reader may see a stale `gap`; either only
@@ -28,7 +38,7 @@ use crate::sync::{AtomicU32, CachePadded, Ordering};
 const FILTER_FROM_ENTRIES: usize = 4096;
 /// A hit is reported once per this fraction of the resident entries' worth
 /// of policy events.
-const GAP_DIVISOR: usize = 16;
+const GAP_DIVISOR: usize = 2;
 
 #[derive(Debug)]
 struct Epoch {
@@ -109,15 +119,16 @@ mod tests {
     #[test]
     fn a_large_cache_reports_an_entry_once_per_gap() {
         let f = HitFilter::new();
-        let entries = 16_000; // gap 1,000 events
+        let entries = FILTER_FROM_ENTRIES * 2;
+        let gap = entries / GAP_DIVISOR;
         f.advance(0, entries);
         let stamp = AtomicU32::new(f.never());
         assert!(f.admit(&stamp), "a new entry's first hit is reported");
         assert!(!f.admit(&stamp), "and not the next one");
-        f.advance(999, entries);
-        assert!(!f.admit(&stamp), "999 events later: still too soon");
+        f.advance(gap - 1, entries);
+        assert!(!f.admit(&stamp), "one event short of the gap: too soon");
         f.advance(1, entries);
-        assert!(f.admit(&stamp), "1,000 events later: reported again");
+        assert!(f.admit(&stamp), "a gap later: reported again");
         assert!(!f.admit(&stamp));
     }
 }

@@ -3,12 +3,11 @@
 
 use core::hash::Hash;
 
-use papaya::{Compute, Guard, Operation};
-
 use super::access_buffer::Push;
 use super::slot::Slot;
 use super::stats::Counter;
 use super::{Inner, PolicyState};
+use crate::sync::Ordering;
 use crate::time::{Clock, Nanos};
 
 impl<K, V, C> Inner<K, V, C>
@@ -56,18 +55,21 @@ where
         }
     }
 
+    /// Removes the slot under `hash` if it is still expired or invalidated,
+    /// unless another thread holds the policy lock (the next read or sweep
+    /// will).
     #[cold]
-    pub(super) fn remove_dead(&self, hash: u64, dead: &Slot<K, V>, guard: &impl Guard) {
+    pub(super) fn remove_dead(&self, hash: u64) {
         let Some(mut state) = self.policy.try_lock() else {
             return;
         };
         self.drain(&mut state);
-        let removed = self
-            .map
-            .remove_if(&hash, |_, slot| core::ptr::eq(slot, dead), guard);
-        if let Ok(Some(_)) = removed {
+        let removed = self.map.remove_if(hash, |slot| self.judge(slot).is_none());
+        if removed.is_some() {
             state.policy.remove(hash);
         }
+        drop(state);
+        drop(removed);
     }
 
     pub(super) fn weigh(&self, key: &K, value: Option<&V>) -> u32 {
@@ -77,53 +79,57 @@ where
         }
     }
 
-    /// Writes a slot: a lock-free swap when the key is resident and weights
-    /// cannot change, otherwise through the policy.
+    /// Writes a slot: only the shard's lock when the key is resident and
+    /// weights cannot change, otherwise through the policy.
     pub(super) fn write(&self, key: K, value: Option<V>, stale_at: Nanos, expires_at: Nanos) {
-        let hash = self.hasher.hash(&key);
-        let generation = self.generations.current();
-        let guard = self.map.guard();
-        if self.settings.weigher.is_none() {
-            let swap = |resident: Option<_>| match resident {
-                Some(_) => Operation::Insert(Slot::new(
-                    key.clone(),
-                    value.clone(),
-                    stale_at,
-                    expires_at,
-                    generation,
-                    self.hit_filter.never(),
-                )),
-                None => Operation::Abort(()),
-            };
-            if let Compute::Updated { .. } = self.map.compute(hash, swap, &guard) {
-                self.record(hash, true);
-                return;
-            }
-        }
-        let weight = self.weigh(&key, value.as_ref());
+        let hash = self.map.hash(&key);
         let slot = Slot::new(
             key,
             value,
             stale_at,
             expires_at,
-            generation,
+            self.generations.current(),
             self.hit_filter.never(),
         );
+        let slot = if self.settings.weigher.is_none() {
+            // The new slot inherits the old one's last report, so rewriting
+            // a hot key is filtered like reading it.
+            let carry = |old: &Slot<K, V>, new: &Slot<K, V>| {
+                let reported = old.reported.load(Ordering::Relaxed);
+                new.reported.store(reported, Ordering::Relaxed);
+                self.hit_filter.admit(&new.reported)
+            };
+            match self.map.replace(hash, slot, carry) {
+                Ok((old, report)) => {
+                    drop(old);
+                    if report {
+                        self.record(hash, true);
+                    }
+                    return;
+                }
+                Err(slot) => slot,
+            }
+        } else {
+            slot
+        };
+        let weight = self.weigh(&slot.key, slot.value.as_ref());
         let mut state = self.policy.lock();
         self.drain(&mut state);
         let PolicyState { policy, evicted } = &mut *state;
-        if self.map.insert(hash, slot, &guard).is_some() {
+        let replaced = self.map.insert(hash, slot);
+        if replaced.is_some() {
             policy.update_weight(hash, weight, evicted);
         } else {
             policy.insert(hash, weight, evicted);
         }
-        let mut evictions = 0;
-        for victim in evicted.drain(..) {
-            if self.map.remove(&victim, &guard).is_some() {
-                evictions += 1;
-            }
-        }
+        // Evicted slots are dropped here, under the policy lock but outside
+        // every shard lock.
+        let evictions = evicted
+            .drain(..)
+            .filter_map(|victim| self.map.remove(victim))
+            .count() as u64;
         drop(state);
+        drop(replaced);
         if evictions > 0 {
             self.stats.add(Counter::Eviction, evictions);
         }

@@ -1,0 +1,232 @@
+//! Where the entries live: a hash table split into shards, each behind its
+//! own reader-writer lock, entries stored inline.
+//!
+//! # Layout
+//!
+//! Shard `i` holds the entries whose key hash has `i` in bits 40.. (the
+//! tables index buckets by the low bits and tag them with the top seven, so
+//! the shard choice stays independent of both). A shard is a
+//! [`HashTable`] of [`Slot`]s, not of pointers to them: a read that finds
+//! its bucket has its key, value and deadlines in the same place, one
+//! memory access instead of a bucket and then a boxed entry. The slot does
+//! not keep its hash; the table recomputes it from the key when it grows.
+//!
+//! # Protocol
+//!
+//! * One slot per key hash: a write under a hash replaces whatever slot
+//!   holds it. The eviction policy knows entries only by hash, so this keeps
+//!   the two in step.
+//! * Reads take the shard's read lock, look, clone what they need and let
+//!   go: they never wait for each other, only for a writer of the same
+//!   shard, whose critical section is a probe and a move.
+//! * Writers take the shard's write lock. Adding or removing a key happens
+//!   only while the caller holds the cache's policy lock (the lock order is
+//!   policy, then shard), so `len` changes in step with the policy.
+//! * Replaced and removed slots are handed back to the caller, so their key
+//!   and value are dropped after the shard lock is released.
+
+use core::hash::Hash;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use hashbrown::HashTable;
+
+use super::hashing::KeyHasher;
+use super::slot::Slot;
+use crate::sync::{AtomicUsize, CachePadded, Ordering, RwLock};
+
+/// Most shards a cache is split into.
+const MAX_SHARDS: usize = 64;
+/// About this many entries of capacity per shard, before `MAX_SHARDS`.
+const ENTRIES_PER_SHARD: u64 = 64;
+/// Most slots reserved up front, over all shards; beyond, tables grow.
+const MAX_RESERVED: u64 = 1 << 16;
+
+type Shard<K, V> = CachePadded<RwLock<HashTable<Slot<K, V>>>>;
+
+/// The sharded table of a cache's entries, keyed by a seeded hash of the key.
+pub(super) struct Store<K, V> {
+    shards: Box<[Shard<K, V>]>,
+    hasher: KeyHasher,
+    len: AtomicUsize,
+}
+
+impl<K, V> Store<K, V> {
+    /// An empty store for a cache of `capacity` entries (or weight).
+    pub(super) fn new(capacity: u64) -> Self {
+        let count = (capacity / ENTRIES_PER_SHARD)
+            .clamp(1, MAX_SHARDS as u64)
+            .next_power_of_two() as usize;
+        let per_shard = (capacity.min(MAX_RESERVED) as usize).div_ceil(count);
+        let shards = (0..count)
+            .map(|_| CachePadded::new(RwLock::new(HashTable::with_capacity(per_shard))))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        Store {
+            shards,
+            hasher: KeyHasher::new(),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Entries stored.
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+}
+
+impl<K: Hash, V> Store<K, V> {
+    /// The seeded hash entries are stored under.
+    #[inline]
+    pub(super) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash(key)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &RwLock<HashTable<Slot<K, V>>> {
+        &self.shards[(hash >> 40) as usize & (self.shards.len() - 1)]
+    }
+
+    /// Whether `slot` is the one stored under `hash`.
+    #[inline]
+    fn holds(&self, hash: u64) -> impl Fn(&Slot<K, V>) -> bool + '_ {
+        move |slot| self.hasher.hash(&slot.key) == hash
+    }
+
+    /// Runs `read` on the slot under `hash` if `matches` accepts it, under
+    /// the shard's read lock.
+    #[inline]
+    pub(super) fn read<R>(
+        &self,
+        hash: u64,
+        matches: impl Fn(&Slot<K, V>) -> bool,
+        read: impl FnOnce(&Slot<K, V>) -> R,
+    ) -> Option<R> {
+        self.shard(hash).read().find(hash, matches).map(read)
+    }
+
+    /// Puts `slot` in place of the one under `hash` and returns the old one
+    /// with what `carry(old, new)` returned (run under the lock); if no slot
+    /// is under `hash`, hands `slot` back unstored.
+    pub(super) fn replace<R>(
+        &self,
+        hash: u64,
+        slot: Slot<K, V>,
+        carry: impl FnOnce(&Slot<K, V>, &Slot<K, V>) -> R,
+    ) -> Result<(Slot<K, V>, R), Slot<K, V>> {
+        let mut table = self.shard(hash).write();
+        match table.find_mut(hash, self.holds(hash)) {
+            Some(resident) => {
+                let old = core::mem::replace(resident, slot);
+                let carried = carry(&old, resident);
+                Ok((old, carried))
+            }
+            None => Err(slot),
+        }
+    }
+
+    /// Stores `slot` under `hash`; returns the slot it replaced. Only under
+    /// the cache's policy lock.
+    pub(super) fn insert(&self, hash: u64, slot: Slot<K, V>) -> Option<Slot<K, V>> {
+        let mut table = self.shard(hash).write();
+        if let Some(resident) = table.find_mut(hash, self.holds(hash)) {
+            return Some(core::mem::replace(resident, slot));
+        }
+        table.insert_unique(hash, slot, |s| self.hasher.hash(&s.key));
+        self.len.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Removes the slot under `hash` if `remove` accepts it. Only under the
+    /// cache's policy lock.
+    pub(super) fn remove_if(
+        &self,
+        hash: u64,
+        remove: impl FnOnce(&Slot<K, V>) -> bool,
+    ) -> Option<Slot<K, V>> {
+        let mut table = self.shard(hash).write();
+        let entry = table.find_entry(hash, self.holds(hash)).ok()?;
+        if !remove(entry.get()) {
+            return None;
+        }
+        let (slot, _) = entry.remove();
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        Some(slot)
+    }
+
+    /// Removes the slot under `hash`. Only under the cache's policy lock.
+    pub(super) fn remove(&self, hash: u64) -> Option<Slot<K, V>> {
+        self.remove_if(hash, |_| true)
+    }
+
+    /// The hashes of the slots `select` accepts, one shard at a time under
+    /// its read lock.
+    pub(super) fn hashes_where(&self, select: impl Fn(&Slot<K, V>) -> bool) -> Vec<u64> {
+        let mut hashes = Vec::new();
+        for shard in self.shards.iter() {
+            let table = shard.read();
+            hashes.extend(
+                table
+                    .iter()
+                    .filter(|slot| select(slot))
+                    .map(|slot| self.hasher.hash(&slot.key)),
+            );
+        }
+        hashes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Nanos;
+
+    fn slot(key: u64, value: u64) -> Slot<u64, u64> {
+        Slot::new(key, Some(value), Nanos::MAX, Nanos::MAX, 0, 0)
+    }
+
+    #[test]
+    fn one_slot_per_hash_and_len_follows_adds_and_removals() {
+        let store = Store::<u64, u64>::new(10_000);
+        let hashes: Vec<u64> = (0..1_000).map(|k| store.hash(&k)).collect();
+        for (k, &h) in hashes.iter().enumerate() {
+            assert!(store.insert(h, slot(k as u64, 0)).is_none());
+        }
+        assert_eq!(store.len(), 1_000);
+        let old = store.insert(hashes[7], slot(7, 70)).expect("resident");
+        assert_eq!(old.value, Some(0));
+        assert_eq!(store.len(), 1_000);
+        assert_eq!(
+            store.read(hashes[7], |s| s.key == 7, |s| s.value),
+            Some(Some(70))
+        );
+        assert_eq!(store.read(hashes[7], |s| s.key == 8, |s| s.value), None);
+        let absent = store.replace(store.hash(&5_000u64), slot(5_000, 1), |_, _| ());
+        assert_eq!(absent.err().map(|s| s.key), Some(5_000));
+        let (old, carried) = store
+            .replace(hashes[9], slot(9, 90), |old, new| (old.value, new.value))
+            .ok()
+            .expect("resident");
+        assert_eq!((old.value, carried), (Some(0), (Some(0), Some(90))));
+        assert!(store.remove_if(hashes[9], |s| s.value == Some(0)).is_none());
+        assert_eq!(store.remove(hashes[9]).map(|s| s.value), Some(Some(90)));
+        assert!(store.remove(hashes[9]).is_none());
+        assert_eq!(store.len(), 999);
+        let mut odd = store.hashes_where(|s| s.key % 2 == 1);
+        odd.sort_unstable();
+        let mut want: Vec<u64> = (0..1_000u64)
+            .filter(|k| k % 2 == 1 && *k != 9)
+            .map(|k| hashes[k as usize])
+            .collect();
+        want.sort_unstable();
+        assert_eq!(odd, want);
+    }
+
+    #[test]
+    fn shard_count_follows_capacity() {
+        assert_eq!(Store::<u64, u64>::new(10).shards.len(), 1);
+        assert_eq!(Store::<u64, u64>::new(256).shards.len(), 4);
+        assert_eq!(Store::<u64, u64>::new(1 << 30).shards.len(), MAX_SHARDS);
+    }
+}
