@@ -206,7 +206,6 @@ mod tests {
         assert_eq!(absent.err().map(|s| s.key), Some(5_000));
         let (old, carried) = store
             .replace(hashes[9], slot(9, 90), |old, new| (old.value, new.value))
-            .ok()
             .expect("resident");
         assert_eq!((old.value, carried), (Some(0), (Some(0), Some(90))));
         assert!(store.remove_if(hashes[9], |s| s.value == Some(0)).is_none());
