@@ -3,9 +3,11 @@
 //!
 //! # Layout
 //!
-//! Shard `i` holds the entries whose key hash has `i` in bits 40.. (the
-//! tables index buckets by the low bits and tag them with the top seven, so
-//! the shard choice stays independent of both). A shard is a
+//! The shard of an entry is the high half of its key hash scaled onto the
+//! shard count (see [`shard_count`] for how many). The tables index buckets
+//! by the low bits and tag them with the top seven; a shard's keys share
+//! only a range of high bits, so the tags within a shard still vary. A
+//! shard is a
 //! [`HashTable`] of [`Slot`]s, not of pointers to them: a read that finds
 //! its bucket has its key, value and deadlines in the same place, one
 //! memory access instead of a bucket and then a boxed entry. The slot does
@@ -36,11 +38,40 @@ use super::slot::Slot;
 use crate::sync::{AtomicUsize, CachePadded, Ordering, RwLock};
 
 /// Most shards a cache is split into.
-const MAX_SHARDS: usize = 64;
-/// About this many entries of capacity per shard, before `MAX_SHARDS`.
+const MAX_SHARDS: u64 = 64;
+/// Fewest shards a large cache is split into (they are what concurrent
+/// readers and writers spread over).
+const MIN_SHARDS: u64 = 16;
+/// About this many entries of capacity per shard for small caches.
 const ENTRIES_PER_SHARD: u64 = 64;
 /// Most slots reserved up front, over all shards; beyond, tables grow.
 const MAX_RESERVED: u64 = 1 << 16;
+
+/// How many shards a cache of `capacity` entries gets.
+///
+/// A table's bucket count is a power of two, filled to at most 7/8, so at
+/// capacity a shard's table is between 7/16 and 7/8 full depending on how
+/// its share falls against a power of two. Among the shard counts from
+/// `MIN_SHARDS` to `MAX_SHARDS`, this picks the one with the fewest buckets
+/// in total once every shard holds its share plus a margin of four
+/// standard deviations (keys land in shards at random), preferring more
+/// shards on a tie. 1M entries: 36 shards of 32,768 buckets, 85% full,
+/// rather than 64 half-empty ones.
+fn shard_count(capacity: u64) -> u64 {
+    if capacity < MIN_SHARDS * ENTRIES_PER_SHARD {
+        return (capacity / ENTRIES_PER_SHARD).clamp(1, MIN_SHARDS);
+    }
+    let buckets = |shards: u64| {
+        let share = capacity.div_ceil(shards);
+        let margin = 4 * share.isqrt() + 16;
+        let needed = (share + margin).saturating_mul(8) / 7 + 1;
+        needed.next_power_of_two().saturating_mul(shards)
+    };
+    (MIN_SHARDS..=MAX_SHARDS)
+        .rev()
+        .min_by_key(|&shards| buckets(shards))
+        .unwrap_or(MAX_SHARDS)
+}
 
 type Shard<K, V> = CachePadded<RwLock<HashTable<Slot<K, V>>>>;
 
@@ -54,9 +85,7 @@ pub(super) struct Store<K, V> {
 impl<K, V> Store<K, V> {
     /// An empty store for a cache of `capacity` entries (or weight).
     pub(super) fn new(capacity: u64) -> Self {
-        let count = (capacity / ENTRIES_PER_SHARD)
-            .clamp(1, MAX_SHARDS as u64)
-            .next_power_of_two() as usize;
+        let count = shard_count(capacity) as usize;
         let per_shard = (capacity.min(MAX_RESERVED) as usize).div_ceil(count);
         let shards = (0..count)
             .map(|_| CachePadded::new(RwLock::new(HashTable::with_capacity(per_shard))))
@@ -83,9 +112,12 @@ impl<K: Hash, V> Store<K, V> {
         self.hasher.hash(key)
     }
 
+    /// The shard of `hash`: bits 32..64 scaled onto the shard count
+    /// (multiply and shift, no division).
     #[inline]
     fn shard(&self, hash: u64) -> &RwLock<HashTable<Slot<K, V>>> {
-        &self.shards[(hash >> 40) as usize & (self.shards.len() - 1)]
+        let index = ((hash >> 32) * self.shards.len() as u64) >> 32;
+        &self.shards[index as usize]
     }
 
     /// Whether `slot` is the one stored under `hash`.
@@ -224,8 +256,32 @@ mod tests {
 
     #[test]
     fn shard_count_follows_capacity() {
-        assert_eq!(Store::<u64, u64>::new(10).shards.len(), 1);
-        assert_eq!(Store::<u64, u64>::new(256).shards.len(), 4);
-        assert_eq!(Store::<u64, u64>::new(1 << 30).shards.len(), MAX_SHARDS);
+        assert_eq!(shard_count(10), 1);
+        assert_eq!(shard_count(256), 4);
+        assert_eq!(shard_count(1_000_000), 36);
+        for capacity in [1_024, 5_000, 100_000, 1 << 20, 1 << 30, u64::MAX] {
+            let shards = shard_count(capacity);
+            assert!(
+                (MIN_SHARDS..=MAX_SHARDS).contains(&shards),
+                "{capacity}: {shards}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_spread_over_every_shard() {
+        let store = Store::<u64, u64>::new(1_000_000);
+        let mut per_shard = alloc::vec![0u32; store.shards.len()];
+        for k in 0..36_000u64 {
+            let h = store.hash(&k);
+            let shard = store.shard(h) as *const _;
+            let i = store.shards.iter().position(|s| core::ptr::eq(&**s, shard));
+            per_shard[i.expect("a shard of the store")] += 1;
+        }
+        // 1,000 expected per shard; 4 standard deviations is about 126.
+        assert!(
+            per_shard.iter().all(|&n| (850..1150).contains(&n)),
+            "{per_shard:?}"
+        );
     }
 }
