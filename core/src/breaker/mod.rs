@@ -202,9 +202,9 @@ impl<C: Clock> CircuitBreaker<C> {
         F: Future<Output = T>,
     {
         let permit = self.try_acquire()?;
-        let start = self.clock.now();
+        let timer = self.clock.start_timer();
         let output = call.await;
-        let elapsed = self.clock.now().saturating_sub(start);
+        let elapsed = self.clock.elapsed(timer);
         permit.record(classify(&output), Some(elapsed.as_duration()));
         Ok(output)
     }

@@ -74,7 +74,11 @@ impl HitFilter {
 
     /// The `reported` stamp of a new slot: never reported.
     pub(super) fn never(&self) -> u32 {
-        self.clock.epoch.load(Ordering::Relaxed).wrapping_sub(1 << 31) & !1
+        self.clock
+            .epoch
+            .load(Ordering::Relaxed)
+            .wrapping_sub(1 << 31)
+            & !1
     }
 
     /// Whether to report a hit on the slot whose stamp is `reported`; if so,

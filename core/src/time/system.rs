@@ -72,6 +72,14 @@ mod imp {
 
 pub(super) use imp::{Origin, now, origin, recent};
 
+/// The call timer's counter: the time-stamp counter where quanta finds it
+/// invariant, else the monotonic clock; calibrated on first use.
+#[inline]
+pub(super) fn counter() -> &'static quanta::Clock {
+    static COUNTER: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    COUNTER.get_or_init(quanta::Clock::new)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -95,6 +103,25 @@ mod tests {
         assert!(
             lag < Nanos::from_duration(Duration::from_millis(50)),
             "lag {lag:?}"
+        );
+    }
+
+    #[test]
+    fn the_call_timer_agrees_with_the_monotonic_clock() {
+        use crate::time::{Clock, SystemClock};
+        let clock = SystemClock::new();
+        let timer = clock.start_timer();
+        let start = clock.now();
+        std::thread::sleep(Duration::from_millis(20));
+        let by_now = clock.now().saturating_sub(start).as_u64() as f64;
+        let by_timer = clock.elapsed(timer).as_u64() as f64;
+        // Both spans cover the sleep; they differ by the two readings'
+        // order (nanoseconds) and the counter's calibration (parts per
+        // thousand at worst), far under a tenth.
+        assert!(by_timer >= 19e6, "timer {by_timer} ns for a 20 ms sleep");
+        assert!(
+            (by_timer / by_now - 1.0).abs() < 0.1,
+            "timer {by_timer} ns, now {by_now} ns"
         );
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use brace::breaker::{CircuitBreaker, OwnedPermit, Rejected, State};
-use brace::time::{Clock, Nanos};
+use brace::time::{Clock, Timer};
 
 use super::{CircuitOpen, RecordOutcome, SelectBreaker};
 use crate::Outcome;
@@ -117,7 +117,7 @@ pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitO
 pub struct TimedPermit<C: Clock> {
     permit: OwnedPermit<C>,
     /// The clock and the start of the call, when the call is timed.
-    timer: Option<(C, Nanos)>,
+    timer: Option<(C, Timer)>,
 }
 
 impl<C: Clock + Clone> TimedPermit<C> {
@@ -131,7 +131,7 @@ impl<C: Clock + Clone> TimedPermit<C> {
         let permit = breaker.try_acquire_owned().map_err(CircuitOpen::new)?;
         let timer = breaker.config().slow_call_threshold().map(|_| {
             let clock = breaker.clock().clone();
-            let started = clock.now();
+            let started = clock.start_timer();
             (clock, started)
         });
         Ok(TimedPermit { permit, timer })
@@ -143,7 +143,7 @@ impl<C: Clock> RecordOutcome for TimedPermit<C> {
     fn record(self, outcome: Outcome) {
         let elapsed = self
             .timer
-            .map(|(clock, started)| clock.now().saturating_sub(started).as_duration());
+            .map(|(clock, started)| clock.elapsed(started).as_duration());
         self.permit.record(outcome, elapsed);
     }
 }

@@ -6,7 +6,7 @@ use core::task::{Context, Poll, ready};
 use std::sync::Arc;
 
 use brace::metrics::{Outcome as RedOutcome, Red, SloTracker};
-use brace::time::{Clock, Nanos};
+use brace::time::{Clock, Timer};
 use pin_project_lite::pin_project;
 
 use crate::{Classify, Outcome};
@@ -32,14 +32,16 @@ pin_project! {
 struct PendingSample<Clk: Clock> {
     red: Option<Arc<Red<Clk>>>,
     slo: Option<Arc<SloTracker<Clk>>>,
-    started: Nanos,
+    started: Timer,
 }
 
 impl<Clk: Clock> PendingSample<Clk> {
     fn record(&mut self, outcome: RedOutcome) {
         if let Some(red) = self.red.take() {
-            let now = red.clock().now();
-            let latency = now.saturating_sub(self.started);
+            let clock = red.clock();
+            let latency = clock.elapsed(self.started);
+            // The slot a sample lands in needs no finer grain than `recent`.
+            let now = clock.recent();
             red.record_nanos_at(now, latency.as_u64(), outcome);
             if let Some(slo) = self.slo.take() {
                 slo.record_at(now, latency.as_duration(), outcome);
@@ -59,7 +61,7 @@ impl<F, Clk: Clock, Cls> ResponseFuture<F, Clk, Cls> {
         future: F,
         red: Arc<Red<Clk>>,
         slo: Option<Arc<SloTracker<Clk>>>,
-        started: Nanos,
+        started: Timer,
         classifier: Cls,
     ) -> Self {
         ResponseFuture {

@@ -78,7 +78,7 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let started = self.config.red.clock().now();
+        let started = self.config.red.clock().start_timer();
         ResponseFuture::new(
             self.inner.call(request),
             Arc::clone(&self.config.red),
