@@ -99,6 +99,17 @@ impl<T> Mutex<T> {
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
 
+/// How many stripes a striped structure indexed by [`thread_index`] gets:
+/// four per CPU (at least 8, at most 64), rounded to a power of two.
+/// `thread_index` numbers threads in the order they first ask, process-wide,
+/// so live threads are spread by their numbers' low bits; with stripes to
+/// spare, two busy threads seldom share one.
+#[cfg(feature = "std")]
+pub(crate) fn stripe_count() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+    (cpus * 4).next_power_of_two().clamp(8, 64)
+}
+
 /// A small number for the calling thread, used to pick a stripe of striped
 /// counters and buffers. Any value is correct; it only spreads contention.
 ///

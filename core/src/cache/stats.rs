@@ -71,8 +71,7 @@ pub(super) struct Stats {
 
 impl Stats {
     pub(super) fn new() -> Self {
-        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
-        let count = threads.next_power_of_two().clamp(1, 64);
+        let count = crate::sync::stripe_count();
         let stripes: Vec<_> = (0..count)
             .map(|_| CachePadded::new(core::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
