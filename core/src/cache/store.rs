@@ -3,10 +3,11 @@
 //!
 //! # Layout
 //!
-//! The shard of an entry is the high half of its key hash scaled onto the
+//! The shard of an entry is bits 25..57 of its key hash scaled onto the
 //! shard count (see [`shard_count`] for how many). The tables index buckets
-//! by the low bits and tag them with the top seven; a shard's keys share
-//! only a range of high bits, so the tags within a shard still vary. A
+//! by the low bits and tag them with the top seven, so within a shard both
+//! still vary (a shard chosen by the top bits would leave its keys two to
+//! eight distinct tags, and most probes would compare a key in vain). A
 //! shard is a
 //! [`HashTable`] of [`Slot`]s, not of pointers to them: a read that finds
 //! its bucket has its key, value and deadlines in the same place, one
@@ -112,11 +113,13 @@ impl<K: Hash, V> Store<K, V> {
         self.hasher.hash(key)
     }
 
-    /// The shard of `hash`: bits 32..64 scaled onto the shard count
-    /// (multiply and shift, no division).
+    /// The shard of `hash`: bits 25..57 scaled onto the shard count
+    /// (multiply and shift, no division). Not the top seven bits: those are
+    /// the table's tags, and if a shard's keys shared them most probes
+    /// would match the tag and compare a key on another cache line.
     #[inline]
     fn shard(&self, hash: u64) -> &RwLock<HashTable<Slot<K, V>>> {
-        let index = ((hash >> 32) * self.shards.len() as u64) >> 32;
+        let index = (((hash >> 25) & 0xFFFF_FFFF) * self.shards.len() as u64) >> 32;
         &self.shards[index as usize]
     }
 
