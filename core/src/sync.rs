@@ -93,9 +93,12 @@ impl<T> Mutex<T> {
     }
 }
 
-/// A reader-writer lock for std-only slow paths (the cache's invalidation
-/// predicates, the keyed-breaker registry's shards). Not model-checked under
-/// loom: no loom model covers it.
+/// parking_lot's reader-writer lock, for std-only code: the cache's shards
+/// and invalidation predicates, the keyed-breaker registry's shards. Not
+/// swapped for loom's: no loom model covers these; what they guard is
+/// reached only under the lock, and the cache's lock order (policy mutex,
+/// then shard) is written down in `cache/store.rs` and exercised by
+/// `core/tests/cache_concurrent.rs`.
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
 

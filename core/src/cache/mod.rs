@@ -70,7 +70,7 @@ use core::time::Duration;
 
 use alloc::vec::Vec;
 
-use crate::sync::Mutex;
+use crate::sync::{Mutex, Ordering};
 // `Arc` here only shares immutable settings and the cache itself; it guards
 // no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
 // cannot hold trait objects).
@@ -100,8 +100,10 @@ pub use policy::PolicySimulator;
 /// # Thread safety
 ///
 /// All methods take `&self` and may be called from any number of threads.
-/// Reads never block; writes that add or remove keys serialise on one short
-/// policy lock.
+/// Entries are split over up to 64 shards, each behind a reader-writer lock:
+/// reads share it and wait only while a write to the same shard holds it (a
+/// probe and a move); writes that add or remove keys also serialise on one
+/// short policy lock.
 ///
 /// ```
 /// use brace::cache::Cache;
@@ -188,6 +190,31 @@ impl<K, V, C: Clock> Cache<K, V, C> {
     }
 }
 
+/// Why a slot must not be served, as found under its shard's read lock;
+/// enough for a writer to recognise the slot again without running user
+/// predicates under the write lock.
+#[derive(Clone, Copy, Debug)]
+enum Death {
+    /// At or past its hard deadline.
+    Expired,
+    /// Invalidated; `stamp` is the generation it carried.
+    Invalidated { stamp: u32 },
+}
+
+impl Death {
+    /// Whether the slot now under the hash is still one to remove: expired
+    /// at `now`, or still carrying the invalidated stamp. A slot written
+    /// meanwhile with that same stamp (its write began before the
+    /// invalidation) may be removed although its value would pass the
+    /// predicate: a spurious eviction, never a wrong value.
+    fn still<K, V>(self, slot: &Slot<K, V>, now: Nanos) -> bool {
+        match self {
+            Death::Expired => slot.has_deadline() && slot.freshness(now) == Freshness::Expired,
+            Death::Invalidated { stamp } => slot.generation.load(Ordering::Relaxed) == stamp,
+        }
+    }
+}
+
 /// What a read found under a key.
 pub(super) enum Found<V> {
     Live { value: Option<V>, stale: bool },
@@ -246,7 +273,7 @@ where
         let slot = inner.map.remove_if(hash, |slot| slot.key.borrow() == key)?;
         state.policy.remove(hash);
         drop(state);
-        inner.judge(&slot)?;
+        inner.judge(&slot).ok()?;
         slot.value
     }
 
@@ -261,6 +288,10 @@ where
     /// Registering is O(1); the predicate runs on each older entry the next
     /// time it is read or swept. Once 16 predicates are pending, this call
     /// sweeps the whole cache (see [`run_pending_tasks`](Self::run_pending_tasks)).
+    ///
+    /// The predicate runs while the cache holds a shard's read lock: it must
+    /// not call back into this cache (a write from it deadlocks, and so may
+    /// a read while another thread waits to write).
     pub fn invalidate_if(&self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
         let pending = self.inner.generations.invalidate_if(Arc::new(predicate));
         if pending >= invalidation::SWEEP_AFTER {
@@ -273,15 +304,13 @@ where
     pub fn run_pending_tasks(&self) {
         let inner = &*self.inner;
         let from = inner.generations.current();
-        let dead = inner.map.hashes_where(|slot| inner.judge(slot).is_none());
+        let dead = inner.map.select(|slot| inner.judge(slot).err());
         let mut state = inner.policy.lock();
         inner.drain(&mut state);
+        let now = inner.clock.recent();
         let mut removed = Vec::with_capacity(dead.len());
-        for hash in dead {
-            if let Some(slot) = inner
-                .map
-                .remove_if(hash, |slot| inner.judge(slot).is_none())
-            {
+        for (hash, death) in dead {
+            if let Some(slot) = inner.map.remove_if(hash, |slot| death.still(slot, now)) {
                 state.policy.remove(hash);
                 removed.push(slot);
             }
@@ -324,22 +353,26 @@ where
         (soft.map_or(expires_at, after), expires_at)
     }
 
-    /// `None` if the slot must not be served; otherwise whether it is stale.
+    /// Whether the slot may be served and is stale, or why not. May run
+    /// `invalidate_if` predicates (never call it under a shard's write
+    /// lock).
     #[inline]
-    fn judge(&self, slot: &Slot<K, V>) -> Option<Freshness> {
+    fn judge(&self, slot: &Slot<K, V>) -> Result<Freshness, Death> {
+        let stamp = slot.generation.load(Ordering::Relaxed);
         if !self.generations.is_valid(slot) {
-            return None;
+            // A slot found dead is never restamped, so `stamp` is its own.
+            return Err(Death::Invalidated { stamp });
         }
         if !slot.has_deadline() {
-            return Some(Freshness::Fresh);
+            return Ok(Freshness::Fresh);
         }
         match slot.freshness(self.clock.recent()) {
-            Freshness::Expired => None,
-            live => Some(live),
+            Freshness::Expired => Err(Death::Expired),
+            live => Ok(live),
         }
     }
 
-    /// The hit path: no lock, no allocation.
+    /// The hit path: the shard's read lock, no allocation.
     #[inline]
     fn lookup<Q>(&self, key: &Q) -> Found<V>
     where
@@ -350,10 +383,10 @@ where
         let read = |slot: &Slot<K, V>| {
             let freshness = self.judge(slot)?;
             let report = self.hit_filter.admit(&slot.reported);
-            Some((slot.value.clone(), freshness, report))
+            Ok((slot.value.clone(), freshness, report))
         };
         match self.map.read(hash, |slot| slot.key.borrow() == key, read) {
-            Some(Some((value, freshness, report))) => {
+            Some(Ok((value, freshness, report))) => {
                 self.stats.add(Counter::Hit, 1);
                 if report {
                     self.record(hash, true);
@@ -363,7 +396,7 @@ where
                     stale: freshness == Freshness::Stale,
                 };
             }
-            Some(None) => self.remove_dead(hash),
+            Some(Err(death)) => self.remove_dead(hash, death),
             None => {}
         }
         self.stats.add(Counter::Miss, 1);

@@ -21,7 +21,10 @@
 //!   the two in step.
 //! * Reads take the shard's read lock, look, clone what they need and let
 //!   go: they never wait for each other, only for a writer of the same
-//!   shard, whose critical section is a probe and a move.
+//!   shard (parking_lot's lock is fair: a waiting writer goes first).
+//!   Under a read lock the cache may run user `invalidate_if` predicates
+//!   (the first read of an entry after an invalidation); under a write lock
+//!   it runs no user code: a probe and a move, or a table's growth.
 //! * Writers take the shard's write lock. Adding or removing a key happens
 //!   only while the caller holds the cache's policy lock (the lock order is
 //!   policy, then shard), so `len` changes in step with the policy.
@@ -195,20 +198,19 @@ impl<K: Hash, V> Store<K, V> {
         self.remove_if(hash, |_| true)
     }
 
-    /// The hashes of the slots `select` accepts, one shard at a time under
-    /// its read lock.
-    pub(super) fn hashes_where(&self, select: impl Fn(&Slot<K, V>) -> bool) -> Vec<u64> {
-        let mut hashes = Vec::new();
+    /// The hash and `select`'s finding for every slot `select` returns
+    /// `Some` for, one shard at a time under its read lock.
+    pub(super) fn select<T>(&self, select: impl Fn(&Slot<K, V>) -> Option<T>) -> Vec<(u64, T)> {
+        let mut found = Vec::new();
         for shard in self.shards.iter() {
             let table = shard.read();
-            hashes.extend(
+            found.extend(
                 table
                     .iter()
-                    .filter(|slot| select(slot))
-                    .map(|slot| self.hasher.hash(&slot.key)),
+                    .filter_map(|slot| Some((self.hasher.hash(&slot.key), select(slot)?))),
             );
         }
-        hashes
+        found
     }
 }
 
@@ -247,7 +249,11 @@ mod tests {
         assert_eq!(store.remove(hashes[9]).map(|s| s.value), Some(Some(90)));
         assert!(store.remove(hashes[9]).is_none());
         assert_eq!(store.len(), 999);
-        let mut odd = store.hashes_where(|s| s.key % 2 == 1);
+        let mut odd: Vec<u64> = store
+            .select(|s| (s.key % 2 == 1).then_some(()))
+            .into_iter()
+            .map(|(h, ())| h)
+            .collect();
         odd.sort_unstable();
         let mut want: Vec<u64> = (0..1_000u64)
             .filter(|k| k % 2 == 1 && *k != 9)

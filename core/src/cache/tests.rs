@@ -113,6 +113,24 @@ fn invalidate_if_applies_to_matching_older_entries_only() {
 }
 
 #[test]
+fn a_dead_entry_is_removed_without_running_its_predicate_again() {
+    // User predicates run under a shard's read lock only; removing the
+    // entry a read found dead (under the write lock) must not call them,
+    // or a predicate that reads the cache would wait on its own caller.
+    let (cache, _) = cache(100);
+    cache.insert(1, 10);
+    let calls = Arc::new(crate::sync::AtomicU32::new(0));
+    let counted = Arc::clone(&calls);
+    cache.invalidate_if(move |k, _| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        *k == 1
+    });
+    assert_eq!(cache.get(&1), None);
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "the predicate ran again");
+    assert_eq!(cache.entry_count(), 0, "the dead entry was removed");
+}
+
+#[test]
 fn many_predicates_trigger_a_sweep_that_retires_them() {
     let (cache, _) = cache(100);
     for k in 0..50 {

@@ -6,7 +6,7 @@ use core::hash::Hash;
 use super::access_buffer::Push;
 use super::slot::Slot;
 use super::stats::Counter;
-use super::{Inner, PolicyState};
+use super::{Death, Inner, PolicyState};
 use crate::sync::Ordering;
 use crate::time::{Clock, Nanos};
 
@@ -55,16 +55,17 @@ where
         }
     }
 
-    /// Removes the slot under `hash` if it is still expired or invalidated,
-    /// unless another thread holds the policy lock (the next read or sweep
-    /// will).
+    /// Removes the slot under `hash` if it is still the dead one a read
+    /// found (`death`), unless another thread holds the policy lock (the
+    /// next read or sweep will).
     #[cold]
-    pub(super) fn remove_dead(&self, hash: u64) {
+    pub(super) fn remove_dead(&self, hash: u64, death: Death) {
         let Some(mut state) = self.policy.try_lock() else {
             return;
         };
         self.drain(&mut state);
-        let removed = self.map.remove_if(hash, |slot| self.judge(slot).is_none());
+        let now = self.clock.recent();
+        let removed = self.map.remove_if(hash, |slot| death.still(slot, now));
         if removed.is_some() {
             state.policy.remove(hash);
         }
