@@ -109,9 +109,9 @@ pub fn zipf(universe: u64, exponent: f64, count: usize, seed: u64) -> Vec<u64> {
 }
 
 /// [`zipf`] whose popularity ranking moves every `period` requests: in
-/// period `p`, rank `r` is key `scramble((r + p * universe / 3) % universe)`,
-/// so each period's hot set is a fresh set of keys (a cache must let go of
-/// the old favourites and learn the new ones).
+/// period `p`, rank `r` is key `scramble(r + p * universe)`, so each
+/// period's requests go to keys never requested before (a cache must let go
+/// of the old favourites and learn the new ones).
 pub fn zipf_drifting(
     universe: u64,
     exponent: f64,
@@ -130,8 +130,8 @@ pub fn zipf_drifting(
         .map(|i| {
             let uniform = (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
             let rank = cumulative.partition_point(|&c| c < uniform * total) as u64;
-            let shift = (i / period) as u64 * (universe / 3);
-            scramble((rank.min(universe - 1) + shift) % universe)
+            let shift = (i / period) as u64 * universe;
+            scramble(rank.min(universe - 1) + shift)
         })
         .collect()
 }

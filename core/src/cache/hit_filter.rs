@@ -28,12 +28,13 @@
 //! Measured (`compare hitratio`, full run), gap as a fraction of the
 //! entries: on the Zipf rows at 10,000 entries the hit ratio is the same
 //! to ±0.05 point with 1/16, 1/2 or all, with or without the early second
-//! report. On `zipf-1.0-drift` (the hot set moves every 250,000 requests):
-//! 72.7% with 1/16, 72.5% with 1/2, 71.2% with all, 71.9% with all and the
-//! early second report (best peer 72.7%). A read of a 100,000-entry cache
-//! (`compare cache`'s workload: Zipf 1.0, every key resident, so misses
-//! never advance the epoch) costs about 280 ns with 1/16, 95 with 1/2, 37
-//! with all and about 52 with all and the early second report, the choice
+//! report. On `zipf-1.0-drift` at 10,000 entries (each eighth of the
+//! requests goes to keys never seen before): 72.5% with 1/16, 72.2% with
+//! 1/2, 71.3% with all, 71.7% with all and the early second report (best
+//! peer 71.9%, LRU 72.8%). A read of a 100,000-entry cache (`compare
+//! cache`'s workload: Zipf 1.0, every key resident, so misses never
+//! advance the epoch) costs about 280 ns with 1/16, 95 with 1/2, 37 with
+//! all and about 52 with all and the early second report, the choice
 //! here.
 //!
 //! All of it is relaxed and approximate by design: two threads may both

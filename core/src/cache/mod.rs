@@ -24,7 +24,7 @@
 //!   entry's second report; `hit_filter.rs`): a hot entry is then touched
 //!   in the policy about once per turnover instead of on every read, which
 //!   spares most reads the policy's cache misses, at a measured cost of at
-//!   most 0.8 points of hit ratio (on a workload whose hot set drifts).
+//!   most 0.9 points of hit ratio (on a workload whose hot set drifts).
 //! * **Writes.** Replacing the value of a resident key (without a weigher)
 //!   takes only its shard's write lock. Adding a key takes the policy lock: the
 //!   read rings are drained into the policy first (so the policy sees every
