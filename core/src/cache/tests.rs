@@ -186,3 +186,41 @@ fn str_keys_are_read_through_borrow() {
     assert_eq!(cache.get("k"), Some(1));
     assert_eq!(cache.remove("k"), Some(1));
 }
+
+#[test]
+fn evicted_values_are_dropped_after_the_policy_lock() {
+    // A value whose `Drop` asks the cache for its size (which takes the
+    // policy lock) would deadlock if evictions dropped it under that lock.
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+    type Shared = Arc<OnceLock<Cache<u64, Probe, ManualClock>>>;
+    #[derive(Clone)]
+    struct Probe(Shared);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            if let Some(cache) = self.0.get() {
+                cache.weighted_size();
+            }
+        }
+    }
+    let shared: Shared = Arc::new(OnceLock::new());
+    let cache = Cache::builder()
+        .max_capacity(2)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    assert!(shared.set(cache).is_ok());
+    let (done, finished) = mpsc::channel();
+    let writer = Arc::clone(&shared);
+    std::thread::spawn(move || {
+        let cache = writer.get().expect("set above");
+        for k in 0..20 {
+            cache.insert(k, Probe(Arc::clone(&writer)));
+        }
+        done.send(cache.weighted_size()).expect("the test waits");
+    });
+    let size = finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("an eviction dropped a value under the policy lock (deadlock)");
+    assert!(size <= 2);
+}

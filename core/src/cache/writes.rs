@@ -3,6 +3,8 @@
 
 use core::hash::Hash;
 
+use alloc::vec::Vec;
+
 use super::access_buffer::Push;
 use super::slot::Slot;
 use super::stats::Counter;
@@ -123,14 +125,22 @@ where
         } else {
             policy.insert(hash, weight, evicted);
         }
-        // Evicted slots are dropped here, under the policy lock but outside
-        // every shard lock.
-        let evictions = evicted
-            .drain(..)
-            .filter_map(|victim| self.map.remove(victim))
-            .count() as u64;
+        // Evicted keys and values are dropped after the policy lock, so a
+        // costly `Drop` holds up no other writer. Usually one victim: it
+        // is kept without allocating, only further ones go to a `Vec`.
+        let (mut first, mut rest) = (None, Vec::new());
+        for victim in evicted.drain(..) {
+            if let Some(slot) = self.map.remove(victim) {
+                if first.is_none() {
+                    first = Some(slot);
+                } else {
+                    rest.push(slot);
+                }
+            }
+        }
         drop(state);
-        drop(replaced);
+        let evictions = u64::from(first.is_some()) + rest.len() as u64;
+        drop((replaced, first, rest));
         if evictions > 0 {
             self.stats.add(Counter::Eviction, evictions);
         }
