@@ -7,12 +7,13 @@
 //! shard count (see [`shard_count`] for how many). The tables index buckets
 //! by the low bits and tag them with the top seven, so within a shard both
 //! still vary (a shard chosen by the top bits would leave its keys two to
-//! eight distinct tags, and most probes would compare a key in vain). A
-//! shard is a
-//! [`HashTable`] of [`Slot`]s, not of pointers to them: a read that finds
-//! its bucket has its key, value and deadlines in the same place, one
-//! memory access instead of a bucket and then a boxed entry. The slot does
-//! not keep its hash; the table recomputes it from the key when it grows.
+//! eight distinct tags, and most probes would compare a key in vain).
+//!
+//! A shard is a [`HashTable`] of [`Slot`]s, not of pointers to them: a
+//! read that finds its bucket has its key, value and deadlines in the same
+//! place, one memory access instead of a bucket and then a boxed entry. The
+//! slot does not keep its hash; the table recomputes it from the key when
+//! it grows.
 //!
 //! # Protocol
 //!
@@ -29,7 +30,8 @@
 //!   only while the caller holds the cache's policy lock (the lock order is
 //!   policy, then shard), so `len` changes in step with the policy.
 //! * Replaced and removed slots are handed back to the caller, so their key
-//!   and value are dropped after the shard lock is released.
+//!   and value are dropped after the shard lock is released (and the cache
+//!   drops them after its policy lock too).
 
 use core::hash::Hash;
 
