@@ -73,6 +73,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_u64_slot_is_48_bytes() {
+        // The figure the cache's `# Memory` section gives.
+        assert_eq!(core::mem::size_of::<Slot<u64, u64>>(), 48);
+    }
+
+    #[test]
     fn freshness_follows_the_two_deadlines() {
         let s = Slot::new(1u8, Some(2u8), Nanos::new(10), Nanos::new(20), 0, 0);
         assert_eq!(s.freshness(Nanos::new(9)), Freshness::Fresh);
