@@ -73,6 +73,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(not(loom))]
     fn a_u64_slot_is_48_bytes() {
         // The figure the cache's `# Memory` section gives.
         assert_eq!(core::mem::size_of::<Slot<u64, u64>>(), 48);
