@@ -219,21 +219,21 @@ impl Middleware for BreakerMiddleware {
             }
         };
         let clock = TokioClock::new();
-        let started = clock.now();
+        let timer = clock.start_timer();
         let result = match self.call_timeout {
             None => next.run(req, extensions).await,
             Some(after) => {
                 tokio::select! {
                     result = next.run(req, extensions) => result,
                     () = TokioSleeper.sleep(after) => {
-                        let elapsed = clock.now().saturating_sub(started).as_duration();
+                        let elapsed = clock.elapsed(timer).as_duration();
                         permit.record(Outcome::Failure, Some(elapsed));
                         return Err(reqwest_middleware::Error::middleware(AttemptTimedOut { after }));
                     }
                 }
             }
         };
-        let elapsed = clock.now().saturating_sub(started).as_duration();
+        let elapsed = clock.elapsed(timer).as_duration();
         permit.record((self.classify)(&result), Some(elapsed));
         result
     }

@@ -85,6 +85,20 @@ impl<const N: usize> Ring<N> {
         Push::Done
     }
 
+    /// [`drain`](Self::drain) into one slice, handed to `consume` only if
+    /// it holds anything.
+    fn drain_batch(&self, consume: impl FnOnce(&[u64])) {
+        let mut hashes = [0u64; N];
+        let mut n = 0;
+        self.drain(|h| {
+            hashes[n] = h;
+            n += 1;
+        });
+        if n > 0 {
+            consume(&hashes[..n]);
+        }
+    }
+
     /// Hands every published event to `consume`. Call only while holding the
     /// policy lock (single consumer).
     pub(super) fn drain(&self, mut consume: impl FnMut(u64)) {
@@ -157,24 +171,8 @@ impl AccessBuffers {
     /// lock.
     pub(super) fn drain(&self, mut consume: impl FnMut(&[u64], bool)) {
         for stripe in self.stripes.iter() {
-            let mut hits = [0u64; HIT_SLOTS];
-            let mut n = 0;
-            stripe.hits.drain(|h| {
-                hits[n] = h;
-                n += 1;
-            });
-            if n > 0 {
-                consume(&hits[..n], true);
-            }
-            let mut misses = [0u64; MISS_SLOTS];
-            let mut n = 0;
-            stripe.misses.drain(|h| {
-                misses[n] = h;
-                n += 1;
-            });
-            if n > 0 {
-                consume(&misses[..n], false);
-            }
+            stripe.hits.drain_batch(|hashes| consume(hashes, true));
+            stripe.misses.drain_batch(|hashes| consume(hashes, false));
         }
     }
 }

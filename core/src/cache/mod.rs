@@ -218,7 +218,7 @@ impl Death {
     /// predicate: a spurious eviction, never a wrong value.
     fn still<K, V>(self, slot: &Slot<K, V>, now: Nanos) -> bool {
         match self {
-            Death::Expired => slot.has_deadline() && slot.freshness(now) == Freshness::Expired,
+            Death::Expired => slot.freshness(now) == Freshness::Expired,
             Death::Invalidated { stamp } => slot.generation.load(Ordering::Relaxed) == stamp,
         }
     }
@@ -367,9 +367,9 @@ where
     /// lock).
     #[inline]
     fn judge(&self, slot: &Slot<K, V>) -> Result<Freshness, Death> {
-        let stamp = slot.generation.load(Ordering::Relaxed);
         if !self.generations.is_valid(slot) {
-            // A slot found dead is never restamped, so `stamp` is its own.
+            // A slot found dead is never restamped: this is its stamp.
+            let stamp = slot.generation.load(Ordering::Relaxed);
             return Err(Death::Invalidated { stamp });
         }
         if !slot.has_deadline() {

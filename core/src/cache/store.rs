@@ -38,6 +38,7 @@ use core::hash::Hash;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use super::hashing::KeyHasher;
 use super::slot::Slot;
@@ -170,12 +171,14 @@ impl<K: Hash, V> Store<K, V> {
     /// the cache's policy lock.
     pub(super) fn insert(&self, hash: u64, slot: Slot<K, V>) -> Option<Slot<K, V>> {
         let mut table = self.shard(hash).write();
-        if let Some(resident) = table.find_mut(hash, self.holds(hash)) {
-            return Some(core::mem::replace(resident, slot));
+        match table.entry(hash, self.holds(hash), |s| self.hasher.hash(&s.key)) {
+            Entry::Occupied(mut resident) => Some(core::mem::replace(resident.get_mut(), slot)),
+            Entry::Vacant(vacant) => {
+                vacant.insert(slot);
+                self.len.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         }
-        table.insert_unique(hash, slot, |s| self.hasher.hash(&s.key));
-        self.len.fetch_add(1, Ordering::Relaxed);
-        None
     }
 
     /// Removes the slot under `hash` if `remove` accepts it. Only under the
