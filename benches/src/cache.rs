@@ -147,7 +147,7 @@ fn contenders(keys: &Arc<Vec<u64>>, mix: &Mix) -> Vec<Contender> {
     vec![
         contender(
             "brace",
-            "Cache::builder().max_capacity(100_000) (W-TinyLFU, entries inline in RwLock shards)",
+            "Cache::builder().max_capacity(100_000) (W-TinyLFU, entries inline in shards behind striped reader-writer locks)",
             keys,
             mix,
             move |k| b1.get(&k),

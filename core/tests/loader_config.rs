@@ -170,3 +170,34 @@ fn a_batch_keeps_collecting_while_an_earlier_partial_batch_loads() {
     assert_eq!(backend.calls(), vec![vec![1], vec![2, 3]]);
     assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
 }
+
+/// A batch function whose call keeps a large buffer across an await, as a
+/// database driver's query future may.
+struct BigCall;
+
+impl brace::loader::BatchFn<u64> for BigCall {
+    type Value = u64;
+    type Error = std::convert::Infallible;
+    type Output = std::collections::HashMap<u64, u64>;
+    async fn load(&self, keys: &[u64]) -> Result<Self::Output, Self::Error> {
+        let buffer = [7u8; 8192];
+        futures_util::future::ready(()).await;
+        Ok(keys
+            .iter()
+            .map(|&k| (k, k + u64::from(buffer[k as usize % 8192])))
+            .collect())
+    }
+}
+
+#[test]
+fn a_load_future_does_not_carry_the_batch_call() {
+    // Only the leader runs the call, so its state is boxed there: every
+    // other `load` future (moved into `join_all` once per key) stays small.
+    let loader = BatchLoader::new(BigCall);
+    let load = loader.load(1);
+    let size = std::mem::size_of_val(&load);
+    assert!(size < 512, "a load future is {size} bytes");
+    assert_eq!(block_on(load).unwrap(), Some(8));
+    let many = block_on(join_all((0..100).map(|k| loader.load(k))));
+    assert_eq!(many[5].as_ref().unwrap(), &Some(12));
+}

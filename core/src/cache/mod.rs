@@ -1,7 +1,9 @@
 //! An in-process TTL cache: bounded, concurrent, with stale-while-revalidate.
 //!
 //! * **Map.** A hash table split into up to 64 shards, each behind its own
-//!   reader-writer lock, entries stored inline in the table (`store.rs`),
+//!   reader-writer lock, entries stored inline in the table (`store.rs`);
+//!   the lock is striped by thread (`sync/read_mostly.rs`), so readers on
+//!   different CPUs never write one lock word,
 //!   placed by a randomly seeded 64-bit hash of the key (ahash
 //!   `RandomState`, seeded per cache), so keys chosen by an attacker cannot
 //!   be made to collide. The slot keeps the key and every read compares it.
@@ -112,7 +114,9 @@ pub use policy::PolicySimulator;
 /// Entries are split over up to 64 shards, each behind a reader-writer lock:
 /// reads share it and wait only while a write to the same shard holds it (a
 /// probe and a move); writes that add or remove keys also serialise on one
-/// short policy lock.
+/// short policy lock. Each shard's lock has one stripe per CPU (up to 8): a
+/// read takes its thread's stripe, a write takes them all, so concurrent
+/// readers of a shard do not contend on one cache line.
 ///
 /// ```
 /// use brace::cache::Cache;

@@ -100,6 +100,7 @@ mod error;
 mod stats;
 mod table;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::poll_fn;
@@ -378,7 +379,10 @@ where
                     self.finished = true;
                     return result;
                 }
-                Role::Lead => dispatch::lead(self.inner, self.id).await,
+                // Boxed: only a leader needs the batch call's state, so every
+                // other `load` future stays small (it is moved into `join_all`
+                // and friends once per load).
+                Role::Lead => Box::pin(dispatch::lead(self.inner, self.id)).await,
             }
         }
     }

@@ -93,14 +93,23 @@ impl<T> Mutex<T> {
     }
 }
 
-/// parking_lot's reader-writer lock, for std-only code: the cache's shards
-/// and invalidation predicates, the keyed-breaker registry's shards. Not
+/// parking_lot's reader-writer lock, for std-only code: the cache's
+/// invalidation predicates, the keyed-breaker registry's shards. Not
 /// swapped for loom's: no loom model covers these; what they guard is
-/// reached only under the lock, and the cache's lock order (policy mutex,
-/// then shard) is written down in `cache/store.rs` and exercised by
-/// `core/tests/cache_concurrent.rs`.
+/// reached only under the lock.
 #[cfg(feature = "std")]
 pub(crate) use parking_lot::RwLock;
+
+/// A reader-writer lock split into per-thread stripes, for the cache's
+/// shards (read on every hit): readers on different CPUs write different
+/// cache lines. The only unsafe code in the crate; see its module docs.
+/// Not swapped for loom's either: the cache's lock order (policy mutex,
+/// then shard) is written down in `cache/store.rs` and exercised by
+/// `core/tests/cache_concurrent.rs`; Miri runs the lock's own tests.
+#[cfg(feature = "std")]
+mod read_mostly;
+#[cfg(feature = "std")]
+pub(crate) use read_mostly::ReadMostlyLock;
 
 /// How many stripes a striped structure indexed by [`thread_index`] gets:
 /// four per CPU (at least 8, at most 64), rounded to a power of two.
