@@ -176,13 +176,13 @@ mod brace_side {
                 posts: BatchLoader::builder(Posts(Arc::clone(db)))
                     .max_batch_size(MAX_BATCH)
                     .yield_with(tokio::task::yield_now)
-                    .yields(4)
+                    .yields(16)
                     .build()
                     .expect("valid configuration"),
                 authors: BatchLoader::builder(Authors(Arc::clone(db)))
                     .max_batch_size(MAX_BATCH)
                     .yield_with(tokio::task::yield_now)
-                    .yields(4)
+                    .yields(16)
                     .build()
                     .expect("valid configuration"),
             }
@@ -432,7 +432,7 @@ fn contenders(latency: Option<&Arc<LatencyTimer>>) -> Vec<Contender> {
     vec![
         Contender {
             name: "brace",
-            config: "BatchLoader, yield_with(tokio::task::yield_now), yields 4, max_batch_size 1000",
+            config: "BatchLoader, yield_with(tokio::task::yield_now), yields 16, max_batch_size 1000",
             loaders: Arc::new(brace_side::Brace::new(&d1)),
             db: d1,
         },

@@ -43,7 +43,7 @@ fn multi_thread() -> tokio::runtime::Runtime {
 fn tokio_loader(backend: &Backend) -> BatchLoader<u64, Backend> {
     BatchLoader::builder(backend.clone())
         .yield_with(tokio::task::yield_now)
-        .yields(4)
+        .yields(16)
         .build()
         .expect("valid configuration")
 }
