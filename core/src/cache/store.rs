@@ -45,7 +45,7 @@ use hashbrown::hash_table::Entry;
 
 use super::hashing::KeyHasher;
 use super::slot::Slot;
-use crate::sync::{AtomicUsize, Ordering, ReadMostlyLock};
+use crate::sync::{AtomicUsize, CachePadded, Ordering, ReadMostlyLock};
 
 /// Most shards a cache is split into.
 const MAX_SHARDS: u64 = 64;
@@ -83,7 +83,10 @@ fn shard_count(capacity: u64) -> u64 {
         .unwrap_or(MAX_SHARDS)
 }
 
-type Shard<K, V> = ReadMostlyLock<HashTable<Slot<K, V>>>;
+/// A shard: its table behind a striped lock. Padded to its own cache line,
+/// so an insert that updates one table's header does not evict the headers
+/// of the shards beside it from other readers' caches.
+type Shard<K, V> = CachePadded<ReadMostlyLock<HashTable<Slot<K, V>>>>;
 
 /// The sharded table of a cache's entries, keyed by a seeded hash of the key.
 pub(super) struct Store<K, V> {
@@ -98,7 +101,7 @@ impl<K, V> Store<K, V> {
         let count = shard_count(capacity) as usize;
         let per_shard = (capacity.min(MAX_RESERVED) as usize).div_ceil(count);
         let shards = (0..count)
-            .map(|_| ReadMostlyLock::new(HashTable::with_capacity(per_shard)))
+            .map(|_| CachePadded::new(ReadMostlyLock::new(HashTable::with_capacity(per_shard))))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         Store {
@@ -127,7 +130,7 @@ impl<K: Hash, V> Store<K, V> {
     /// the table's tags, and if a shard's keys shared them most probes
     /// would match the tag and compare a key on another cache line.
     #[inline]
-    fn shard(&self, hash: u64) -> &Shard<K, V> {
+    fn shard(&self, hash: u64) -> &ReadMostlyLock<HashTable<Slot<K, V>>> {
         let index = (((hash >> 25) & 0xFFFF_FFFF) * self.shards.len() as u64) >> 32;
         &self.shards[index as usize]
     }
@@ -292,7 +295,7 @@ mod tests {
         for k in 0..36_000u64 {
             let h = store.hash(&k);
             let shard = store.shard(h) as *const _;
-            let i = store.shards.iter().position(|s| core::ptr::eq(s, shard));
+            let i = store.shards.iter().position(|s| core::ptr::eq(&**s, shard));
             per_shard[i.expect("a shard of the store")] += 1;
         }
         // 1,000 expected per shard; 4 standard deviations is about 126.
