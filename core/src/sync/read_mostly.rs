@@ -12,8 +12,11 @@
 //!
 //! # Protocol
 //!
-//! * The lock holds `stripes` raw parking_lot reader-writer locks, each on
-//!   its own cache line, and the value in an `UnsafeCell`.
+//! * The lock holds `stripes` std reader-writer locks over `()`, each on
+//!   its own cache line, and the value in an `UnsafeCell`. (std's, not
+//!   parking_lot's raw locks: Miri checks std's futex calls, and flags
+//!   parking_lot_core's as passing a reference where the syscall takes a
+//!   pointer.)
 //! * A reader takes the lock of its stripe (`thread_index() % stripes`)
 //!   in shared mode and holds it while the guard lives.
 //! * A writer takes every stripe's lock in exclusive mode, in index order,
@@ -32,8 +35,8 @@
 //! one, and at two threads a write moves the other thread's stripe line.
 //! The cache's benchmarks (`compare cache`) show the balance.
 //!
-//! Poisoning does not exist here (parking_lot's raw locks have none): a
-//! panic under a guard releases the locks as the guard unwinds.
+//! Poisoning is ignored, as with parking_lot: a panic under a guard
+//! releases the locks as the guard unwinds, and the next taker proceeds.
 //!
 //! Miri checks this module's tests (`.ci/run`).
 #![allow(unsafe_code)]
@@ -42,18 +45,19 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 
-use parking_lot::RawRwLock;
-use parking_lot::lock_api::RawRwLock as _;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{CachePadded, thread_index};
+
+/// Most stripes a lock gets (a write guard keeps one inner guard each).
+const MAX_STRIPES: usize = 8;
 
 /// A reader-writer lock whose readers spread over per-stripe locks; see
 /// the [module docs](self).
 pub(crate) struct ReadMostlyLock<T> {
-    stripes: Box<[CachePadded<RawRwLock>]>,
+    stripes: Box<[CachePadded<RwLock<()>>]>,
     value: UnsafeCell<T>,
 }
 
@@ -73,12 +77,12 @@ impl<T> ReadMostlyLock<T> {
     }
 
     /// An unlocked lock holding `value`, with `stripes` stripes (rounded up
-    /// to a power of two, at least one).
+    /// to a power of two, between 1 and 8).
     pub(crate) fn with_stripes(value: T, stripes: usize) -> Self {
-        let stripes = stripes.max(1).next_power_of_two();
+        let stripes = stripes.clamp(1, MAX_STRIPES).next_power_of_two();
         ReadMostlyLock {
             stripes: (0..stripes)
-                .map(|_| CachePadded::new(RawRwLock::INIT))
+                .map(|_| CachePadded::new(RwLock::new(())))
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
             value: UnsafeCell::new(value),
@@ -90,23 +94,22 @@ impl<T> ReadMostlyLock<T> {
     #[inline]
     pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         let stripe = &self.stripes[thread_index() & (self.stripes.len() - 1)];
-        stripe.lock_shared();
         ReadGuard {
-            stripe,
+            _stripe: stripe.read().unwrap_or_else(PoisonError::into_inner),
             value: &self.value,
-            not_send: PhantomData,
         }
     }
 
     /// Exclusive access: takes every stripe, in order.
     #[inline]
     pub(crate) fn write(&self) -> WriteGuard<'_, T> {
-        for stripe in self.stripes.iter() {
-            stripe.lock_exclusive();
+        let mut stripes = [const { None }; MAX_STRIPES];
+        for (held, stripe) in stripes.iter_mut().zip(self.stripes.iter()) {
+            *held = Some(stripe.write().unwrap_or_else(PoisonError::into_inner));
         }
         WriteGuard {
-            lock: self,
-            not_send: PhantomData,
+            _stripes: stripes,
+            value: &self.value,
         }
     }
 
@@ -121,7 +124,7 @@ fn default_stripes() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .next_power_of_two()
-        .min(8)
+        .min(MAX_STRIPES)
 }
 
 /// Shows the stripe count only: formatting takes no lock (so it cannot block
@@ -135,11 +138,10 @@ impl<T> fmt::Debug for ReadMostlyLock<T> {
 }
 
 /// Shared access to a [`ReadMostlyLock`]'s value; releases its stripe on
-/// drop. Not `Send`: the stripe is released on the thread that took it.
+/// drop. Not `Send` (std's guards are not).
 pub(crate) struct ReadGuard<'a, T> {
-    stripe: &'a RawRwLock,
+    _stripe: RwLockReadGuard<'a, ()>,
     value: &'a UnsafeCell<T>,
-    not_send: PhantomData<*const ()>,
 }
 
 impl<T> Deref for ReadGuard<'_, T> {
@@ -147,27 +149,19 @@ impl<T> Deref for ReadGuard<'_, T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: this guard holds `stripe` in shared mode, and a writer must
-        // hold every stripe exclusively, so no `&mut T` exists while this
-        // guard (and the `&T` borrowed from it) lives.
+        // SAFETY: this guard holds its stripe in shared mode, and a writer
+        // must hold every stripe exclusively, so no `&mut T` exists while
+        // this guard (and the `&T` borrowed from it) lives.
         unsafe { &*self.value.get() }
-    }
-}
-
-impl<T> Drop for ReadGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: `read` locked `stripe` in shared mode for this guard, and
-        // this is the guard's only release of it.
-        unsafe { self.stripe.unlock_shared() }
     }
 }
 
 /// Exclusive access to a [`ReadMostlyLock`]'s value; releases every stripe
 /// on drop. Not `Send`, like [`ReadGuard`].
 pub(crate) struct WriteGuard<'a, T> {
-    lock: &'a ReadMostlyLock<T>,
-    not_send: PhantomData<*const ()>,
+    /// One exclusive guard per stripe of the lock (the rest `None`).
+    _stripes: [Option<RwLockWriteGuard<'a, ()>>; MAX_STRIPES],
+    value: &'a UnsafeCell<T>,
 }
 
 impl<T> Deref for WriteGuard<'_, T> {
@@ -178,7 +172,7 @@ impl<T> Deref for WriteGuard<'_, T> {
         // SAFETY: this guard holds every stripe exclusively, so no other
         // guard of the lock exists; the `&T` borrows this guard, so no
         // `&mut T` from it coexists.
-        unsafe { &*self.lock.value.get() }
+        unsafe { &*self.value.get() }
     }
 }
 
@@ -188,18 +182,7 @@ impl<T> DerefMut for WriteGuard<'_, T> {
         // SAFETY: this guard holds every stripe exclusively, so no other
         // guard of the lock exists, and the `&mut T` borrows this guard
         // mutably, so it is the only reference to the value.
-        unsafe { &mut *self.lock.value.get() }
-    }
-}
-
-impl<T> Drop for WriteGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        for stripe in self.lock.stripes.iter().rev() {
-            // SAFETY: `write` locked every stripe exclusively for this guard,
-            // and this is the guard's only release of each.
-            unsafe { stripe.unlock_exclusive() }
-        }
+        unsafe { &mut *self.value.get() }
     }
 }
 
@@ -215,6 +198,7 @@ mod tests {
     fn stripes_round_up_to_a_power_of_two() {
         assert_eq!(ReadMostlyLock::with_stripes(0u8, 0).stripes.len(), 1);
         assert_eq!(ReadMostlyLock::with_stripes(0u8, 3).stripes.len(), 4);
+        assert_eq!(ReadMostlyLock::with_stripes(0u8, 100).stripes.len(), 8);
         let default = ReadMostlyLock::new(0u8).stripes.len();
         assert!(default.is_power_of_two() && default <= 8);
     }
@@ -320,15 +304,9 @@ mod tests {
         fn try_lock_exclusive_probe(&self) -> bool;
     }
 
-    impl Probe for RawRwLock {
+    impl Probe for RwLock<()> {
         fn try_lock_exclusive_probe(&self) -> bool {
-            if self.try_lock_exclusive() {
-                // SAFETY: just taken above.
-                unsafe { self.unlock_exclusive() };
-                true
-            } else {
-                false
-            }
+            self.try_write().is_ok()
         }
     }
 }
