@@ -37,9 +37,11 @@
 //!
 //! A writer that finds its slot busy (a reset is in progress: only after the
 //! ring sat idle for a whole slot, or in the microseconds a spare is being
-//! cleared at the start of a tick) does not wait: it credits its sample to
-//! the head slot (one slot early; it is never lost) when that slot is still
-//! inside the window, and otherwise drops it and counts it in `dropped`. A
+//! cleared at the start of a tick, unless the resetting thread is preempted
+//! mid-reset) does not wait: it credits its sample to the head slot (early,
+//! or for a late writer late; it is never lost) when that slot is live and
+//! its own tick still inside the window, and otherwise drops it and counts
+//! it in `dropped`. A
 //! writer whose tick is already outside the window (`head - live` or older)
 //! drops its sample the same way.
 //!
@@ -162,8 +164,18 @@ impl<P: SlotPayload> Ring<P> {
             // A late writer: its tick may still be inside the window (its
             // slot then holds that tick, or one older than the window).
             let slot = self.slot(tick);
-            if head - want < self.live && self.make_live(slot, want, &retire) {
-                return Some(&slot.payload);
+            if head - want < self.live {
+                if self.make_live(slot, want, &retire) {
+                    return Some(&slot.payload);
+                }
+                // Busy: a reset of this slot stalled (its thread was
+                // preempted mid-reset while the head moved on). Credit the
+                // newest live slot, as an on-time writer does, rather than
+                // lose the sample.
+                let newest = self.slot(head - 1);
+                if newest.epoch.load(Ordering::Acquire) == head {
+                    return Some(&newest.payload);
+                }
             }
             return self.drop_sample();
         }
@@ -265,5 +277,51 @@ impl<P> core::fmt::Debug for Ring<P> {
             .field("live", &self.live)
             .field("head", &self.head.load(Ordering::Relaxed))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    struct Count(AtomicU64);
+
+    impl SlotPayload for Count {
+        fn clear(&self) {
+            self.0.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn record(ring: &Ring<Count>, at: u64) -> bool {
+        match ring.writable(Nanos::new(at), |_, _| {}) {
+            Some(count) => {
+                count.0.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn total(ring: &Ring<Count>) -> u64 {
+        ring.payloads().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+
+    #[test]
+    fn a_late_writer_whose_slot_reset_stalled_is_credited_not_dropped() {
+        // Slots of 10 ns, 4 live. Tick 0 is written, which prepares slot 1
+        // for tick 1; then that reset is made to look stalled (a thread
+        // preempted between its compare-and-swap and its final store).
+        let ring = Ring::new(10, 4, || Count(AtomicU64::new(0)));
+        assert!(record(&ring, 5));
+        ring.slot(1).epoch.store(2 | BUSY, Ordering::Release);
+        // An on-time writer of tick 1 credits the head slot (tick 0).
+        assert!(record(&ring, 15));
+        // Tick 2 moves the head past tick 1.
+        assert!(record(&ring, 25));
+        // A late writer of tick 1, inside the window, finds its slot still
+        // busy: it is credited to the newest slot, not dropped.
+        assert!(record(&ring, 19));
+        assert_eq!(ring.dropped(), 0);
+        assert_eq!(total(&ring), 4);
     }
 }
