@@ -118,8 +118,16 @@ pub(crate) use read_mostly::ReadMostlyLock;
 /// spare, two busy threads seldom share one.
 #[cfg(feature = "std")]
 pub(crate) fn stripe_count() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-    (cpus * 4).next_power_of_two().clamp(8, 64)
+    (cpus() * 4).next_power_of_two().clamp(8, 64)
+}
+
+/// The CPUs this process may run on, asked once (the answer reads the
+/// affinity mask and cgroup quota, a few system calls; a cache builds one
+/// lock per shard from it). 4 if the system does not say.
+#[cfg(feature = "std")]
+pub(crate) fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(4, |n| n.get()))
 }
 
 /// A small number for the calling thread, used to pick a stripe of striped

@@ -150,10 +150,7 @@ fn write_stripe(stripe: &RwLock<()>) -> RwLockWriteGuard<'_, ()> {
 }
 
 fn default_stripes() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .next_power_of_two()
-        .min(MAX_STRIPES)
+    super::cpus().next_power_of_two().min(MAX_STRIPES)
 }
 
 /// Shows the stripe count only: formatting takes no lock (so it cannot block
