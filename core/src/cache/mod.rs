@@ -18,15 +18,16 @@
 //!   anything larger than a few words.
 //! * **Policy.** Every buffered read reaches the eviction policy (W-TinyLFU,
 //!   see `policy/`) before it decides anything: a single thread driving a
-//!   cache of fewer than 4,096 entries is seen exactly, access by access;
+//!   cache of fewer than 64 entries is seen exactly, access by access;
 //!   under contention some read events are dropped, never writes. From
 //!   4,096 entries on, a hit (a read, or a write replacing a resident
 //!   value) is buffered only if the entry's last reported hit is at least
-//!   a cache's worth of policy events old (a sixteenth of that for a new
-//!   entry's second report; `hit_filter.rs`): a hot entry is then touched
-//!   in the policy about once per turnover instead of on every read, which
-//!   spares most reads the policy's cache misses, at a measured cost of at
-//!   most 0.9 points of hit ratio (on a workload whose hot set drifts).
+//!   a cache's worth of policy events old (half that from 64 to 4,096
+//!   entries, and a sixteenth of it for a new entry's second report;
+//!   `hit_filter.rs`): a hot entry is then touched in the policy about once
+//!   per turnover instead of on every read, which spares most reads the
+//!   policy's work and cache misses, at a measured cost of at most 0.9
+//!   points of hit ratio (on a workload whose hot set drifts).
 //! * **Writes.** Replacing the value of a resident key (without a weigher)
 //!   takes only its shard's write lock. Adding a key takes the policy lock: the
 //!   read rings are drained into the policy first (so the policy sees every
