@@ -6,7 +6,9 @@
 //! Workload: `KEYS` keys, every one inserted before measuring into caches of
 //! capacity `KEYS` (so reads hit and writes replace); the key stream is a
 //! precomputed Zipf(1.0) sequence from a seeded PRNG, each thread starting
-//! at its own offset. A write stores `key + 1` under `key`.
+//! at its own offset. A write stores `key + 1` under `key`. A last table
+//! reads a 1,000-key cache the same way (no ratio lines): there every
+//! structure fits in the CPU's caches and each read's own work shows.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -17,6 +19,8 @@ use crate::harness::{Contender, Options, measure, median_of, print_ratio, print_
 
 /// Distinct keys (and capacity of every cache).
 pub const KEYS: u64 = 100_000;
+/// Distinct keys of the small-cache read table.
+const SMALL_KEYS: u64 = 1_000;
 /// Length of the precomputed key stream (a power of two).
 const STREAM: usize = 1 << 20;
 
@@ -117,18 +121,18 @@ where
     })
 }
 
-fn contenders(keys: &Arc<Vec<u64>>, mix: &Mix) -> Vec<Contender> {
+fn contenders(keys: &Arc<Vec<u64>>, mix: &Mix, count: u64) -> Vec<Contender> {
     let brace = brace::cache::Cache::<u64, u64>::builder()
-        .max_capacity(KEYS)
+        .max_capacity(count)
         .build()
         .expect("valid cache config");
-    let moka = moka::sync::Cache::<u64, u64>::new(KEYS);
-    let quick = quick_cache::sync::Cache::<u64, u64>::new(KEYS as usize);
-    let mini = mini_moka::sync::Cache::<u64, u64>::new(KEYS);
+    let moka = moka::sync::Cache::<u64, u64>::new(count);
+    let quick = quick_cache::sync::Cache::<u64, u64>::new(count as usize);
+    let mini = mini_moka::sync::Cache::<u64, u64>::new(count);
     let mutex = Arc::new(Mutex::new(HashMap::<u64, u64>::with_capacity(
-        KEYS as usize,
+        count as usize,
     )));
-    for k in 0..KEYS {
+    for k in 0..count {
         brace.insert(k, k);
         moka.insert(k, k);
         quick.insert(k, k);
@@ -197,7 +201,7 @@ pub fn run(opts: &Options) {
     let mut ratios = Vec::new();
     for mix in &MIXES {
         for threads in [1usize, 2] {
-            let results = measure(&contenders(&keys, mix), threads, opts);
+            let results = measure(&contenders(&keys, mix, KEYS), threads, opts);
             print_table(
                 &format!(
                     "cache {} (reads-writes %), {threads} thread(s), ns/op",
@@ -215,6 +219,22 @@ pub fn run(opts: &Options) {
                 ));
             }
         }
+    }
+    // A small cache: every policy structure fits in the CPU's caches, so
+    // what shows is each read's own work (no ratio lines: the mixes
+    // are the 100,000-key ones above).
+    let small_keys = Arc::new(zipf_keys(SMALL_KEYS, 1.0, STREAM, 0x5EED));
+    for threads in [1usize, 2] {
+        let results = measure(
+            &contenders(&small_keys, &MIXES[0], SMALL_KEYS),
+            threads,
+            opts,
+        );
+        print_table(
+            &format!("cache 100-0 over {SMALL_KEYS} keys, {threads} thread(s), ns/op"),
+            &results,
+            "brace",
+        );
     }
     if opts.quick {
         println!(
