@@ -172,9 +172,8 @@ impl<P: SlotPayload> Ring<P> {
                 // preempted mid-reset while the head moved on). Credit the
                 // newest live slot, as an on-time writer does, rather than
                 // lose the sample.
-                let newest = self.slot(head - 1);
-                if newest.epoch.load(Ordering::Acquire) == head {
-                    return Some(&newest.payload);
+                if let Some(newest) = self.newest_live(head) {
+                    return Some(newest);
                 }
             }
             return self.drop_sample();
@@ -186,9 +185,8 @@ impl<P: SlotPayload> Ring<P> {
             // the one that just moved it (a spare being prepared).
             let head = self.head.load(Ordering::Acquire) >> self.index_bits;
             if head != 0 && head <= want && want - head < self.live {
-                let newest = self.slot(head - 1);
-                if newest.epoch.load(Ordering::Acquire) == head {
-                    return Some(&newest.payload);
+                if let Some(newest) = self.newest_live(head) {
+                    return Some(newest);
                 }
             }
             return self.drop_sample();
@@ -201,6 +199,14 @@ impl<P: SlotPayload> Ring<P> {
             }
         }
         Some(&slot.payload)
+    }
+
+    /// The payload of the head tick's slot (`head` as read from the head
+    /// word, `tick + 1`), if that slot is live for it: where a writer that
+    /// cannot use its own slot credits its sample.
+    fn newest_live(&self, head: u64) -> Option<&P> {
+        let newest = self.slot(head - 1);
+        (newest.epoch.load(Ordering::Acquire) == head).then_some(&newest.payload)
     }
 
     fn drop_sample(&self) -> Option<&P> {
