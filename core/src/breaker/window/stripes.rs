@@ -25,6 +25,12 @@ const FAILURE: u64 = 1;
 struct Cell {
     outcomes: AtomicU64,
     slow: AtomicU64,
+    /// Blocks this cell completed without publishing them (a quiet count
+    /// window's local rolls); written only by the cell's own thread(s).
+    quiet_rolls: AtomicU64,
+    /// What this cell's thread saw of every cell at its last idle sweep
+    /// ([`fingerprint`]); written only by the cell's own thread(s).
+    seen: [AtomicU64; STRIPES],
 }
 
 #[derive(Debug)]
@@ -60,10 +66,55 @@ impl Stripes {
         self.cells[stripe_index()].outcomes.load(Ordering::Relaxed) >> 32
     }
 
+    /// This thread's cell's counts, left as they are.
+    pub(crate) fn peek_here(&self) -> Counts {
+        let cell = &self.cells[stripe_index()];
+        unpack(
+            cell.outcomes.load(Ordering::Relaxed),
+            cell.slow.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Counts one local roll in this thread's cell and returns how many it
+    /// has counted. A plain load and store: two threads sharing a cell may
+    /// lose a count, which only shifts when the next sweep comes.
+    pub(crate) fn count_quiet_roll_here(&self) -> u64 {
+        let cell = &self.cells[stripe_index()];
+        let rolls = cell.quiet_rolls.load(Ordering::Relaxed) + 1;
+        cell.quiet_rolls.store(rolls, Ordering::Relaxed);
+        rolls
+    }
+
     /// Takes this thread's cell's counts, leaving zeros.
     pub(crate) fn harvest_here(&self) -> Counts {
         let cell = &self.cells[stripe_index()];
         unpack(take(&cell.outcomes), take(&cell.slow))
+    }
+
+    /// Takes the counts of every other cell that has not changed since this
+    /// thread's previous call, leaving zeros there: the leftovers of threads
+    /// that stopped recording. A cell that moved is only looked at (a read
+    /// of its line, not a write), so an idle sweep costs a recording thread
+    /// nothing beyond that read.
+    pub(crate) fn harvest_idle(&self) -> Counts {
+        let here = stripe_index();
+        let seen = &self.cells[here].seen;
+        let mut total = Counts::default();
+        for (i, cell) in self.cells.iter().enumerate() {
+            if i == here {
+                continue;
+            }
+            let print = fingerprint(cell);
+            if print == 0 {
+                continue;
+            }
+            if seen[i].load(Ordering::Relaxed) == print {
+                total += unpack(take(&cell.outcomes), take(&cell.slow));
+            } else {
+                seen[i].store(print, Ordering::Relaxed);
+            }
+        }
+        total
     }
 
     /// Takes every cell's counts, leaving zeros.
@@ -83,6 +134,19 @@ impl Stripes {
                 cell.slow.load(Ordering::Relaxed),
             )
         })
+    }
+}
+
+/// A cell's progress: changes whenever its thread records (the counts grow)
+/// or rolls (the counts drop and, in a quiet window, the roll count grows).
+/// 0 for an empty cell. Two readings that are equal but far apart in time
+/// only make an idle sweep take a cell that was still in use, which any
+/// sweep may do.
+fn fingerprint(cell: &Cell) -> u64 {
+    let counts = cell.outcomes.load(Ordering::Relaxed) ^ cell.slow.load(Ordering::Relaxed);
+    match counts {
+        0 => 0,
+        _ => counts ^ cell.quiet_rolls.load(Ordering::Relaxed).rotate_left(24),
     }
 }
 
