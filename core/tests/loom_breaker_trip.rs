@@ -94,6 +94,45 @@ fn outcomes_racing_a_rate_trip_are_counted_once_or_dropped() {
 }
 
 #[test]
+fn a_failure_racing_a_quiet_roll_is_never_left_untripped() {
+    loom::model(|| {
+        let (b, log) = breaker(
+            Config::builder()
+                .failure_rate(0.5)
+                .count_window(2)
+                .minimum_calls(2),
+        );
+        // Two blocks of one success: the window is full and clean, so the
+        // next clean roll happens in place (publishes nothing) while the
+        // failure's roll publishes a block and evaluates.
+        for _ in 0..2 {
+            b.try_acquire().unwrap().record_success();
+        }
+        let p1 = b.try_acquire_owned().unwrap();
+        let p2 = b.try_acquire_owned().unwrap();
+        let t = loom::thread::spawn(move || p1.record_failure());
+        p2.record_success();
+        t.join().unwrap();
+
+        let s = b.snapshot();
+        match s.state {
+            // Closed is right only if the window, as it ended, is under 50%.
+            State::Closed => {
+                assert!(
+                    2 * s.failures < s.calls,
+                    "left closed at {} of {} calls",
+                    s.failures,
+                    s.calls
+                );
+                assert!(log.lock().unwrap().is_empty());
+            }
+            State::Open => assert_eq!(log.lock().unwrap().len(), 1),
+            other => panic!("unexpected state {other:?}"),
+        }
+    });
+}
+
+#[test]
 fn a_trip_racing_force_open_and_reset_leaves_log_and_state_agreeing() {
     loom::model(|| {
         let (b, log) = breaker(Config::builder().consecutive_failures(1));
