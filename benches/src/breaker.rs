@@ -7,6 +7,9 @@
 //!
 //! * `atomic`: one shared `AtomicU64::fetch_add(1, Relaxed)` per call (the
 //!   floor: a single shared counter).
+//! * `atomic-per-thread`: a counter of the thread's own, `fetch_add` per
+//!   call: shares nothing, so its 2-thread/1-thread ratio is what the
+//!   machine itself adds (on the 2-vCPU VM, 1.0-1.5 rather than 1).
 //! * `brace`: `Config::default()` (failure rate 50 % over the last 100 calls,
 //!   minimum 20) on `SystemClock`; `try_acquire()` then `record_success()`.
 //! * `failsafe`: `Config::new().build()` (its default policy: success rate
@@ -94,6 +97,17 @@ fn contenders() -> Vec<Contender> {
         },
     );
 
+    let unshared = Contender::new(
+        "atomic-per-thread",
+        "an AtomicU64 of the thread's own, fetch_add(1, Relaxed): nothing shared, so its 2-thread/1-thread time is the machine's floor for that ratio",
+        move |n| {
+            let own = Unshared::default();
+            for _ in 0..n {
+                black_box(black_box(&own).0.fetch_add(1, Ordering::Relaxed));
+            }
+        },
+    );
+
     let b = brace_closed();
     let brace = Contender::new(
         "brace",
@@ -145,8 +159,13 @@ fn contenders() -> Vec<Contender> {
             }
         },
     );
-    vec![atomic, brace, failsafe, recloser, tower]
+    vec![atomic, unshared, brace, failsafe, recloser, tower]
 }
+
+/// A counter alone on its cache lines.
+#[derive(Default)]
+#[repr(align(128))]
+struct Unshared(AtomicU64);
 
 /// Runs the breaker area: a table per thread count, the open-state table,
 /// then the `ratio` lines.
@@ -173,7 +192,7 @@ pub fn run(opts: &Options) {
         }),
         Contender::new(
             "brace-open",
-            "try_acquire rejected against SystemClock::recent (one atomic load)",
+            "try_acquire rejected against SystemClock::recent (one CLOCK_MONOTONIC_COARSE read on Linux)",
             move |n| brace_rejections(&open, n),
         ),
         Contender::new(
@@ -206,6 +225,11 @@ pub fn run(opts: &Options) {
     let one = median_of(&by_threads[0].1, "brace");
     let two = median_of(&by_threads[1].1, "brace");
     print_ratio("breaker", "2t", "brace-1t", two / one);
+    let floor = median_of(&by_threads[1].1, "atomic-per-thread")
+        / median_of(&by_threads[0].1, "atomic-per-thread");
+    println!(
+        "(not a brace ratio) atomic-per-thread 2t/1t = {floor:.3}: what 2 threads add to code that shares nothing"
+    );
 }
 
 /// `SystemClock`, with `recent()` read from a value a thread of the

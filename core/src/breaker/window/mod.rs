@@ -18,7 +18,7 @@
 //! * **Quiet count window**: once the ring is full and no block in it holds
 //!   a failure, a slow call or more than `B` calls, a roll of a clean cell publishes nothing (it
 //!   would replace a run of successes with another, leaving the counts as
-//!   they were); the cell is emptied in place. Every `K`-th such roll of a
+//!   they were); the cell is emptied in place. Every 8th such roll of a
 //!   cell sweeps only the cells that have not moved since its previous
 //!   sweep. Two threads recording successes then share no written cache
 //!   line: at 2 threads the closed path went from ~12 ns to ~6–7 ns per call
@@ -241,7 +241,8 @@ impl Window {
     /// Rolling a clean block into a ring of clean blocks replaces one run of
     /// successes with another: the window's counts stay what they were. So
     /// the cell is just emptied, and no line another thread reads is written.
-    /// Every `K`-th such roll of a cell also sweeps the cells that have not
+    /// Every 8th such roll of a cell (`K`-th for windows of 8 calls or more)
+    /// also sweeps the cells that have not
     /// moved since that cell's previous sweep (`Stripes::harvest_idle`): the
     /// leftovers of a thread that stopped recording are dropped if clean, or
     /// published as a block (under the roll lock) if they hold a failure or
@@ -260,7 +261,7 @@ impl Window {
             return None;
         }
         let taken = self.cells.harvest_here();
-        let swept = if self.cells.count_quiet_roll_here() % self.ring.len() as u64 == 0 {
+        let swept = if self.cells.count_quiet_roll_here(u64::from(BLOCKS)) {
             self.cells.harvest_idle()
         } else {
             Counts::default()

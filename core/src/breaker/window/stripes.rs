@@ -75,14 +75,16 @@ impl Stripes {
         )
     }
 
-    /// Counts one local roll in this thread's cell and returns how many it
-    /// has counted. A plain load and store: two threads sharing a cell may
-    /// lose a count, which only shifts when the next sweep comes.
-    pub(crate) fn count_quiet_roll_here(&self) -> u64 {
+    /// Counts one local roll in this thread's cell; true on every
+    /// `period`-th (a power of two). A plain load and store: two threads
+    /// sharing a cell may lose a count, which only shifts when the next one
+    /// comes.
+    pub(crate) fn count_quiet_roll_here(&self, period: u64) -> bool {
+        debug_assert!(period.is_power_of_two());
         let cell = &self.cells[stripe_index()];
-        let rolls = cell.quiet_rolls.load(Ordering::Relaxed) + 1;
+        let rolls = cell.quiet_rolls.load(Ordering::Relaxed).wrapping_add(1);
         cell.quiet_rolls.store(rolls, Ordering::Relaxed);
-        rolls
+        rolls & (period - 1) == 0
     }
 
     /// Takes this thread's cell's counts, leaving zeros.
