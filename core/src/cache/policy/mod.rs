@@ -54,6 +54,7 @@ pub use simulator::PolicySimulator;
 
 use alloc::vec::Vec;
 
+use sketch::FrequencySketch;
 use tuner::{INITIAL_CHOICE, WINDOW_CHOICES, WindowTuner, share};
 use wtinylfu::Segments;
 
@@ -67,6 +68,8 @@ use wtinylfu::Segments;
 #[derive(Debug)]
 pub(crate) struct Policy {
     segments: Segments,
+    /// The real policy's admission filter (the shadows share another).
+    sketch: FrequencySketch,
     tuner: WindowTuner,
     /// The last hash passed to `record_miss`, so the insert that follows a
     /// miss does not count the key twice in the frequency sketch.
@@ -80,6 +83,7 @@ impl Policy {
         let window = share(capacity, WINDOW_CHOICES[INITIAL_CHOICE]);
         Policy {
             segments: Segments::new(capacity, window),
+            sketch: FrequencySketch::new(capacity),
             tuner: WindowTuner::new(capacity),
             last_miss: None,
         }
@@ -99,7 +103,7 @@ impl Policy {
         for chunk in hashes.chunks(BATCH) {
             let mut found = [None; BATCH];
             for (slot, &hash) in found.iter_mut().zip(chunk) {
-                *slot = self.segments.warm(hash);
+                *slot = self.segments.warm(hash, &self.sketch);
             }
             for (&index, &hash) in found.iter().zip(chunk) {
                 self.access_at(hash, index);
@@ -110,7 +114,7 @@ impl Policy {
     /// One read hit on `hash`, whose node index (if resident) was looked up
     /// with no insert or removal since.
     fn access_at(&mut self, hash: u64, index: Option<u32>) {
-        self.segments.count(hash);
+        self.sketch.increment(hash);
         let weight = self.segments.touch_at(hash, index);
         let choice = self.tuner.read(hash, weight);
         self.apply(choice);
@@ -118,7 +122,7 @@ impl Policy {
 
     /// Records a read of `hash` that found nothing.
     pub(crate) fn record_miss(&mut self, hash: u64) {
-        self.segments.count(hash);
+        self.sketch.increment(hash);
         self.last_miss = Some(hash);
         let choice = self.tuner.read(hash, None);
         self.apply(choice);
@@ -133,9 +137,9 @@ impl Policy {
         }
         let count = self.last_miss.take() != Some(hash);
         if count {
-            self.segments.count(hash);
+            self.sketch.increment(hash);
         }
-        self.segments.insert(hash, weight, evict);
+        self.segments.insert(hash, weight, evict, &self.sketch);
         self.tuner.insert(hash, weight, count);
     }
 
@@ -143,7 +147,10 @@ impl Policy {
     /// `evict` every hash the cache must now drop. Unknown hashes are
     /// ignored.
     pub(crate) fn update_weight(&mut self, hash: u64, weight: u32, evict: &mut Vec<u64>) {
-        if self.segments.update_weight(hash, weight, evict) {
+        if self
+            .segments
+            .update_weight(hash, weight, evict, &self.sketch)
+        {
             self.tuner.update_weight(hash, weight);
         }
     }

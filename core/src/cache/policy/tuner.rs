@@ -21,6 +21,7 @@
 
 use alloc::vec::Vec;
 
+use super::sketch::FrequencySketch;
 use super::wtinylfu::Segments;
 
 /// The window sizes tried, in thousandths of the capacity: pure TinyLFU,
@@ -45,6 +46,9 @@ const SWITCH_MARGIN_PERMILLE: u64 = 10;
 #[derive(Debug)]
 pub(super) struct WindowTuner {
     shadows: Vec<Segments>,
+    /// The shadows' one frequency sketch: they replay the same requests, so
+    /// their sketches would be copies of each other.
+    sketch: FrequencySketch,
     hits: Vec<u64>,
     scores: Vec<u64>,
     /// Keys whose mixed hash has its top `sample_shift` bits clear are
@@ -68,6 +72,7 @@ impl WindowTuner {
             .collect();
         WindowTuner {
             shadows,
+            sketch: FrequencySketch::new(shadow_capacity),
             hits: alloc::vec![0; WINDOW_CHOICES.len()],
             scores: alloc::vec![0; WINDOW_CHOICES.len()],
             sample_shift,
@@ -93,13 +98,13 @@ impl WindowTuner {
         if !self.sampled(hash) {
             return None;
         }
+        self.sketch.increment(hash);
         for (shadow, hits) in self.shadows.iter_mut().zip(&mut self.hits) {
-            shadow.count(hash);
             if shadow.touch(hash) {
                 *hits += 1;
             } else if let Some(weight) = resident_weight {
                 self.scratch.clear();
-                shadow.insert(hash, weight, &mut self.scratch);
+                shadow.insert(hash, weight, &mut self.scratch, &self.sketch);
             }
         }
         self.reads += 1;
@@ -116,13 +121,13 @@ impl WindowTuner {
         if !self.sampled(hash) {
             return;
         }
+        if count {
+            self.sketch.increment(hash);
+        }
         for shadow in &mut self.shadows {
-            if count {
-                shadow.count(hash);
-            }
             if shadow.weight_of(hash).is_none() {
                 self.scratch.clear();
-                shadow.insert(hash, weight, &mut self.scratch);
+                shadow.insert(hash, weight, &mut self.scratch, &self.sketch);
             }
         }
     }
@@ -134,7 +139,7 @@ impl WindowTuner {
         }
         for shadow in &mut self.shadows {
             self.scratch.clear();
-            shadow.update_weight(hash, weight, &mut self.scratch);
+            shadow.update_weight(hash, weight, &mut self.scratch, &self.sketch);
         }
     }
 

@@ -21,14 +21,14 @@ use super::sketch::{FrequencySketch, spread};
 /// Most entries moved between window and main space per window resize.
 const MAX_TRANSFERS: usize = 1000;
 
-/// Window, probation and protected queues over one slab, a hash index and
-/// a frequency sketch.
+/// Window, probation and protected queues over one slab and a hash index.
+/// The frequency sketch that admission consults is the caller's: the
+/// window-size shadows see the same requests, so they share one.
 #[derive(Debug)]
 pub(super) struct Segments {
     capacity: u64,
     lists: LruLists,
     index: HashTable<u32>,
-    sketch: FrequencySketch,
     window_max: u64,
     protected_max: u64,
 }
@@ -42,7 +42,6 @@ impl Segments {
             capacity,
             lists: LruLists::new(),
             index: HashTable::new(),
-            sketch: FrequencySketch::new(capacity),
             window_max,
             protected_max: (capacity - window_max) / 5 * 4,
         }
@@ -63,11 +62,6 @@ impl Segments {
         self.find(hash).map(|index| self.lists.node(index).weight)
     }
 
-    /// Counts one request for `hash` in the frequency sketch.
-    pub(super) fn count(&mut self, hash: u64) {
-        self.sketch.increment(hash);
-    }
-
     /// Marks the resident `hash` as just used (the caller counts it): most
     /// recent in the window or protected segment; promoted to protected from
     /// probation. Returns `false` if `hash` is not resident.
@@ -80,8 +74,8 @@ impl Segments {
     /// the cache lines that counting and touching it will need (its sketch
     /// block, its node's neighbours). Looking up a batch of reads first
     /// lets their cache misses overlap instead of waiting one at a time.
-    pub(super) fn warm(&self, hash: u64) -> Option<u32> {
-        self.sketch.warm(hash);
+    pub(super) fn warm(&self, hash: u64, sketch: &FrequencySketch) -> Option<u32> {
+        sketch.warm(hash);
         let index = self.find(hash)?;
         self.lists.warm_neighbours(index);
         Some(index)
@@ -114,8 +108,14 @@ impl Segments {
 
     /// Adds the non-resident `hash` of `weight` to the window and pushes
     /// onto `evict` every hash that must go to stay within capacity
-    /// (possibly `hash` itself).
-    pub(super) fn insert(&mut self, hash: u64, weight: u32, evict: &mut Vec<u64>) {
+    /// (possibly `hash` itself); `sketch` decides admission.
+    pub(super) fn insert(
+        &mut self,
+        hash: u64,
+        weight: u32,
+        evict: &mut Vec<u64>,
+        sketch: &FrequencySketch,
+    ) {
         if u64::from(weight) > self.capacity {
             evict.push(hash);
             return;
@@ -124,12 +124,18 @@ impl Segments {
         let lists = &self.lists;
         self.index
             .insert_unique(spread(hash), index, |&i| spread(lists.node(i).hash));
-        self.evict_to_fit(evict);
+        self.evict_to_fit(evict, sketch);
     }
 
     /// Changes the weight of the resident `hash` and pushes onto `evict`
     /// every hash that must go. Returns `false` if `hash` is not resident.
-    pub(super) fn update_weight(&mut self, hash: u64, weight: u32, evict: &mut Vec<u64>) -> bool {
+    pub(super) fn update_weight(
+        &mut self,
+        hash: u64,
+        weight: u32,
+        evict: &mut Vec<u64>,
+        sketch: &FrequencySketch,
+    ) -> bool {
         let Some(index) = self.find(hash) else {
             return false;
         };
@@ -142,7 +148,7 @@ impl Segments {
         if self.lists.node(index).queue == Queue::Protected {
             self.demote_protected_overflow();
         }
-        self.evict_to_fit(evict);
+        self.evict_to_fit(evict, sketch);
         true
     }
 
@@ -192,7 +198,7 @@ impl Segments {
     /// probation victim (least recently used) and the less frequent of the
     /// two is evicted, until the cache fits. When probation runs out,
     /// victims come from protected, then from the window.
-    fn evict_to_fit(&mut self, evict: &mut Vec<u64>) {
+    fn evict_to_fit(&mut self, evict: &mut Vec<u64>, sketch: &FrequencySketch) {
         let mut candidate = None;
         while self.lists.weight(Queue::Window) > self.window_max {
             let Some(index) = self.lists.front(Queue::Window) else {
@@ -232,7 +238,7 @@ impl Segments {
                     self.evict_index(v, evict);
                 }
                 (Some(v), Some(c)) => {
-                    if self.admit(self.lists.node(c).hash, self.lists.node(v).hash) {
+                    if admit(sketch, self.lists.node(c).hash, self.lists.node(v).hash) {
                         victim = self.lists.next(v);
                         self.evict_index(v, evict);
                     } else {
@@ -242,20 +248,6 @@ impl Segments {
                 }
             }
         }
-    }
-
-    /// TinyLFU admission: the candidate replaces the victim only if it is
-    /// estimated more frequent; a tie keeps the resident.
-    ///
-    /// Caffeine also admits a warm loser one time in 128, against an
-    /// attacker who aims sketch collisions at a victim to pin it. Here the
-    /// sketch is indexed by the cache's hash, which is seeded at random per
-    /// cache, so collisions cannot be aimed; and the random admissions cost
-    /// loops and scans dearly: on the LIRS `loop` trace at 1,000 entries
-    /// they took this policy from 98.7% (OPT's 98.71) to 94–96%, on `scan`
-    /// at 1,500 from 71.7% to 67% (`compare hitratio`, the `policy` column).
-    fn admit(&self, candidate: u64, victim: u64) -> bool {
-        self.sketch.frequency(candidate) > self.sketch.frequency(victim)
     }
 
     /// Sets the window's maximum weight to `window_max` (at most the
@@ -302,4 +294,18 @@ impl Segments {
         }
         self.demote_protected_overflow();
     }
+}
+
+/// TinyLFU admission: the candidate replaces the victim only if it is
+/// estimated more frequent; a tie keeps the resident.
+///
+/// Caffeine also admits a warm loser one time in 128, against an
+/// attacker who aims sketch collisions at a victim to pin it. Here the
+/// sketch is indexed by the cache's hash, which is seeded at random per
+/// cache, so collisions cannot be aimed; and the random admissions cost
+/// loops and scans dearly: on the LIRS `loop` trace at 1,000 entries
+/// they took this policy from 98.7% (OPT's 98.71) to 94–96%, on `scan`
+/// at 1,500 from 71.7% to 67% (`compare hitratio`, the `policy` column).
+fn admit(sketch: &FrequencySketch, candidate: u64, victim: u64) -> bool {
+    sketch.frequency(candidate) > sketch.frequency(victim)
 }
