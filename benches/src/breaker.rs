@@ -10,6 +10,9 @@
 //! * `atomic-per-thread`: a counter of the thread's own, `fetch_add` per
 //!   call: shares nothing, so its 2-thread/1-thread ratio is what the
 //!   machine itself adds (on the 2-vCPU VM, 1.0-1.5 rather than 1).
+//! * `brace-per-thread`: `brace`, with a breaker per thread: the same
+//!   instructions sharing nothing, so its 2-thread/1-thread ratio is the
+//!   floor for `brace`'s.
 //! * `brace`: `Config::default()` (failure rate 50 % over the last 100 calls,
 //!   minimum 20) on `SystemClock`; `try_acquire()` then `record_success()`.
 //! * `failsafe`: `Config::new().build()` (its default policy: success rate
@@ -115,6 +118,12 @@ fn contenders() -> Vec<Contender> {
         move |n| brace_calls(&b, n),
     );
 
+    let brace_own = Contender::new(
+        "brace-per-thread",
+        "brace, but each thread has a breaker of its own: nothing shared, so its 2-thread/1-thread time is the machine's floor for brace's own instructions",
+        |n| brace_calls(&brace_closed(), n),
+    );
+
     let fs = failsafe::Config::new().build();
     let failsafe = Contender::new(
         "failsafe",
@@ -159,7 +168,9 @@ fn contenders() -> Vec<Contender> {
             }
         },
     );
-    vec![atomic, unshared, brace, failsafe, recloser, tower]
+    vec![
+        atomic, unshared, brace, brace_own, failsafe, recloser, tower,
+    ]
 }
 
 /// A counter alone on its cache lines.
@@ -225,11 +236,12 @@ pub fn run(opts: &Options) {
     let one = median_of(&by_threads[0].1, "brace");
     let two = median_of(&by_threads[1].1, "brace");
     print_ratio("breaker", "2t", "brace-1t", two / one);
-    let floor = median_of(&by_threads[1].1, "atomic-per-thread")
-        / median_of(&by_threads[0].1, "atomic-per-thread");
-    println!(
-        "(not a brace ratio) atomic-per-thread 2t/1t = {floor:.3}: what 2 threads add to code that shares nothing"
-    );
+    for floor in ["atomic-per-thread", "brace-per-thread"] {
+        let x = median_of(&by_threads[1].1, floor) / median_of(&by_threads[0].1, floor);
+        println!(
+            "(not a brace ratio) {floor} 2t/1t = {x:.3}: what 2 threads add to code that shares nothing"
+        );
+    }
 }
 
 /// `SystemClock`, with `recent()` read from a value a thread of the
