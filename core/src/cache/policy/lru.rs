@@ -10,8 +10,12 @@
 
 use alloc::vec::Vec;
 
+/// Bits of a node index; the two above them in `Node::prev` hold the queue.
+const INDEX_BITS: u32 = 30;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+
 /// "No node": the end of a list or of the free chain.
-pub(super) const NIL: u32 = u32::MAX;
+pub(super) const NIL: u32 = INDEX_MASK;
 
 /// Which of the three queues a node belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,23 +28,51 @@ pub(super) enum Queue {
     Protected = 2,
 }
 
-/// One resident entry.
+impl Queue {
+    fn from_bits(bits: u32) -> Queue {
+        match bits {
+            0 => Queue::Window,
+            1 => Queue::Probation,
+            _ => Queue::Protected,
+        }
+    }
+}
+
+/// One resident entry: 16 bytes, one per cache entry, so it is packed. The
+/// queue rides in the top two bits of `prev`; the weight lives apart (see
+/// [`LruLists`]).
 #[derive(Clone, Debug)]
-pub(super) struct Node {
+struct Node {
     /// The key hash the cache knows the entry by.
-    pub(super) hash: u64,
-    /// The entry's weight (1 when the cache counts entries).
-    pub(super) weight: u32,
-    /// The queue the node is linked into.
-    pub(super) queue: Queue,
+    hash: u64,
+    /// `queue << INDEX_BITS | previous node`.
     prev: u32,
     next: u32,
 }
 
+impl Node {
+    fn prev(&self) -> u32 {
+        self.prev & INDEX_MASK
+    }
+
+    fn queue(&self) -> Queue {
+        Queue::from_bits(self.prev >> INDEX_BITS)
+    }
+
+    fn set_prev(&mut self, prev: u32) {
+        self.prev = (self.prev & !INDEX_MASK) | prev;
+    }
+}
+
 /// Three doubly linked lists over one slab.
+///
+/// Weights are kept in `node_weights`, beside the slab, only once some
+/// entry weighs other than 1: a cache that counts entries (no weigher)
+/// never allocates it.
 #[derive(Debug, Default)]
 pub(super) struct LruLists {
     nodes: Vec<Node>,
+    node_weights: Vec<u32>,
     free: Option<u32>,
     heads: [u32; 3],
     tails: [u32; 3],
@@ -52,6 +84,7 @@ impl LruLists {
     pub(super) fn new() -> Self {
         LruLists {
             nodes: Vec::new(),
+            node_weights: Vec::new(),
             free: None,
             heads: [NIL; 3],
             tails: [NIL; 3],
@@ -59,9 +92,19 @@ impl LruLists {
         }
     }
 
-    /// The node at `index`.
-    pub(super) fn node(&self, index: u32) -> &Node {
-        &self.nodes[index as usize]
+    /// The key hash of the node at `index`.
+    pub(super) fn hash(&self, index: u32) -> u64 {
+        self.nodes[index as usize].hash
+    }
+
+    /// The queue of the node at `index`.
+    pub(super) fn queue(&self, index: u32) -> Queue {
+        self.nodes[index as usize].queue()
+    }
+
+    /// The weight of the node at `index`.
+    pub(super) fn node_weight(&self, index: u32) -> u32 {
+        self.node_weights.get(index as usize).copied().unwrap_or(1)
     }
 
     /// Total weight of the entries in `queue`.
@@ -77,7 +120,7 @@ impl LruLists {
     /// Loads the nodes before and after `index` (for a move soon after).
     pub(super) fn warm_neighbours(&self, index: u32) {
         let node = &self.nodes[index as usize];
-        for neighbour in [node.prev, node.next] {
+        for neighbour in [node.prev(), node.next] {
             if neighbour != NIL {
                 core::hint::black_box(self.nodes[neighbour as usize].prev);
             }
@@ -99,8 +142,6 @@ impl LruLists {
     pub(super) fn push(&mut self, hash: u64, weight: u32, queue: Queue) -> u32 {
         let node = Node {
             hash,
-            weight,
-            queue,
             prev: NIL,
             next: NIL,
         };
@@ -111,14 +152,34 @@ impl LruLists {
                 index
             }
             None => {
-                let index = u32::try_from(self.nodes.len()).expect("fewer than 2^32 - 1 entries");
-                assert!(index != NIL, "fewer than 2^32 - 1 entries");
+                let index = u32::try_from(self.nodes.len()).unwrap_or(NIL);
+                assert!(index < NIL, "fewer than 2^30 - 1 entries");
                 self.nodes.push(node);
                 index
             }
         };
+        self.store_weight(index, weight);
         self.link_back(index, queue);
         index
+    }
+
+    /// Records the weight of the node at `index` (a new one, or one not
+    /// linked into a queue), materialising `node_weights` at the first
+    /// weight other than 1.
+    fn store_weight(&mut self, index: u32, weight: u32) {
+        if self.node_weights.is_empty() {
+            if weight == 1 {
+                return;
+            }
+            self.node_weights.resize(self.nodes.len(), 1);
+        }
+        let i = index as usize;
+        if i < self.node_weights.len() {
+            self.node_weights[i] = weight;
+        } else {
+            self.node_weights.resize(i, 1);
+            self.node_weights.push(weight);
+        }
     }
 
     /// Unlinks the node at `index` and frees its slot; returns its hash.
@@ -139,20 +200,19 @@ impl LruLists {
 
     /// Changes the weight of the node at `index`.
     pub(super) fn set_weight(&mut self, index: u32, weight: u32) {
-        let node = &mut self.nodes[index as usize];
-        let queue = node.queue as usize;
-        self.weights[queue] = self.weights[queue] - u64::from(node.weight) + u64::from(weight);
-        node.weight = weight;
+        let queue = self.queue(index) as usize;
+        let old = self.node_weight(index);
+        self.weights[queue] = self.weights[queue] - u64::from(old) + u64::from(weight);
+        self.store_weight(index, weight);
     }
 
     fn link_back(&mut self, index: u32, queue: Queue) {
         let q = queue as usize;
         let tail = self.tails[q];
+        self.weights[q] += u64::from(self.node_weight(index));
         let node = &mut self.nodes[index as usize];
-        node.queue = queue;
-        node.prev = tail;
+        node.prev = (q as u32) << INDEX_BITS | tail;
         node.next = NIL;
-        self.weights[q] += u64::from(node.weight);
         if tail == NIL {
             self.heads[q] = index;
         } else {
@@ -162,15 +222,9 @@ impl LruLists {
     }
 
     fn unlink(&mut self, index: u32) {
-        let Node {
-            prev,
-            next,
-            queue,
-            weight,
-            ..
-        } = self.nodes[index as usize];
-        let q = queue as usize;
-        self.weights[q] -= u64::from(weight);
+        let node = &self.nodes[index as usize];
+        let (prev, next, q) = (node.prev(), node.next, node.queue() as usize);
+        self.weights[q] -= u64::from(self.node_weight(index));
         if prev == NIL {
             self.heads[q] = next;
         } else {
@@ -179,7 +233,7 @@ impl LruLists {
         if next == NIL {
             self.tails[q] = prev;
         } else {
-            self.nodes[next as usize].prev = prev;
+            self.nodes[next as usize].set_prev(prev);
         }
     }
 }
@@ -196,7 +250,7 @@ mod tests {
         let mut out = Vec::new();
         let mut at = lists.front(queue);
         while let Some(index) = at {
-            out.push(lists.node(index).hash);
+            out.push(lists.hash(index));
             at = lists.next(index);
         }
         out
@@ -228,6 +282,28 @@ mod tests {
         assert_eq!(hashes(&lists, Queue::Protected), [3]);
         assert_eq!(lists.weight(Queue::Window), 2);
         assert_eq!(lists.weight(Queue::Protected), 4);
+    }
+
+    #[test]
+    fn a_node_is_sixteen_bytes_and_unit_weights_take_no_memory() {
+        assert_eq!(core::mem::size_of::<Node>(), 16);
+        let mut lists = LruLists::new();
+        for h in 0..100 {
+            lists.push(h, 1, Queue::Window);
+        }
+        assert_eq!(lists.node_weights.capacity(), 0);
+        // The first other weight materialises them, ones for the rest.
+        let heavy = lists.push(100, 7, Queue::Protected);
+        assert_eq!(lists.node_weight(heavy), 7);
+        assert_eq!(lists.node_weight(0), 1);
+        assert_eq!(lists.weight(Queue::Window), 100);
+        assert_eq!(lists.weight(Queue::Protected), 7);
+        lists.set_weight(3, 4);
+        assert_eq!(lists.weight(Queue::Window), 103);
+        lists.move_to_back(3, Queue::Probation);
+        assert_eq!(lists.weight(Queue::Probation), 4);
+        assert_eq!(lists.queue(3), Queue::Probation);
+        assert_eq!(lists.queue(heavy), Queue::Protected);
     }
 
     #[test]

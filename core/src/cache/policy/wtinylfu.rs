@@ -59,7 +59,7 @@ impl Segments {
 
     /// The weight of `hash` if it is resident.
     pub(super) fn weight_of(&self, hash: u64) -> Option<u32> {
-        self.find(hash).map(|index| self.lists.node(index).weight)
+        self.find(hash).map(|index| self.lists.node_weight(index))
     }
 
     /// Marks the resident `hash` as just used (the caller counts it): most
@@ -87,15 +87,15 @@ impl Segments {
     /// it is resident.
     pub(super) fn touch_at(&mut self, hash: u64, index: Option<u32>) -> Option<u32> {
         let index = index?;
-        let node = self.lists.node(index);
-        debug_assert_eq!(node.hash, hash, "stale node index");
-        let weight = node.weight;
+        debug_assert_eq!(self.lists.hash(index), hash, "stale node index");
+        let weight = self.lists.node_weight(index);
+        let queue = self.lists.queue(index);
         // The most recent entry of the window or protected queue stays
         // where it is: a hot key read again and again costs no relinking.
-        if node.queue != Queue::Probation && self.lists.back(node.queue) == Some(index) {
+        if queue != Queue::Probation && self.lists.back(queue) == Some(index) {
             return Some(weight);
         }
-        match node.queue {
+        match queue {
             Queue::Window => self.lists.move_to_back(index, Queue::Window),
             Queue::Probation => {
                 self.lists.move_to_back(index, Queue::Protected);
@@ -123,7 +123,7 @@ impl Segments {
         let index = self.lists.push(hash, weight, Queue::Window);
         let lists = &self.lists;
         self.index
-            .insert_unique(spread(hash), index, |&i| spread(lists.node(i).hash));
+            .insert_unique(spread(hash), index, |&i| spread(lists.hash(i)));
         self.evict_to_fit(evict, sketch);
     }
 
@@ -145,7 +145,7 @@ impl Segments {
             evict.push(hash);
             return true;
         }
-        if self.lists.node(index).queue == Queue::Protected {
+        if self.lists.queue(index) == Queue::Protected {
             self.demote_protected_overflow();
         }
         self.evict_to_fit(evict, sketch);
@@ -156,7 +156,7 @@ impl Segments {
     pub(super) fn remove(&mut self, hash: u64) {
         if let Ok(entry) = self
             .index
-            .find_entry(spread(hash), |&i| self.lists.node(i).hash == hash)
+            .find_entry(spread(hash), |&i| self.lists.hash(i) == hash)
         {
             let (index, _) = entry.remove();
             self.lists.remove(index);
@@ -173,13 +173,13 @@ impl Segments {
     /// The node index of the resident `hash`.
     pub(super) fn find(&self, hash: u64) -> Option<u32> {
         self.index
-            .find(spread(hash), |&i| self.lists.node(i).hash == hash)
+            .find(spread(hash), |&i| self.lists.hash(i) == hash)
             .copied()
     }
 
     /// Drops the entry at slab `index` and reports it.
     fn evict_index(&mut self, index: u32, evict: &mut Vec<u64>) {
-        let hash = self.lists.node(index).hash;
+        let hash = self.lists.hash(index);
         self.remove(hash);
         evict.push(hash);
     }
@@ -238,7 +238,7 @@ impl Segments {
                     self.evict_index(v, evict);
                 }
                 (Some(v), Some(c)) => {
-                    if admit(sketch, self.lists.node(c).hash, self.lists.node(v).hash) {
+                    if admit(sketch, self.lists.hash(c), self.lists.hash(v)) {
                         victim = self.lists.next(v);
                         self.evict_index(v, evict);
                     } else {
@@ -271,7 +271,7 @@ impl Segments {
                 else {
                     break;
                 };
-                let weight = u64::from(self.lists.node(index).weight);
+                let weight = u64::from(self.lists.node_weight(index));
                 if weight > quota {
                     break;
                 }
@@ -284,7 +284,7 @@ impl Segments {
                 let Some(index) = self.lists.front(Queue::Window) else {
                     break;
                 };
-                let weight = u64::from(self.lists.node(index).weight);
+                let weight = u64::from(self.lists.node_weight(index));
                 if weight > quota {
                     break;
                 }
