@@ -24,6 +24,17 @@ fn breaker(config: ConfigBuilder) -> (Arc<CircuitBreaker<ManualClock>>, Log) {
     )
 }
 
+/// Trips at 50% failures over the last 2 calls (a count window of two
+/// blocks of one call), once it has seen 2.
+fn rate_breaker() -> (Arc<CircuitBreaker<ManualClock>>, Log) {
+    breaker(
+        Config::builder()
+            .failure_rate(0.5)
+            .count_window(2)
+            .minimum_calls(2),
+    )
+}
+
 #[test]
 fn racing_failures_trip_exactly_once() {
     loom::model(|| {
@@ -55,12 +66,7 @@ fn racing_failures_trip_exactly_once() {
 #[test]
 fn outcomes_racing_a_rate_trip_are_counted_once_or_dropped() {
     loom::model(|| {
-        let (b, log) = breaker(
-            Config::builder()
-                .failure_rate(0.5)
-                .count_window(2)
-                .minimum_calls(2),
-        );
+        let (b, log) = rate_breaker();
         // Both permits are taken while closed; the outcomes race each other,
         // the window's block rolls and the trip.
         let p1 = b.try_acquire_owned().unwrap();
@@ -96,12 +102,7 @@ fn outcomes_racing_a_rate_trip_are_counted_once_or_dropped() {
 #[test]
 fn a_failure_racing_a_quiet_roll_is_never_left_untripped() {
     loom::model(|| {
-        let (b, log) = breaker(
-            Config::builder()
-                .failure_rate(0.5)
-                .count_window(2)
-                .minimum_calls(2),
-        );
+        let (b, log) = rate_breaker();
         // Two blocks of one success: the window is full and clean, so the
         // next clean roll happens in place (publishes nothing) while the
         // failure's roll publishes a block and evaluates.

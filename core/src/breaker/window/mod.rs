@@ -444,18 +444,23 @@ mod tests {
         assert!(!w.record(false, false, none), "reset forgets it");
     }
 
-    #[test]
-    fn a_stopped_threads_leftover_calls_age_out_through_a_sweep() {
-        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
-        // A thread records 12 failures (below a block of 13) and stops.
-        let w2 = std::sync::Arc::clone(&w);
+    /// Records `failures` failures from a thread that then ends.
+    fn fail_on_another_thread(w: &std::sync::Arc<Window>, failures: usize) {
+        let w = std::sync::Arc::clone(w);
         std::thread::spawn(move || {
-            for _ in 0..12 {
-                w2.record(true, false, none);
+            for _ in 0..failures {
+                w.record(true, false, none);
             }
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn a_stopped_threads_leftover_calls_age_out_through_a_sweep() {
+        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
+        // A thread records 12 failures (below a block of 13) and stops.
+        fail_on_another_thread(&w, 12);
         assert_eq!(w.totals(none).failures, 12, "counted while they are recent");
         // Successes from another thread: within one window a sweep moves
         // the leftovers into the ring, from which they age out one window
@@ -478,14 +483,7 @@ mod tests {
         }
         let before = w.totals(none);
         assert_eq!(before.failures, 0);
-        let w2 = std::sync::Arc::clone(&w);
-        std::thread::spawn(move || {
-            for _ in 0..12 {
-                w2.record(true, false, none);
-            }
-        })
-        .join()
-        .unwrap();
+        fail_on_another_thread(&w, 12);
         let mut rolled_with_failures = false;
         for i in 0..400 {
             rolled_with_failures |= w.record(false, false, none);
