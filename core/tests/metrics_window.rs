@@ -146,6 +146,38 @@ fn concurrent_writers_lose_no_count() {
 }
 
 #[test]
+fn oversubscribed_writers_crossing_slots_lose_no_count() {
+    // More threads than CPUs, so writers are preempted mid-reset (a slot
+    // busy for a whole time slice) while others rotate past it; a window
+    // of short slots, so that happens at many boundaries, including the
+    // first.
+    for round in 0..20u64 {
+        let config = WindowConfig::builder()
+            .span(Duration::from_secs(60))
+            .slots(60)
+            .build()
+            .unwrap();
+        let w = Arc::new(Window::new(config, Nanos::ZERO));
+        let threads: Vec<_> = (0..8u64)
+            .map(|t| {
+                let w = Arc::clone(&w);
+                std::thread::spawn(move || {
+                    for i in 0..5_000u64 {
+                        // 5,000 ms = 5 of the 60 one-second slots.
+                        let now = Nanos::new(i * 1_000_000 + t);
+                        w.record_at(now, Duration::from_micros(100), Outcome::Success);
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let snap = w.snapshot_at(Nanos::new(5_000 * 1_000_000));
+        assert_eq!(w.dropped(), 0, "round {round}");
+        assert_eq!(snap.requests(), 40_000, "round {round}");
+    }
+}
+
+#[test]
 fn clocks_centuries_from_their_origin_still_record() {
     let far = Nanos::new(u64::MAX - 5_000_000_000);
     let w = Window::new(WindowConfig::default(), far);

@@ -28,6 +28,10 @@
 //!   live) resets the slot of the *next* tick. That slot holds tick
 //!   `t - live`, already outside every reader's window, so the reset races
 //!   with nobody who matters and the next tick starts on a clean slot.
+//! * A new ring starts with the slot of its creation tick live, the head on
+//!   it and the next tick's slot prepared, so there is always a head to
+//!   credit (a writer that found the very first reset busy used to have
+//!   none and dropped its sample).
 //! * Fast path: `now` falls in the head tick → write to the head slot. One
 //!   load, one multiply, one compare.
 //! * A late writer (`t < head`, e.g. it read the clock before a slower
@@ -40,7 +44,9 @@
 //! cleared at the start of a tick, unless the resetting thread is preempted
 //! mid-reset) does not wait: it credits its sample to the head slot (early,
 //! or for a late writer late; it is never lost) when that slot is live and
-//! its own tick still inside the window, and otherwise drops it and counts
+//! its own tick still inside the window (on either side of the head: while
+//! a preempted thread holds one slot busy, writers of later ticks move the
+//! head past it), and otherwise drops it and counts
 //! it in `dropped`. A
 //! writer whose tick is already outside the window (`head - live` or older)
 //! drops its sample the same way.
@@ -90,8 +96,18 @@ pub(crate) struct Ring<P> {
 }
 
 impl<P: SlotPayload> Ring<P> {
-    /// `live` slots of `slot_len` nanoseconds each, plus the spare.
-    pub(crate) fn new(slot_len: u64, live: u64, mut payload: impl FnMut() -> P) -> Self {
+    /// `live` slots of `slot_len` nanoseconds each, plus the spare, with the
+    /// slot of `start`'s tick already live and the head on it (and the
+    /// spare ready for the tick after): the first
+    /// writers find a head to credit while one of them prepares the next
+    /// slot, instead of all racing to reset the first one (a writer that
+    /// found that reset busy and no head at all had to drop its sample).
+    pub(crate) fn new(
+        slot_len: u64,
+        live: u64,
+        start: Nanos,
+        mut payload: impl FnMut() -> P,
+    ) -> Self {
         let slots = (0..=live)
             .map(|_| Slot {
                 epoch: AtomicU64::new(0),
@@ -99,7 +115,7 @@ impl<P: SlotPayload> Ring<P> {
             })
             .collect();
         let index_bits = 64 - live.leading_zeros();
-        Ring {
+        let ring = Ring {
             head: CachePadded::new(AtomicU64::new(0)),
             slot_len: Divisor::new(slot_len),
             slot_nanos: slot_len,
@@ -109,7 +125,17 @@ impl<P: SlotPayload> Ring<P> {
             live,
             dropped: AtomicU64::new(0),
             slots,
+        };
+        // Fresh payloads are zero already: live without a reset. The next
+        // tick's slot is prepared too, as the writer that moves the head
+        // prepares it.
+        let first = ring.tick(start) + 1;
+        ring.slot(first - 1).epoch.store(first, Ordering::Relaxed);
+        if first < ring.max_tick + 1 {
+            ring.slot(first).epoch.store(first + 1, Ordering::Relaxed);
         }
+        ring.head.store(ring.head_word(first), Ordering::Relaxed);
+        ring
     }
 
     pub(crate) fn slot_len(&self) -> u64 {
@@ -182,9 +208,11 @@ impl<P: SlotPayload> Ring<P> {
         if !self.make_live(slot, want, &retire) {
             // Busy: credit the newest live slot rather than wait for the
             // reset. Re-read the head: the thread resetting our slot may be
-            // the one that just moved it (a spare being prepared).
+            // the one that just moved it (a spare being prepared), or, if
+            // that thread was preempted mid-reset, writers of later ticks
+            // may have moved it past ours (we are then a late writer).
             let head = self.head.load(Ordering::Acquire) >> self.index_bits;
-            if head != 0 && head <= want && want - head < self.live {
+            if head != 0 && head.abs_diff(want) < self.live {
                 if let Some(newest) = self.newest_live(head) {
                     return Some(newest);
                 }
@@ -317,7 +345,7 @@ mod tests {
         // Slots of 10 ns, 4 live. Tick 0 is written, which prepares slot 1
         // for tick 1; then that reset is made to look stalled (a thread
         // preempted between its compare-and-swap and its final store).
-        let ring = Ring::new(10, 4, || Count(AtomicU64::new(0)));
+        let ring = Ring::new(10, 4, Nanos::ZERO, || Count(AtomicU64::new(0)));
         assert!(record(&ring, 5));
         ring.slot(1).epoch.store(2 | BUSY, Ordering::Release);
         // An on-time writer of tick 1 credits the head slot (tick 0).

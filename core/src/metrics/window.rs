@@ -147,7 +147,7 @@ impl Window {
         let stride = layout.len().div_ceil(16) * 16;
         let stripes = config.stripes() as usize;
         let slot_len = config.slot_len().as_nanos() as u64;
-        let ring = Ring::new(slot_len, u64::from(config.slots()), || HistSlot {
+        let ring = Ring::new(slot_len, u64::from(config.slots()), created, || HistSlot {
             heads: (0..stripes)
                 .map(|_| {
                     CachePadded::new(StripeHead {

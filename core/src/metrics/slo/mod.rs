@@ -238,9 +238,10 @@ impl<C: Clock> SloTracker<C> {
         let period_ticks = ticks(config.period);
         let per_coarse = period_ticks.div_ceil(PERIOD_SLOTS);
         let stripes = config.stripes as usize;
+        let start = clock.now();
         SloTracker {
             stripe_mask: stripes - 1,
-            fine: Ring::new(res, fine_live, || {
+            fine: Ring::new(res, fine_live, start, || {
                 Striped(
                     (0..stripes)
                         .map(|_| CachePadded::new(Cell::new()))
@@ -250,6 +251,7 @@ impl<C: Clock> SloTracker<C> {
             coarse: Ring::new(
                 res * per_coarse,
                 period_ticks.div_ceil(per_coarse),
+                start,
                 Cell::new,
             ),
             alert_ticks,
