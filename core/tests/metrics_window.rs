@@ -117,15 +117,15 @@ fn latency_step_shows_in_p99_within_one_slot_and_leaves_after_the_span() {
     assert!(gone <= latest, "gone at {gone:?}");
 }
 
-#[test]
-fn concurrent_writers_lose_no_count() {
-    let w = Arc::new(Window::new(WindowConfig::default(), Nanos::ZERO));
-    let threads: Vec<_> = (0..4u64)
+/// `threads` threads each record `per_thread` samples, the `i`-th at `i` ms
+/// (plus the thread's number in ns, so every thread crosses the same slot
+/// boundaries), every tenth an error.
+fn record_from_threads(w: &Arc<Window>, threads: u64, per_thread: u64) {
+    let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let w = Arc::clone(&w);
+            let w = Arc::clone(w);
             std::thread::spawn(move || {
-                for i in 0..50_000u64 {
-                    // Every thread crosses the same slot boundaries.
+                for i in 0..per_thread {
                     let now = Nanos::new(i * 1_000_000 + t);
                     let outcome = if i % 10 == 0 {
                         Outcome::Error
@@ -137,7 +137,13 @@ fn concurrent_writers_lose_no_count() {
             })
         })
         .collect();
-    threads.into_iter().for_each(|t| t.join().unwrap());
+    handles.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
+fn concurrent_writers_lose_no_count() {
+    let w = Arc::new(Window::new(WindowConfig::default(), Nanos::ZERO));
+    record_from_threads(&w, 4, 50_000);
     // 50 000 ms = 50 s of timestamps: all inside one 60 s window.
     let snap = w.snapshot_at(Nanos::new(50_000 * 1_000_000));
     assert_eq!(w.dropped(), 0);
@@ -158,19 +164,8 @@ fn oversubscribed_writers_crossing_slots_lose_no_count() {
             .build()
             .unwrap();
         let w = Arc::new(Window::new(config, Nanos::ZERO));
-        let threads: Vec<_> = (0..8u64)
-            .map(|t| {
-                let w = Arc::clone(&w);
-                std::thread::spawn(move || {
-                    for i in 0..5_000u64 {
-                        // 5,000 ms = 5 of the 60 one-second slots.
-                        let now = Nanos::new(i * 1_000_000 + t);
-                        w.record_at(now, Duration::from_micros(100), Outcome::Success);
-                    }
-                })
-            })
-            .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
+        // 5,000 ms = 5 of the 60 one-second slots.
+        record_from_threads(&w, 8, 5_000);
         let snap = w.snapshot_at(Nanos::new(5_000 * 1_000_000));
         assert_eq!(w.dropped(), 0, "round {round}");
         assert_eq!(snap.requests(), 40_000, "round {round}");
