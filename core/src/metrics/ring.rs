@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! slot.epoch: [ busy: 1 | tick + 1: 63 ]                 0 = never used
-//! ring.head:  [ tick + 1: 64 - b | physical index: b ]   0 = none yet
+//! ring.head:  [ tick + 1: 64 - b | physical index: b ]   never 0
 //! ```
 //!
 //! `head` names the newest tick whose slot is live, and that slot's index
@@ -126,15 +126,11 @@ impl<P: SlotPayload> Ring<P> {
             dropped: AtomicU64::new(0),
             slots,
         };
-        // Fresh payloads are zero already: live without a reset. The next
-        // tick's slot is prepared too, as the writer that moves the head
-        // prepares it.
         let first = ring.tick(start) + 1;
-        ring.slot(first - 1).epoch.store(first, Ordering::Relaxed);
-        if first < ring.max_tick + 1 {
-            ring.slot(first).epoch.store(first + 1, Ordering::Relaxed);
-        }
-        ring.head.store(ring.head_word(first), Ordering::Relaxed);
+        let nothing_to_retire = |_: u64, _: &P| {};
+        ring.make_live(ring.slot(first - 1), first, &nothing_to_retire);
+        ring.head.store(ring.head_word(first), Ordering::Release);
+        ring.prepare_next(first, &nothing_to_retire);
         ring
     }
 
@@ -175,7 +171,7 @@ impl<P: SlotPayload> Ring<P> {
         let start = (head >> self.index_bits)
             .wrapping_sub(1)
             .wrapping_mul(self.slot_nanos);
-        if head != 0 && now.as_u64().wrapping_sub(start) < self.slot_nanos {
+        if now.as_u64().wrapping_sub(start) < self.slot_nanos {
             let index = head & ((1 << self.index_bits) - 1);
             return Some(&self.slots[index as usize].payload);
         }
@@ -212,7 +208,7 @@ impl<P: SlotPayload> Ring<P> {
             // that thread was preempted mid-reset, writers of later ticks
             // may have moved it past ours (we are then a late writer).
             let head = self.head.load(Ordering::Acquire) >> self.index_bits;
-            if head != 0 && head.abs_diff(want) < self.live {
+            if head.abs_diff(want) < self.live {
                 if let Some(newest) = self.newest_live(head) {
                     return Some(newest);
                 }
@@ -221,12 +217,18 @@ impl<P: SlotPayload> Ring<P> {
         }
         let word = self.head_word(want);
         if self.head.fetch_max(word, Ordering::AcqRel) < word {
-            // We moved the head: prepare the spare for the next tick.
-            if want < self.max_tick + 1 {
-                self.make_live(self.slot(tick + 1), want + 1, &retire);
-            }
+            self.prepare_next(want, &retire);
         }
         Some(&slot.payload)
+    }
+
+    /// After the head moved to epoch `want` (tick `want - 1`): makes the
+    /// next tick's slot (the spare) live ahead of time, unless the tick cap
+    /// is reached.
+    fn prepare_next(&self, want: u64, retire: &impl Fn(u64, &P)) {
+        if want < self.max_tick + 1 {
+            self.make_live(self.slot(want), want + 1, retire);
+        }
     }
 
     /// The payload of the head tick's slot (`head` as read from the head

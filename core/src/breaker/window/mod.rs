@@ -215,13 +215,7 @@ impl Window {
             } else {
                 self.cells.harvest_here()
             };
-            self.store_block(index, counts);
-            self.roll.current.store(index + 1, Ordering::Relaxed);
-            bad = self.holds_bad(index + 1);
-            if bad {
-                // Before the evaluation sums the cells: see `roll_quietly`.
-                fence(Ordering::SeqCst);
-            }
+            bad = self.append_block(counts);
         }
         self.unlock();
         due && bad
@@ -232,10 +226,9 @@ impl Window {
     /// with a failure or slow call has aged out.
     fn is_quiet(&self) -> bool {
         let current = self.roll.current.load(Ordering::Relaxed);
-        let fat = self.roll.last_fat.load(Ordering::Relaxed);
         current >= self.ring.len() as u64
-            && !self.holds_bad(current)
-            && (fat == EMPTY || fat + (self.ring.len() as u64) < current)
+            && !self.in_window(&self.roll.last_bad, current)
+            && !self.in_window(&self.roll.last_fat, current)
     }
 
     /// A roll of a quiet window that publishes nothing, or `None` when this
@@ -245,8 +238,7 @@ impl Window {
     /// Rolling a clean block into a ring of clean blocks replaces one run of
     /// successes with another: the window's counts stay what they were. So
     /// the cell is just emptied, and no line another thread reads is written.
-    /// Every 8th such roll of a cell (`K`-th for windows of 8 calls or more)
-    /// also sweeps the cells that have not
+    /// Every 8th such roll of a cell also sweeps the cells that have not
     /// moved since that cell's previous sweep (`Stripes::harvest_idle`): the
     /// leftovers of a thread that stopped recording are dropped if clean, or
     /// published as a block (under the roll lock) if they hold a failure or
@@ -265,7 +257,7 @@ impl Window {
             return None;
         }
         let taken = self.cells.harvest_here();
-        let swept = if self.cells.count_quiet_roll_here(u64::from(BLOCKS)) {
+        let swept = if self.cells.count_quiet_roll_here() {
             self.cells.harvest_idle()
         } else {
             Counts::default()
@@ -286,12 +278,25 @@ impl Window {
         while !self.try_lock() {
             spin_loop();
         }
-        let index = self.roll.current.load(Ordering::Relaxed);
-        self.store_block(index, all);
-        self.roll.current.store(index + 1, Ordering::Relaxed);
-        let bad = self.holds_bad(index + 1);
+        let bad = self.append_block(all);
         self.unlock();
         Some(bad)
+    }
+
+    /// Stores `counts` as the next block of a count window and advances
+    /// `current`; returns whether the window now holds a bad block (the
+    /// caller then asks for an evaluation). Called under `rolling`.
+    fn append_block(&self, counts: Counts) -> bool {
+        let index = self.roll.current.load(Ordering::Relaxed);
+        self.store_block(index, counts);
+        self.roll.current.store(index + 1, Ordering::Relaxed);
+        let bad = self.holds_bad(index + 1);
+        if bad {
+            // Before the evaluation sums the cells: pairs with the fence of
+            // a quiet roll (`roll_quietly`).
+            fence(Ordering::SeqCst);
+        }
+        bad
     }
 
     #[cold]
@@ -314,7 +319,13 @@ impl Window {
     /// Whether the window that ends before block `current` still holds the
     /// newest block with a failure or slow call. Called under `rolling`.
     fn holds_bad(&self, current: u64) -> bool {
-        let last = self.roll.last_bad.load(Ordering::Relaxed);
+        self.in_window(&self.roll.last_bad, current)
+    }
+
+    /// Whether the block whose index `last` holds (`EMPTY`: none) is still
+    /// in the window that ends before block `current`.
+    fn in_window(&self, last: &AtomicU64, current: u64) -> bool {
+        let last = last.load(Ordering::Relaxed);
         last != EMPTY && last + self.ring.len() as u64 >= current
     }
 

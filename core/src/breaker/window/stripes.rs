@@ -18,6 +18,11 @@ const STRIPES: usize = 8;
 #[cfg(loom)]
 const STRIPES: usize = 2;
 
+/// A quiet roll of a cell looks for idle cells every this many rolls
+/// (a power of two, so the test is a mask): leftovers of a stopped thread
+/// are taken within two such periods of a recording thread's blocks.
+const IDLE_SWEEP_PERIOD: u64 = 8;
+
 const CALL: u64 = 1 << 32;
 const FAILURE: u64 = 1;
 
@@ -76,15 +81,14 @@ impl Stripes {
     }
 
     /// Counts one local roll in this thread's cell; true on every
-    /// `period`-th (a power of two). A plain load and store: two threads
+    /// [`IDLE_SWEEP_PERIOD`]-th. A plain load and store: two threads
     /// sharing a cell may lose a count, which only shifts when the next one
     /// comes.
-    pub(crate) fn count_quiet_roll_here(&self, period: u64) -> bool {
-        debug_assert!(period.is_power_of_two());
+    pub(crate) fn count_quiet_roll_here(&self) -> bool {
         let cell = &self.cells[stripe_index()];
         let rolls = cell.quiet_rolls.load(Ordering::Relaxed).wrapping_add(1);
         cell.quiet_rolls.store(rolls, Ordering::Relaxed);
-        rolls & (period - 1) == 0
+        rolls % IDLE_SWEEP_PERIOD == 0
     }
 
     /// Takes this thread's cell's counts, leaving zeros.

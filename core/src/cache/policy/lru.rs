@@ -173,12 +173,11 @@ impl LruLists {
             }
             self.node_weights.resize(self.nodes.len(), 1);
         }
-        let i = index as usize;
-        if i < self.node_weights.len() {
-            self.node_weights[i] = weight;
-        } else {
-            self.node_weights.resize(i, 1);
-            self.node_weights.push(weight);
+        // Once materialised the weights keep pace with the slab, so `index`
+        // is either a slot they cover or the node just pushed.
+        match self.node_weights.get_mut(index as usize) {
+            Some(stored) => *stored = weight,
+            None => self.node_weights.push(weight),
         }
     }
 

@@ -165,8 +165,8 @@ impl WindowTuner {
     /// period sent about one cache in three to the LRU window and back,
     /// 50–51% against 54–55% (mean 51.75); now mean 54.36. `loop` at 1,000
     /// entries 98.66 against 98.03, `scan` at 1,500 71.11 against 70.60, the
-    /// other traces within ±0.15 point. A fixed 3% fixed `multi1` too but
-    /// cost `sprite` at 2,000 entries 0.6 point (its shadows differ by less
+    /// other traces within ±0.15 point. A fixed margin of 3% also cured
+    /// `multi1` but cost `sprite` at 2,000 entries 0.6 point (its shadows differ by less
     /// than that), 5% cost `zigzag` at 1,500 up to 6 points.
     fn end_period(&mut self) -> Option<u64> {
         for (score, hits) in self.scores.iter_mut().zip(&mut self.hits) {

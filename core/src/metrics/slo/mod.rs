@@ -238,7 +238,8 @@ impl<C: Clock> SloTracker<C> {
         let period_ticks = ticks(config.period);
         let per_coarse = period_ticks.div_ceil(PERIOD_SLOTS);
         let stripes = config.stripes as usize;
-        let start = clock.now();
+        // What `record` files samples by.
+        let start = clock.recent();
         SloTracker {
             stripe_mask: stripes - 1,
             fine: Ring::new(res, fine_live, start, || {
