@@ -97,27 +97,26 @@ mod cache;
 mod config;
 mod dispatch;
 mod error;
+mod load;
 mod stats;
 mod table;
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use core::future::poll_fn;
 use core::hash::Hash;
-use core::task::Poll;
 
-use futures_util::future::join_all;
+use futures_util::future::{Either, join_all, ready};
 
 pub use batch_fn::{BatchFn, BatchOutput};
 pub use config::{DEFAULT_MAX_BATCH_SIZE, DEFAULT_YIELDS, LoaderBuilder};
 pub use error::{ConfigError, LoadError};
+pub use load::Load;
 pub use stats::{LoaderStats, SIZE_BUCKETS, size_bucket_range};
 
 use crate::sync::{Arc, Mutex};
 use config::Settings;
 use stats::Counters;
-use table::{BatchId, Enqueued, Role, Table};
+use table::{Enqueued, Table};
 
 /// The loader's maps (in-flight keys, batches, the request cache). Keys are
 /// the caller's (ids, often small integers): hashed with ahash, not std's
@@ -225,27 +224,16 @@ where
     ///
     /// # Errors
     ///
-    /// [`LoadError::Key`] if the batch function failed this key,
-    /// [`LoadError::Batch`] if it failed the whole batch,
+    /// The future resolves to [`LoadError::Key`] if the batch function
+    /// failed this key, [`LoadError::Batch`] if it failed the whole batch,
     /// [`LoadError::Panicked`] if it panicked. A key it did not return is
     /// `Ok(None)`.
     ///
     /// # Cancellation
     ///
     /// Safe to drop at any point; see the [module docs](self#cancellation).
-    pub async fn load(&self, key: K) -> LoadResult<F::Value, F::Error> {
-        let (enqueued, wake) = self
-            .inner
-            .table
-            .lock()
-            .enqueue(key, self.inner.settings.max_batch_size);
-        if let Some(leader) = wake {
-            leader.wake();
-        }
-        match enqueued {
-            Enqueued::Cached(value) => Ok(Some(value)),
-            Enqueued::Waiting(id, slot) => self.ticket(id, slot).wait().await,
-        }
+    pub fn load(&self, key: K) -> Load<'_, K, F> {
+        Load::new(&self.inner, key)
     }
 
     /// Loads several keys (batched like [`load`](Self::load)); the results
@@ -275,15 +263,9 @@ where
                 .collect()
         };
         wake.into_iter().for_each(|w| w.wake());
-        let tickets = enqueued.into_iter().map(|e| match e {
-            Enqueued::Cached(value) => (Some(value), None),
-            Enqueued::Waiting(id, slot) => (None, Some(self.ticket(id, slot))),
-        });
-        join_all(tickets.map(|(cached, ticket)| async move {
-            match ticket {
-                Some(ticket) => ticket.wait().await,
-                None => Ok(cached),
-            }
+        join_all(enqueued.into_iter().map(|e| match e {
+            Enqueued::Cached(value) => Either::Left(ready(Ok(Some(value)))),
+            Enqueued::Waiting(id, slot) => Either::Right(Load::enqueued(&self.inner, id, slot)),
         }))
         .await
     }
@@ -333,70 +315,5 @@ where
     /// The batch function.
     pub fn batch_fn(&self) -> &F {
         &self.inner.batch_fn
-    }
-
-    fn ticket(&self, id: BatchId, slot: usize) -> Ticket<'_, K, F> {
-        Ticket {
-            inner: &self.inner,
-            id,
-            slot,
-            finished: false,
-        }
-    }
-}
-
-/// One caller's place in a batch; leaving it (on drop) hands the batch on.
-struct Ticket<'a, K: Hash + Eq + Clone + Send + Sync, F: BatchFn<K>> {
-    inner: &'a Inner<K, F>,
-    id: BatchId,
-    slot: usize,
-    finished: bool,
-}
-
-impl<K, F> Ticket<'_, K, F>
-where
-    K: Hash + Eq + Clone + Send + Sync,
-    F: BatchFn<K>,
-{
-    /// Waits for the result, leading the batch whenever this caller is (or
-    /// becomes) its leader.
-    async fn wait(mut self) -> LoadResult<F::Value, F::Error> {
-        loop {
-            let role = poll_fn(|cx| {
-                match self
-                    .inner
-                    .table
-                    .lock()
-                    .poll_role(self.id, self.slot, cx.waker())
-                {
-                    Some(role) => Poll::Ready(role),
-                    None => Poll::Pending,
-                }
-            })
-            .await;
-            match role {
-                Role::Done(result) => {
-                    self.finished = true;
-                    return result;
-                }
-                // Boxed: only a leader needs the batch call's state, so every
-                // other `load` future stays small (it is moved into `join_all`
-                // and friends once per load).
-                Role::Lead => Box::pin(dispatch::lead(self.inner, self.id)).await,
-            }
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone + Send + Sync, F: BatchFn<K>> Drop for Ticket<'_, K, F> {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let (wakers, cancelled) = self.inner.table.lock().leave(self.id, self.slot);
-        if cancelled {
-            self.inner.counters.record_cancelled();
-        }
-        wakers.into_iter().for_each(|w| w.wake());
     }
 }
