@@ -14,6 +14,7 @@ use super::FastMap;
 use alloc::vec::Vec;
 use core::hash::Hash;
 use core::task::Waker;
+use std::collections::hash_map::Entry as MapEntry;
 
 use super::LoadResult;
 use super::batch::{Batch, Phase};
@@ -76,13 +77,19 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         if let Some(value) = self.cache.get(&key) {
             return (Enqueued::Cached(value), None);
         }
-        if let Some(&(id, entry)) = self.in_flight.get(&key) {
-            let batch = self
-                .batches
-                .get_mut(&id)
-                .expect("in-flight key has a batch");
-            return (Enqueued::Waiting(id, batch.add_waiter(entry)), None);
-        }
+        // One probe of the in-flight map: the key either joins its flight or
+        // takes the vacant place, which is filled below.
+        let vacant = match self.in_flight.entry(key) {
+            MapEntry::Occupied(flight) => {
+                let (id, entry) = *flight.get();
+                let batch = self
+                    .batches
+                    .get_mut(&id)
+                    .expect("in-flight key has a batch");
+                return (Enqueued::Waiting(id, batch.add_waiter(entry)), None);
+            }
+            MapEntry::Vacant(vacant) => vacant,
+        };
         let id = match self.open {
             Some(id) => id,
             None => {
@@ -94,8 +101,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             }
         };
         let batch = self.batches.get_mut(&id).expect("open batch exists");
-        let entry = batch.add_entry(key.clone());
-        self.in_flight.insert(key, (id, entry));
+        let entry = batch.add_entry(vacant.key().clone());
+        vacant.insert((id, entry));
         let slot = batch.add_waiter(entry);
         let mut wake = None;
         if batch.entries.len() >= max_batch_size {
