@@ -111,6 +111,35 @@ fn unpolled_callers_are_dropped_cleanly() {
 }
 
 #[test]
+fn a_load_created_but_not_polled_holds_no_batch_back() {
+    let backend = Backend::new();
+    let loader = BatchLoader::new(backend.clone());
+    // Created first, but it has not joined anything: the load awaited
+    // alone leads its own batch, which carries only its key.
+    let idle = loader.load(1);
+    assert_eq!(
+        futures_executor::block_on(loader.load(2)).unwrap(),
+        Some(20)
+    );
+    assert_eq!(backend.calls(), vec![vec![2]]);
+    assert_idle(&loader);
+    // Polled later, it loads on its own.
+    assert_eq!(futures_executor::block_on(idle).unwrap(), Some(10));
+    assert_eq!(backend.calls(), vec![vec![2], vec![1]]);
+    assert_idle(&loader);
+}
+
+#[test]
+#[should_panic(expected = "polled after it returned")]
+fn a_load_polled_after_its_result_panics() {
+    let loader = BatchLoader::new(Backend::new());
+    let mut load = Box::pin(loader.load(1));
+    let first = futures_executor::block_on(&mut load);
+    assert_eq!(first.unwrap(), Some(10));
+    let _ = poll_once(&mut load);
+}
+
+#[test]
 fn a_key_in_flight_is_joined_not_loaded_again() {
     let (backend, gate) = Backend::gated();
     let loader = BatchLoader::new(backend.clone());

@@ -47,6 +47,10 @@ type LeadFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 ///
 /// Safe to drop at any point: see the [module docs](super#cancellation).
 ///
+/// # Panics
+///
+/// If polled again after it returned its result.
+///
 /// ```
 /// use brace::loader::{BatchFn, BatchLoader, Load};
 /// use std::collections::HashMap;
