@@ -68,7 +68,8 @@ use wtinylfu::Segments;
 #[derive(Debug)]
 pub(crate) struct Policy {
     segments: Segments,
-    /// The real policy's admission filter (the shadows share another).
+    /// The real policy's admission filter (the shadows share another, or
+    /// this one when they replay every key).
     sketch: FrequencySketch,
     tuner: WindowTuner,
     /// The last hash passed to `record_miss`, so the insert that follows a
@@ -116,7 +117,7 @@ impl Policy {
     fn access_at(&mut self, hash: u64, index: Option<u32>) {
         self.sketch.increment(hash);
         let weight = self.segments.touch_at(hash, index);
-        let choice = self.tuner.read(hash, weight);
+        let choice = self.tuner.read(hash, weight, &self.sketch);
         self.apply(choice);
     }
 
@@ -124,7 +125,7 @@ impl Policy {
     pub(crate) fn record_miss(&mut self, hash: u64) {
         self.sketch.increment(hash);
         self.last_miss = Some(hash);
-        let choice = self.tuner.read(hash, None);
+        let choice = self.tuner.read(hash, None, &self.sketch);
         self.apply(choice);
     }
 
@@ -140,7 +141,7 @@ impl Policy {
             self.sketch.increment(hash);
         }
         self.segments.insert(hash, weight, evict, &self.sketch);
-        self.tuner.insert(hash, weight, count);
+        self.tuner.insert(hash, weight, count, &self.sketch);
     }
 
     /// Changes the weight of the resident entry `hash` and pushes onto
@@ -151,7 +152,7 @@ impl Policy {
             .segments
             .update_weight(hash, weight, evict, &self.sketch)
         {
-            self.tuner.update_weight(hash, weight);
+            self.tuner.update_weight(hash, weight, &self.sketch);
         }
     }
 

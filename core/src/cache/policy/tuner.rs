@@ -43,8 +43,11 @@ const PERIOD_MIN: u64 = 1024;
 pub(super) struct WindowTuner {
     shadows: Vec<Segments>,
     /// The shadows' one frequency sketch: they replay the same requests, so
-    /// their sketches would be copies of each other.
-    sketch: FrequencySketch,
+    /// their sketches would be copies of each other. `None` when every key
+    /// is replayed (`sample_shift` 0): then the policy's own sketch, of the
+    /// same size, has counted exactly the same requests, and the shadows
+    /// use it (see [`WindowTuner::counted`]).
+    sketch: Option<FrequencySketch>,
     hits: Vec<u64>,
     scores: Vec<u64>,
     /// Keys whose mixed hash has its top `sample_shift` bits clear are
@@ -70,7 +73,7 @@ impl WindowTuner {
             .collect();
         WindowTuner {
             shadows,
-            sketch: FrequencySketch::new(shadow_capacity),
+            sketch: (sample_shift > 0).then(|| FrequencySketch::new(shadow_capacity)),
             hits: alloc::vec![0; WINDOW_CHOICES.len()],
             scores: alloc::vec![0; WINDOW_CHOICES.len()],
             sample_shift,
@@ -79,6 +82,26 @@ impl WindowTuner {
             period: (shadow_capacity * PERIOD_PER_CAPACITY).max(PERIOD_MIN),
             best: INITIAL_CHOICE,
             scratch: Vec::new(),
+        }
+    }
+
+    /// The sketch the shadows admit by, after counting one request for
+    /// `hash` in it if `count`: their own for a sample of the keys, else the
+    /// policy's, which the policy has already counted it in.
+    fn counted<'a>(
+        own: &'a mut Option<FrequencySketch>,
+        policy: &'a FrequencySketch,
+        hash: u64,
+        count: bool,
+    ) -> &'a FrequencySketch {
+        match own {
+            Some(sketch) => {
+                if count {
+                    sketch.increment(hash);
+                }
+                sketch
+            }
+            None => policy,
         }
     }
 
@@ -93,17 +116,22 @@ impl WindowTuner {
     /// real miss the shadows wait for [`WindowTuner::insert`]). Returns the
     /// window share (in thousandths) to switch to when a period ends with a
     /// new best shadow.
-    pub(super) fn read(&mut self, hash: u64, resident_weight: Option<u32>) -> Option<u64> {
+    pub(super) fn read(
+        &mut self,
+        hash: u64,
+        resident_weight: Option<u32>,
+        policy_sketch: &FrequencySketch,
+    ) -> Option<u64> {
         if !self.sampled(hash) {
             return None;
         }
-        self.sketch.increment(hash);
+        let sketch = Self::counted(&mut self.sketch, policy_sketch, hash, true);
         for (shadow, hits) in self.shadows.iter_mut().zip(&mut self.hits) {
             if shadow.touch(hash) {
                 *hits += 1;
             } else if let Some(weight) = resident_weight {
                 self.scratch.clear();
-                shadow.insert(hash, weight, &mut self.scratch, &self.sketch);
+                shadow.insert(hash, weight, &mut self.scratch, sketch);
             }
         }
         self.reads += 1;
@@ -116,29 +144,39 @@ impl WindowTuner {
 
     /// Replays an insert of `hash` (counted in the sketches when it was not
     /// just read).
-    pub(super) fn insert(&mut self, hash: u64, weight: u32, count: bool) {
+    pub(super) fn insert(
+        &mut self,
+        hash: u64,
+        weight: u32,
+        count: bool,
+        policy_sketch: &FrequencySketch,
+    ) {
         if !self.sampled(hash) {
             return;
         }
-        if count {
-            self.sketch.increment(hash);
-        }
+        let sketch = Self::counted(&mut self.sketch, policy_sketch, hash, count);
         for shadow in &mut self.shadows {
             if shadow.weight_of(hash).is_none() {
                 self.scratch.clear();
-                shadow.insert(hash, weight, &mut self.scratch, &self.sketch);
+                shadow.insert(hash, weight, &mut self.scratch, sketch);
             }
         }
     }
 
     /// Replays a change of weight.
-    pub(super) fn update_weight(&mut self, hash: u64, weight: u32) {
+    pub(super) fn update_weight(
+        &mut self,
+        hash: u64,
+        weight: u32,
+        policy_sketch: &FrequencySketch,
+    ) {
         if !self.sampled(hash) {
             return;
         }
+        let sketch = Self::counted(&mut self.sketch, policy_sketch, hash, false);
         for shadow in &mut self.shadows {
             self.scratch.clear();
-            shadow.update_weight(hash, weight, &mut self.scratch, &self.sketch);
+            shadow.update_weight(hash, weight, &mut self.scratch, sketch);
         }
     }
 
