@@ -35,10 +35,14 @@ impl<K: Hash + Eq, V: Clone> ValueCache<K, V> {
         }
     }
 
-    /// Stores a freshly loaded value, replacing any older one.
-    pub(crate) fn store(&mut self, key: K, value: &V) {
+    /// Stores a freshly loaded value, replacing any older one. Takes the
+    /// key by reference: with caching off (the default) nothing is cloned.
+    pub(crate) fn store(&mut self, key: &K, value: &V)
+    where
+        K: Clone,
+    {
         if let Some(values) = &mut self.values {
-            values.insert(key, value.clone());
+            values.insert(key.clone(), value.clone());
         }
     }
 
@@ -71,7 +75,7 @@ mod tests {
     fn disabled_cache_stores_nothing() {
         let mut c = ValueCache::<u8, u8>::new(false);
         assert!(!c.prime(1, 1));
-        c.store(2, &2);
+        c.store(&2, &2);
         assert_eq!((c.get(&1), c.get(&2), c.len()), (None, None, 0));
     }
 
@@ -81,11 +85,11 @@ mod tests {
         assert!(c.prime(1, "a"));
         assert!(!c.prime(1, "b"));
         assert_eq!(c.get(&1), Some("a"));
-        c.store(1, &"c");
+        c.store(&1, &"c");
         assert_eq!(c.get(&1), Some("c"));
         assert!(c.remove(&1));
         assert!(!c.remove(&1));
-        c.store(2, &"d");
+        c.store(&2, &"d");
         c.clear();
         assert_eq!(c.len(), 0);
     }

@@ -184,7 +184,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             let result = match &mut outcome {
                 CallOutcome::Returned(Ok(output)) => match output.take(&entry.key) {
                     Some(Ok(value)) => {
-                        self.cache.store(entry.key.clone(), &value);
+                        self.cache.store(&entry.key, &value);
                         Ok(Some(value))
                     }
                     Some(Err(e)) => Err(LoadError::Key(Arc::new(e))),
