@@ -39,6 +39,22 @@ fn slow_loader(
     }
 }
 
+/// A loader that counts its run and never finishes: whoever runs it is
+/// certain to be cut off by its own timeout, however late the scheduler
+/// gets to the timer (a 20 ms loader could finish first on a stalled
+/// machine, and tokio's `timeout` polls the inner future first).
+fn hanging_loader(
+    runs: &Arc<AtomicU32>,
+) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<u64, String>> + Send>> + use<> {
+    let runs = runs.clone();
+    move || {
+        Box::pin(async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().await
+        })
+    }
+}
+
 async fn wait_until(cond: impl Fn() -> bool) {
     while !cond() {
         tokio::task::yield_now().await;
@@ -75,7 +91,7 @@ fn leader_dropped_by_a_5ms_timeout_hangs_nobody() {
         let cache = cache();
         let runs = Arc::new(AtomicU32::new(0));
         let leader = {
-            let (cache, load) = (cache.clone(), slow_loader(&runs));
+            let (cache, load) = (cache.clone(), hanging_loader(&runs));
             tokio::spawn(async move {
                 tokio::time::timeout(Duration::from_millis(5), cache.get_or_load(7, load)).await
             })
