@@ -25,18 +25,30 @@ fn cache() -> Cache<u32, u64> {
     Cache::builder().max_capacity(1_000).build().unwrap()
 }
 
-/// A loader that takes 20 ms and counts its runs.
-fn slow_loader(
+/// A loader that counts its runs and answers 42 after `time`, or never
+/// (`None`).
+fn counting_loader(
     runs: &Arc<AtomicU32>,
+    time: Option<Duration>,
 ) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<u64, String>> + Send>> + use<> {
     let runs = runs.clone();
     move || {
         Box::pin(async move {
             runs.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            match time {
+                Some(time) => tokio::time::sleep(time).await,
+                None => std::future::pending().await,
+            }
             Ok(42)
         })
     }
+}
+
+/// A loader that takes 20 ms and counts its runs.
+fn slow_loader(
+    runs: &Arc<AtomicU32>,
+) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<u64, String>> + Send>> + use<> {
+    counting_loader(runs, Some(Duration::from_millis(20)))
 }
 
 /// A loader that counts its run and never finishes: whoever runs it is
@@ -46,13 +58,7 @@ fn slow_loader(
 fn hanging_loader(
     runs: &Arc<AtomicU32>,
 ) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<u64, String>> + Send>> + use<> {
-    let runs = runs.clone();
-    move || {
-        Box::pin(async move {
-            runs.fetch_add(1, Ordering::SeqCst);
-            std::future::pending().await
-        })
-    }
+    counting_loader(runs, None)
 }
 
 async fn wait_until(cond: impl Fn() -> bool) {
