@@ -193,3 +193,43 @@ fn many_tasks_dropping_at_random_points_leave_nothing_behind() {
     });
     assert_idle(&loader);
 }
+
+#[test]
+fn a_leader_whose_yield_panics_leaves_its_batch_during_the_unwind() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // The leader's second yield panics (a user's yield future is not the
+    // batch function: nothing catches it); the others are plain.
+    let yields = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&yields);
+    let backend = Backend::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .yield_with(move || {
+            let panic_now = counted.fetch_add(1, Ordering::SeqCst) == 1;
+            async move {
+                assert!(!panic_now, "yield future panicked on purpose");
+            }
+        })
+        .build()
+        .unwrap();
+    let mut leader = Box::pin(loader.load(1));
+    let mut follower = Box::pin(loader.load(2));
+    assert!(poll_once(&mut leader).is_pending(), "joins and yields");
+    assert!(poll_once(&mut follower).is_pending());
+    let unwound = catch_unwind(AssertUnwindSafe(|| poll_once(&mut leader)));
+    assert!(unwound.is_err() && yields.load(Ordering::SeqCst) == 2);
+    // The leader's future is still alive (a caller may keep a future that
+    // panicked), but it left during the unwind: the follower leads now (a
+    // few polls: its own yields), rather than waiting for a dead leader.
+    let value = (0..100).find_map(|_| match poll_once(&mut follower) {
+        Poll::Ready(value) => Some(value),
+        Poll::Pending => None,
+    });
+    assert_eq!(value.expect("the follower took over").unwrap(), Some(20));
+    assert_eq!(backend.calls(), vec![vec![2]]);
+    assert_idle(&loader);
+    drop(leader);
+    assert_idle(&loader);
+}

@@ -204,3 +204,48 @@ fn a_load_future_does_not_carry_the_batch_call() {
     let many = block_on(join_all((0..100).map(|k| loader.load(k))));
     assert_eq!(many[5].as_ref().unwrap(), &Some(12));
 }
+
+/// Counts wakes.
+struct WakeCount(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for WakeCount {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_load_that_fills_the_batch_wakes_a_leader_parked_in_its_yield() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Waker};
+
+    // The leader's yield never ends by itself: only the full batch can get
+    // it going again, by waking it.
+    let backend = Backend::new();
+    let loader = BatchLoader::builder(backend.clone())
+        .max_batch_size(2)
+        .yield_with(std::future::pending::<()>)
+        .build()
+        .unwrap();
+    let wakes = Arc::new(WakeCount(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&wakes));
+    let mut cx = Context::from_waker(&waker);
+    let mut leader = Box::pin(loader.load(1));
+    assert!(leader.as_mut().poll(&mut cx).is_pending());
+    let follower = loader.load(2);
+    let mut follower = Box::pin(follower);
+    assert!(
+        common::poll_once(&mut follower).is_pending(),
+        "fills the batch"
+    );
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the leader was woken");
+    match leader.as_mut().poll(&mut cx) {
+        Poll::Ready(result) => assert_eq!(result.unwrap(), Some(10)),
+        Poll::Pending => panic!("the full batch went out at the leader's next poll"),
+    }
+    assert_eq!(block_on(follower).unwrap(), Some(20));
+    assert_eq!(backend.calls(), vec![vec![1, 2]]);
+    assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
+}

@@ -119,6 +119,11 @@ impl<K, V: Clone, E> Batch<K, V, E> {
         self.slots[slot].waker.as_mut()?.take()
     }
 
+    /// Drops the leader's waker (it is running the batch call).
+    pub(crate) fn forget_leader_waker(&mut self) {
+        drop(self.leader_waker());
+    }
+
     /// Removes `slot` from the batch. Returns the waker of a newly promoted
     /// leader, if the leaving slot led and someone else still waits.
     pub(crate) fn leave(&mut self, slot: usize) -> Option<Waker> {
@@ -142,17 +147,19 @@ impl<K, V: Clone, E> Batch<K, V, E> {
 
     /// Takes `slot`'s result once the batch is done, leaving the batch.
     /// The last waiter of a key gets the result by move, others a clone.
+    /// The slot leaves only once its result is in hand: if cloning the value
+    /// panics, the slot is still there for the caller's drop to leave.
     pub(crate) fn take_result(&mut self, slot: usize) -> LoadResult<V, E> {
         let index = self.slots[slot].entry;
-        self.slots[slot].waker = None;
-        self.live -= 1;
         let entry = &mut self.entries[index];
-        entry.waiters -= 1;
-        let result = if entry.waiters == 0 {
+        let result = if entry.waiters == 1 {
             entry.result.take()
         } else {
             entry.result.as_ref().map(clone_result)
         };
+        entry.waiters -= 1;
+        self.slots[slot].waker = None;
+        self.live -= 1;
         result.expect("a done batch has a result for every sent key")
     }
 

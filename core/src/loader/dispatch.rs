@@ -30,7 +30,7 @@ use alloc::sync::Arc;
 ///
 /// # Cancellation
 ///
-/// Dropping this future drops the running call; the caller's ticket then
+/// Dropping this future drops the running call; the caller's `Load` then
 /// hands the batch to another waiter, who calls the batch function again.
 pub(crate) async fn lead<K, F>(inner: &Inner<K, F>, id: BatchId)
 where
@@ -146,7 +146,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let this = self.get_mut();
-        let (phase, keys) = this.inner.table.lock().progress(this.id);
+        let (phase, keys) = this.inner.table.lock().progress(this.id, cx.waker());
         if phase != Phase::Filling {
             return Poll::Ready(false);
         }

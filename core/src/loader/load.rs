@@ -4,13 +4,14 @@
 //! Callers box and move one of these per key (`join_all`, a spawned task,
 //! a GraphQL resolver's boxed future), so its size is paid on every load.
 //! The `async fn` it replaces kept the enqueue result, a ticket, the poll
-//! closure's state and the leader's box side by side: 168 bytes for `u32`
-//! keys, above the 120-byte limit of glibc's lock-free "fast" bins. Freed
-//! on the other worker thread, such blocks take the allocating arena's lock
-//! and contended on it (scratch N+1 loop, 2 tokio workers, 64 requests,
-//! zero-latency backend: 8.8k requests/s; the same loop with mimalloc,
-//! which has no such lock, 14.8k). This one is a key or a batch position,
-//! or the leader's box: 40 bytes for `u32` keys.
+//! closure's state and the leader's box side by side: 168 to 184 bytes for
+//! `u32` or `u64` keys (with the value type), above the 120-byte limit of
+//! glibc's lock-free "fast" bins. Freed on the other worker thread, such
+//! blocks take the allocating arena's lock and contended on it (scratch N+1
+//! loop, 2 tokio workers, 64 requests, zero-latency backend: 8.8k
+//! requests/s; the same loop with mimalloc, which has no such lock, 14.8k).
+//! This one is a key or a batch position, or the leader's box: 48 bytes
+//! for `u32` or `u64` keys.
 //!
 //! # States
 //!
@@ -21,7 +22,11 @@
 //! ```
 //!
 //! Dropped in `Waiting` or `Leading`, it leaves its batch (dropping a running
-//! call first), which promotes another waiter or cancels the batch.
+//! call first), which promotes another waiter or cancels the batch. A panic
+//! while the leader's work is polled (a user's yield or sleep future, a
+//! waker) leaves the batch the same way during the unwind, as does a panic
+//! while a running call is dropped: a [`Leave`] guard does it, so a batch
+//! never keeps a leader that can no longer drive it.
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -173,17 +178,28 @@ where
                         }
                     }
                 }
-                State::Leading { id, slot, lead } => match lead.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    // The batch is done (or this caller must look again):
-                    // collect the result like any other waiter.
-                    Poll::Ready(()) => {
-                        this.state = State::Waiting {
-                            id: *id,
-                            slot: *slot,
+                State::Leading { .. } => {
+                    let State::Leading { id, slot, lead } =
+                        mem::replace(&mut this.state, State::Finished)
+                    else {
+                        unreachable!("matched just above");
+                    };
+                    // Declared before `lead`, so an unwind out of the poll
+                    // drops the call first, then leaves the batch.
+                    let leave = Leave { inner, id, slot };
+                    let mut lead = lead;
+                    let polled = lead.as_mut().poll(cx);
+                    mem::forget(leave);
+                    match polled {
+                        Poll::Pending => {
+                            this.state = State::Leading { id, slot, lead };
+                            return Poll::Pending;
                         }
+                        // The batch is done: collect the result like any
+                        // other waiter.
+                        Poll::Ready(()) => this.state = State::Waiting { id, slot },
                     }
-                },
+                }
                 State::Finished => panic!("`Load` polled after it returned its result"),
             }
         }
@@ -196,16 +212,48 @@ where
     F: BatchFn<K>,
 {
     fn drop(&mut self) {
-        let (id, slot) = match mem::replace(&mut self.state, State::Finished) {
-            State::Waiting { id, slot } => (id, slot),
+        match mem::replace(&mut self.state, State::Finished) {
+            State::Waiting { id, slot } => drop(Leave {
+                inner: self.inner,
+                id,
+                slot,
+            }),
             State::Leading { id, slot, lead } => {
-                // The running call dies first; whoever takes over re-sends.
+                // The running call dies first (even if dropping it panics,
+                // the guard still leaves); whoever takes over re-sends.
+                let _leave = Leave {
+                    inner: self.inner,
+                    id,
+                    slot,
+                };
                 drop(lead);
-                (id, slot)
             }
-            State::Unqueued(_) | State::Finished => return,
-        };
-        let (wakers, cancelled) = self.inner.table.lock().leave(id, slot);
+            State::Unqueued(_) | State::Finished => {}
+        }
+    }
+}
+
+/// Takes slot `slot` out of batch `id` when dropped: promotes another
+/// waiter to leader (waking it) or cancels the batch if nobody is left.
+/// Used by `Load`'s drop, and around the leader's poll so that an unwind
+/// out of it leaves too.
+struct Leave<'a, K, F>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    F: BatchFn<K>,
+{
+    inner: &'a Inner<K, F>,
+    id: BatchId,
+    slot: usize,
+}
+
+impl<K, F> Drop for Leave<'_, K, F>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    F: BatchFn<K>,
+{
+    fn drop(&mut self) {
+        let (wakers, cancelled) = self.inner.table.lock().leave(self.id, self.slot);
         if cancelled {
             self.inner.counters.record_cancelled();
         }

@@ -113,9 +113,18 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         (Enqueued::Waiting(id, slot), wake)
     }
 
-    /// The phase and the number of keys of batch `id`.
-    pub(crate) fn progress(&self, id: BatchId) -> (Phase, usize) {
-        let batch = &self.batches[&id];
+    /// The phase and the number of keys of batch `id`, for its leader,
+    /// whose `waker` is remembered so that a load that fills the batch can
+    /// wake it (see `enqueue`): the leader may be parked in a yield of its
+    /// own, behind an earlier partial call, or in `max_wait`.
+    pub(crate) fn progress(&mut self, id: BatchId, waker: &Waker) -> (Phase, usize) {
+        let batch = self
+            .batches
+            .get_mut(&id)
+            .expect("the leader's batch exists");
+        if let Some(leader) = batch.leader {
+            batch.register(leader, waker);
+        }
         (batch.phase, batch.entries.len())
     }
 
@@ -156,6 +165,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             .get_mut(&id)
             .expect("the leader's batch exists");
         batch.phase = Phase::Loading;
+        // The leader now polls the call itself: the results need not wake it.
+        batch.forget_leader_waker();
         let mut keys = Vec::with_capacity(batch.entries.len());
         for entry in batch.entries.iter_mut().filter(|e| e.sent) {
             if entry.waiters == 0 {
