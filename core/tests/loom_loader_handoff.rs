@@ -1,7 +1,8 @@
 //! Loom models of the loader's leader hand-off: a caller that leads a batch
 //! and is dropped after its first poll, or while its batch call is running,
 //! must hand the batch to the other caller (waking it; a running call is
-//! re-sent), whatever the interleaving; nothing stays in flight.
+//! re-sent), whatever the interleaving; nothing stays in flight. And a load
+//! that fills a batch wakes its leader wherever it is parked.
 #![cfg(loom)]
 
 use std::collections::HashMap;
@@ -108,4 +109,25 @@ fn a_leader_dropped_mid_call_hands_the_batch_over() {
         RESENT.load(Ordering::Relaxed) > 0,
         "no interleaving dropped the leader mid-call with a follower waiting"
     );
+}
+
+#[test]
+fn a_load_that_fills_the_batch_wakes_its_parked_leader() {
+    // The leader's yield never ends by itself, so the only way on is the
+    // wake from the load that fills the batch: a missed wake is a deadlock,
+    // which loom reports, in whichever order the two callers arrive.
+    loom::model(|| {
+        let loader = BatchLoader::builder(Tenfold::AtOnce)
+            .max_batch_size(2)
+            .yield_with(std::future::pending::<()>)
+            .build()
+            .unwrap();
+        let other = loader.clone();
+        let filler = loom::thread::spawn(move || loom::future::block_on(other.load(2)));
+        let value = loom::future::block_on(loader.load(1));
+        assert_eq!(value.unwrap(), Some(10));
+        assert_eq!(filler.join().unwrap().unwrap(), Some(20));
+        assert_eq!(loader.stats().batches_sent, 1);
+        assert_eq!(loader.in_flight_batches(), 0);
+    });
 }
