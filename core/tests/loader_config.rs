@@ -249,3 +249,47 @@ fn a_load_that_fills_the_batch_wakes_a_leader_parked_in_its_yield() {
     assert_eq!(backend.calls(), vec![vec![1, 2]]);
     assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
 }
+
+/// Advances the test's clock by 2 ms per call, then loads like `Backend`
+/// (so `POISON` fails the whole batch and `PANIC` panics).
+struct TimedBackend {
+    clock: ManualClock,
+    inner: Backend,
+}
+
+impl brace::loader::BatchFn<u64> for TimedBackend {
+    type Value = u64;
+    type Error = common::BackendError;
+    type Output = std::collections::HashMap<u64, Result<u64, common::BackendError>>;
+    async fn load(&self, keys: &[u64]) -> Result<Self::Output, Self::Error> {
+        self.clock.advance(Duration::from_millis(2));
+        self.inner.load(keys).await
+    }
+}
+
+#[test]
+fn record_calls_times_every_batch_call_and_counts_failed_ones() {
+    use brace::metrics::{Red, WindowConfig};
+    use std::sync::Arc;
+
+    let clock = ManualClock::new();
+    let calls = Arc::new(Red::new(WindowConfig::default(), clock.clone()));
+    let loader = BatchLoader::builder(TimedBackend {
+        clock: clock.clone(),
+        inner: Backend::new(),
+    })
+    .record_calls(Arc::clone(&calls))
+    .build()
+    .unwrap();
+    // Three calls: one that succeeds (a per-key error is still a call that
+    // answered), one that fails as a whole, one that panics.
+    let ok = block_on(loader.load_many([1, 2, common::BAD_KEY]));
+    assert_eq!(ok[0].as_ref().unwrap(), &Some(10));
+    assert!(block_on(loader.load(common::POISON)).is_err());
+    assert!(block_on(loader.load(common::PANIC)).is_err());
+    let s = calls.snapshot();
+    assert_eq!((s.count(), s.errors()), (3, 2));
+    assert_eq!(s.max(), Some(Duration::from_millis(2)));
+    assert_eq!(s.p50(), Some(Duration::from_millis(2)));
+    assert_eq!(loader.stats().batches_sent, 3);
+}

@@ -10,7 +10,9 @@ use core::time::Duration;
 
 use super::error::ConfigError;
 use super::{BatchFn, BatchLoader};
-use crate::time::Sleeper;
+use crate::metrics::{Outcome, Red};
+use crate::time::{Clock, Nanos, Sleeper};
+use alloc::sync::Arc;
 
 /// A future the leader waits on (a yield or the `max_wait` sleep), boxed so
 /// the loader's type does not name the runtime.
@@ -34,12 +36,33 @@ impl MaxWait {
     }
 }
 
+/// Where batch calls are recorded ([`LoaderBuilder::record_calls`]): a
+/// RED window behind its own clock, the clock's type erased.
+pub(crate) trait RecordCall: Send + Sync {
+    /// A reading of the recorder's clock, taken as a call starts.
+    fn start(&self) -> Nanos;
+    /// Records a call that started at `started` and ended now.
+    fn finish(&self, started: Nanos, outcome: Outcome);
+}
+
+impl<C: Clock> RecordCall for Red<C> {
+    fn start(&self) -> Nanos {
+        self.clock().now()
+    }
+
+    fn finish(&self, started: Nanos, outcome: Outcome) {
+        let now = self.clock().now();
+        self.record_nanos_at(now, now.saturating_sub(started).as_u64(), outcome);
+    }
+}
+
 /// A validated configuration.
 pub(crate) struct Settings {
     pub(crate) max_batch_size: usize,
     pub(crate) yields: u32,
     pub(crate) max_wait: Option<MaxWait>,
     pub(crate) yield_with: Option<Box<dyn Fn() -> BoxedWait + Send + Sync>>,
+    pub(crate) calls: Option<Arc<dyn RecordCall>>,
 }
 
 impl Default for Settings {
@@ -49,6 +72,7 @@ impl Default for Settings {
             yields: DEFAULT_YIELDS,
             max_wait: None,
             yield_with: None,
+            calls: None,
         }
     }
 }
@@ -60,6 +84,7 @@ impl fmt::Debug for Settings {
             .field("yields", &self.yields)
             .field("max_wait", &self.max_wait.as_ref().map(|w| w.duration))
             .field("yield_with", &self.yield_with.is_some())
+            .field("record_calls", &self.calls.is_some())
             .finish()
     }
 }
@@ -73,6 +98,7 @@ impl fmt::Debug for Settings {
 /// | `yield_with` | wake self, return `Pending` once | how the leader yields to the executor |
 /// | `max_wait` | none | send at the latest this long after the leader starts waiting |
 /// | `cache` | off | keep loaded values; see [`BatchLoader::prime`] |
+/// | `record_calls` | none | time every batch call into a metrics [`Red`] window |
 ///
 /// ```
 /// use brace::loader::{BatchFn, BatchLoader};
@@ -179,6 +205,53 @@ where
             duration: max_wait,
             sleep: Box::new(move |d| Box::pin(sleeper.sleep(d)) as BoxedWait),
         });
+        self
+    }
+
+    /// Records every call of the batch function into `red`: its duration
+    /// (read on `red`'s clock) and whether it failed (an `Err` from the
+    /// batch function, or a panic). `red.snapshot()` then gives the
+    /// loader's calls per second, error rate and call-latency quantiles over
+    /// the window, and [`metrics::prometheus`](crate::metrics::prometheus)
+    /// exports them. A call abandoned because its leader was dropped is not
+    /// recorded; the call that replaces it is.
+    ///
+    /// ```
+    /// use brace::loader::{BatchFn, BatchLoader};
+    /// use brace::metrics::{Red, WindowConfig};
+    /// use brace::time::ManualClock;
+    /// use std::collections::HashMap;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// /// A backend that takes 3 ms (on the test's clock) per call.
+    /// struct Slow(ManualClock);
+    /// impl BatchFn<u32> for Slow {
+    ///     type Value = u32;
+    ///     type Error = std::convert::Infallible;
+    ///     type Output = HashMap<u32, u32>;
+    ///     async fn load(&self, keys: &[u32]) -> Result<Self::Output, Self::Error> {
+    ///         self.0.advance(Duration::from_millis(3));
+    ///         Ok(keys.iter().map(|&k| (k, k + 1)).collect())
+    ///     }
+    /// }
+    ///
+    /// let clock = ManualClock::new();
+    /// let calls = Arc::new(Red::new(WindowConfig::default(), clock.clone()));
+    /// let loader = BatchLoader::builder(Slow(clock))
+    ///     .record_calls(Arc::clone(&calls))
+    ///     .build()?;
+    /// futures_executor::block_on(loader.load_many([1, 2, 3]));
+    /// let s = calls.snapshot();
+    /// assert_eq!((s.count(), s.errors()), (1, 0));
+    /// assert_eq!(s.max(), Some(Duration::from_millis(3)));
+    /// # Ok::<(), brace::loader::ConfigError>(())
+    /// ```
+    pub fn record_calls<C>(mut self, red: Arc<Red<C>>) -> Self
+    where
+        C: Clock + 'static,
+    {
+        self.settings.calls = Some(red as Arc<dyn RecordCall>);
         self
     }
 

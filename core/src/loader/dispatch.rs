@@ -22,8 +22,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::Inner;
 use super::batch::Phase;
 use super::batch_fn::BatchFn;
-use super::config::BoxedWait;
+use super::config::{BoxedWait, RecordCall};
 use super::table::{BatchId, CallOutcome};
+use crate::metrics::Outcome;
 use alloc::sync::Arc;
 
 /// Drives batch `id` to `Done`, as its leader.
@@ -40,9 +41,20 @@ where
     let partial = EndOfTick::new(inner, id).await;
     let (keys, restart) = inner.table.lock().begin_call(id, partial);
     inner.counters.record_sent(keys.len(), restart);
+    let calls = inner.settings.calls.as_deref();
+    let started = calls.map(RecordCall::start);
     let outcome = call_catching_panics(&inner.batch_fn, &keys).await;
     if matches!(outcome, CallOutcome::Panicked) {
         inner.counters.record_panicked();
+    }
+    if let (Some(calls), Some(started)) = (calls, started) {
+        let failed = !matches!(outcome, CallOutcome::Returned(Ok(_)));
+        let outcome = if failed {
+            Outcome::Error
+        } else {
+            Outcome::Success
+        };
+        calls.finish(started, outcome);
     }
     let wakers = inner.table.lock().finish_call(id, outcome);
     wakers.into_iter().for_each(|w| w.wake());

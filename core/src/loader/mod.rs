@@ -87,9 +87,12 @@
 //! # Observability
 //!
 //! [`BatchLoader::stats`] counts batches sent, keys sent, restarts,
-//! cancellations, panics, and a power-of-two histogram of batch sizes.
-//! These are the loader's own counters for now; they will move onto brace's
-//! metrics module once it exists.
+//! cancellations, panics, and a power-of-two histogram of batch sizes (the
+//! loader's own counters: since the loader's start, no window).
+//! [`LoaderBuilder::record_calls`] also records every batch call into a
+//! sliding-window [`Red`](crate::metrics::Red) recorder of brace's metrics
+//! module: calls per second, error rate and call-latency quantiles over the
+//! last minute (or the window you configure), exportable to Prometheus.
 
 mod batch;
 mod batch_fn;
