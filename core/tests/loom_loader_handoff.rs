@@ -75,6 +75,19 @@ fn dropped_leader_hands_the_batch_over() {
     });
 }
 
+/// Loads `mine` here and `theirs` on another thread, at once; returns both
+/// values once both callers are done.
+fn load_on_two_threads(
+    loader: BatchLoader<u64, Tenfold>,
+    mine: u64,
+    theirs: u64,
+) -> (Option<u64>, Option<u64>) {
+    let other = loader.clone();
+    let thread = loom::thread::spawn(move || loom::future::block_on(other.load(theirs)));
+    let value = loom::future::block_on(loader.load(mine)).unwrap();
+    (value, thread.join().unwrap().unwrap())
+}
+
 #[test]
 fn a_joining_caller_gets_the_leaders_result() {
     loom::model(|| {
@@ -82,11 +95,10 @@ fn a_joining_caller_gets_the_leaders_result() {
             .yields(1)
             .build()
             .unwrap();
-        let other = loader.clone();
-        let joiner = loom::thread::spawn(move || loom::future::block_on(other.load(3)));
-        let value = loom::future::block_on(loader.load(3));
-        assert_eq!(value.unwrap(), Some(30));
-        assert_eq!(joiner.join().unwrap().unwrap(), Some(30));
+        assert_eq!(
+            load_on_two_threads(loader.clone(), 3, 3),
+            (Some(30), Some(30))
+        );
         assert_eq!(loader.in_flight_batches(), 0);
     });
 }
@@ -122,11 +134,10 @@ fn a_load_that_fills_the_batch_wakes_its_parked_leader() {
             .yield_with(std::future::pending::<()>)
             .build()
             .unwrap();
-        let other = loader.clone();
-        let filler = loom::thread::spawn(move || loom::future::block_on(other.load(2)));
-        let value = loom::future::block_on(loader.load(1));
-        assert_eq!(value.unwrap(), Some(10));
-        assert_eq!(filler.join().unwrap().unwrap(), Some(20));
+        assert_eq!(
+            load_on_two_threads(loader.clone(), 1, 2),
+            (Some(10), Some(20))
+        );
         assert_eq!(loader.stats().batches_sent, 1);
         assert_eq!(loader.in_flight_batches(), 0);
     });

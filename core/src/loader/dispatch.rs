@@ -48,13 +48,13 @@ where
         inner.counters.record_panicked();
     }
     if let (Some(calls), Some(started)) = (calls, started) {
-        let failed = !matches!(outcome, CallOutcome::Returned(Ok(_)));
-        let outcome = if failed {
-            Outcome::Error
-        } else {
-            Outcome::Success
-        };
-        calls.finish(started, outcome);
+        calls.finish(
+            started,
+            match &outcome {
+                CallOutcome::Returned(result) => Outcome::of(result),
+                CallOutcome::Panicked => Outcome::Error,
+            },
+        );
     }
     let wakers = inner.table.lock().finish_call(id, outcome);
     wakers.into_iter().for_each(|w| w.wake());

@@ -153,12 +153,20 @@ where
                         .table
                         .lock()
                         .enqueue(key, inner.settings.max_batch_size);
+                    // The slot is recorded before any waker runs, so a
+                    // panicking waker still leaves it on drop.
+                    let cached = match enqueued {
+                        Enqueued::Cached(value) => Some(value),
+                        Enqueued::Waiting(id, slot) => {
+                            this.state = State::Waiting { id, slot };
+                            None
+                        }
+                    };
                     if let Some(leader) = wake {
                         leader.wake();
                     }
-                    match enqueued {
-                        Enqueued::Cached(value) => return Poll::Ready(Ok(Some(value))),
-                        Enqueued::Waiting(id, slot) => this.state = State::Waiting { id, slot },
+                    if let Some(value) = cached {
+                        return Poll::Ready(Ok(Some(value)));
                     }
                 }
                 &mut State::Waiting { id, slot } => {
