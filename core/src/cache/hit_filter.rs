@@ -8,10 +8,16 @@
 //! counter is already high. So a large cache reports a hit only if the
 //! entry's last report is at least `gap` policy events old.
 //!
-//! * `epoch` counts the read events the policy has consumed (the drainer
-//!   adds each batch, under the policy lock; readers only load it).
-//! * Each slot keeps `reported`, the epoch of its last reported hit (a new
-//!   slot starts half the `u32` range in the past: never reported).
+//! * `tick` counts the read events the policy has consumed, in units of
+//!   about `gap / 64` events (the drainer adds each batch under the policy
+//!   lock and carries the remainder; readers only load it).
+//! * Each slot keeps `reported`, a 16-bit stamp: the tick of its last
+//!   reported hit (15 bits, wrapping) and one flag bit. A new slot starts
+//!   half the stamp range in the past: never reported. Counting in ticks
+//!   rather than events is what lets the stamp fit in 16 bits (the slot is
+//!   32 bytes for `u64` keys and values): 32,768 ticks are 512 gaps, and an
+//!   entry last reported longer ago than that may be misjudged as recent,
+//!   which only delays one report.
 //! * `gap` is the number of resident entries once the cache holds at least
 //!   4,096 of them: an entry is reported about once per turnover of the
 //!   cache, the granularity a CLOCK hand gives. From 64 to 4,096 entries it
@@ -37,7 +43,7 @@
 //! 1/2, 71.3% with all, 71.7% with all and the early second report (best
 //! peer 71.9%, LRU 72.8%). A read of a 100,000-entry cache (`compare
 //! cache`'s workload: Zipf 1.0, every key resident, so misses never
-//! advance the epoch) costs about 280 ns with 1/16, 95 with 1/2, 37 with
+//! advance the clock) costs about 280 ns with 1/16, 95 with 1/2, 37 with
 //! all and about 52 with all and the early second report, the choice
 //! here.
 //!
@@ -54,7 +60,7 @@
 //! report one entry's hit, or a reader may see a stale `gap`; either only
 //! changes how many hits the policy hears of, never what the cache holds.
 
-use crate::sync::{AtomicU32, CachePadded, Ordering};
+use crate::sync::{AtomicU16, AtomicU32, CachePadded, Ordering};
 
 /// Caches smaller than this report every hit.
 const FILTER_FROM_ENTRIES: usize = 64;
@@ -65,11 +71,22 @@ const LARGE_FROM_ENTRIES: usize = 4096;
 const SMALL_GAP_DIVISOR: usize = 2;
 /// A new entry's second report comes after this fraction of the gap.
 const SETTLED_FACTOR: u32 = 16;
+/// Ticks per gap, when the gap is at least this many events.
+const TICKS_PER_GAP: u32 = 64;
+/// A stamp's tick is its top 15 bits; elapsed ticks wrap at this.
+const TICK_RANGE: u32 = 1 << 15;
 
 #[derive(Debug)]
 struct Epoch {
-    epoch: AtomicU32,
-    gap: AtomicU32,
+    /// Ticks so far (only the low 15 bits are used).
+    tick: AtomicU32,
+    /// Events per tick; 0 when every hit is reported.
+    unit: AtomicU32,
+    /// The gap in ticks.
+    span: AtomicU32,
+    /// Events consumed since the last tick (the drainer's, under the
+    /// policy lock; an atomic only to be shared).
+    carried: AtomicU32,
 }
 
 /// The policy-event clock that decides which hits are reported.
@@ -82,56 +99,61 @@ impl HitFilter {
     pub(super) fn new() -> Self {
         HitFilter {
             clock: CachePadded::new(Epoch {
-                epoch: AtomicU32::new(0),
-                gap: AtomicU32::new(0),
+                tick: AtomicU32::new(0),
+                unit: AtomicU32::new(0),
+                span: AtomicU32::new(0),
+                carried: AtomicU32::new(0),
             }),
         }
     }
 
+    /// The current tick as a stamp (flag bit clear).
+    #[inline]
+    fn now(&self) -> u16 {
+        (self.clock.tick.load(Ordering::Relaxed) << 1) as u16
+    }
+
     /// The `reported` stamp of a new slot: never reported.
-    pub(super) fn never(&self) -> u32 {
-        self.clock
-            .epoch
-            .load(Ordering::Relaxed)
-            .wrapping_sub(1 << 31)
-            & !1
+    pub(super) fn never(&self) -> u16 {
+        self.now().wrapping_sub(TICK_RANGE as u16)
     }
 
     /// Whether to report a hit on the slot whose stamp is `reported`; if so,
-    /// stamps it with the current epoch.
+    /// stamps it with the current tick.
     ///
     /// The stamp's low bit says whether the entry has been reported twice:
     /// until then the second report needs only `gap / SETTLED_FACTOR`
     /// events (a new entry's early hits move it out of probation), after
     /// that the full `gap`.
     #[inline]
-    pub(super) fn admit(&self, reported: &AtomicU32) -> bool {
-        let gap = self.clock.gap.load(Ordering::Relaxed);
-        if gap == 0 {
+    pub(super) fn admit(&self, reported: &AtomicU16) -> bool {
+        if self.clock.unit.load(Ordering::Relaxed) == 0 {
             return true;
         }
-        let now = self.clock.epoch.load(Ordering::Relaxed) & !1;
+        let span = self.clock.span.load(Ordering::Relaxed);
+        let now = self.now();
         let stamp = reported.load(Ordering::Relaxed);
-        let elapsed = now.wrapping_sub(stamp & !1);
+        let elapsed = u32::from(now.wrapping_sub(stamp & !1) >> 1);
         let settled = stamp & 1 == 1;
-        let needed = if settled { gap } else { gap / SETTLED_FACTOR };
+        let needed = if settled {
+            span
+        } else {
+            (span / SETTLED_FACTOR).max(1)
+        };
         if elapsed < needed {
             return false;
         }
-        // A stamp more than half the range old is `never`: this is the
-        // first report, the next one is the second.
-        let first = elapsed >= 1 << 30;
-        reported.store(now | u32::from(settled || !first), Ordering::Relaxed);
+        // A stamp more than a quarter of the range old counts as `never`
+        // (which starts half the range back): this is the first report,
+        // the next one is the second.
+        let first = elapsed >= TICK_RANGE / 4;
+        reported.store(now | u16::from(settled || !first), Ordering::Relaxed);
         true
     }
 
     /// After the policy consumed `events` read events with `entries`
     /// resident. Called only by the drainer (under the policy lock).
     pub(super) fn advance(&self, events: usize, entries: usize) {
-        let epoch = self.clock.epoch.load(Ordering::Relaxed);
-        self.clock
-            .epoch
-            .store(epoch.wrapping_add(events as u32), Ordering::Relaxed);
         let gap = if entries >= LARGE_FROM_ENTRIES {
             entries.min(u32::MAX as usize) as u32
         } else if entries >= FILTER_FROM_ENTRIES {
@@ -139,12 +161,31 @@ impl HitFilter {
         } else {
             0
         };
-        if self.clock.gap.load(Ordering::Relaxed) != gap {
-            self.clock.gap.store(gap, Ordering::Relaxed);
+        let clock = &*self.clock;
+        let unit = if gap == 0 {
+            0
+        } else {
+            (gap / TICKS_PER_GAP).max(1)
+        };
+        if clock.unit.load(Ordering::Relaxed) != unit {
+            clock.unit.store(unit, Ordering::Relaxed);
+            let span = if unit == 0 { 0 } else { gap.div_ceil(unit) };
+            clock.span.store(span, Ordering::Relaxed);
+        }
+        let carried = u64::from(clock.carried.load(Ordering::Relaxed)) + events as u64;
+        let (ticks, rest) = match unit {
+            0 => (carried, 0),
+            unit => (carried / u64::from(unit), carried % u64::from(unit)),
+        };
+        clock.carried.store(rest as u32, Ordering::Relaxed);
+        if ticks > 0 {
+            let tick = clock.tick.load(Ordering::Relaxed);
+            clock
+                .tick
+                .store(tick.wrapping_add(ticks as u32), Ordering::Relaxed);
         }
     }
 }
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -152,7 +193,7 @@ mod tests {
     #[test]
     fn small_caches_report_every_hit() {
         let f = HitFilter::new();
-        let stamp = AtomicU32::new(f.never());
+        let stamp = AtomicU16::new(f.never());
         f.advance(10, FILTER_FROM_ENTRIES - 1);
         assert!(f.admit(&stamp) && f.admit(&stamp) && f.admit(&stamp));
     }
@@ -164,7 +205,7 @@ mod tests {
         let gap = entries as u32;
         let early = gap / SETTLED_FACTOR;
         f.advance(0, entries);
-        let stamp = AtomicU32::new(f.never());
+        let stamp = AtomicU16::new(f.never());
         assert!(f.admit(&stamp), "a new entry's first hit is reported");
         assert!(!f.admit(&stamp), "and not the next one");
         f.advance(early as usize - 2, entries);
@@ -186,7 +227,7 @@ mod tests {
         let entries = 1000;
         let gap = (entries / SMALL_GAP_DIVISOR) as u32;
         f.advance(0, entries);
-        let stamp = AtomicU32::new(f.never());
+        let stamp = AtomicU16::new(f.never());
         assert!(f.admit(&stamp), "a new entry's first hit is reported");
         f.advance((gap / SETTLED_FACTOR) as usize + 2, entries);
         assert!(f.admit(&stamp), "its second after the early gap");

@@ -97,7 +97,7 @@ impl<K, V> Generations<K, V> {
     /// when it does.
     #[inline]
     pub(super) fn is_valid(&self, slot: &Slot<K, V>) -> bool {
-        let stamp = slot.generation.load(Ordering::Acquire);
+        let stamp = slot.generation().load(Ordering::Acquire);
         let current = self.current.load(Ordering::Acquire);
         stamp == current || self.check_slow(slot, stamp, current)
     }
@@ -112,13 +112,13 @@ impl<K, V> Generations<K, V> {
             if older(stamp, *bound) {
                 // A cached "not found" has no value to test; dropping it only
                 // costs a reload.
-                match &slot.value {
+                match slot.value() {
                     Some(value) if !test(&slot.key, value) => {}
                     _ => return false,
                 }
             }
         }
-        slot.generation.fetch_max_serial(current);
+        slot.generation().fetch_max_serial(current);
         true
     }
 
@@ -176,7 +176,7 @@ mod tests {
         let later_even = slot(4, g.current());
         assert!(!g.is_valid(&even));
         assert!(g.is_valid(&odd));
-        assert_eq!(odd.generation.load(Ordering::Relaxed), g.current());
+        assert_eq!(odd.generation().load(Ordering::Relaxed), g.current());
         assert!(g.is_valid(&later_even));
         g.retire(g.current());
         assert_eq!(g.predicates.read().len(), 0);

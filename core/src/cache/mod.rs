@@ -61,6 +61,7 @@ mod hit_filter;
 mod invalidation;
 mod load;
 pub(crate) mod policy;
+mod sizing;
 mod slot;
 mod stats;
 mod store;
@@ -102,11 +103,12 @@ pub use policy::PolicySimulator;
 ///
 /// # Memory
 ///
-/// Per entry: the slot in the table (the key, `Option<V>`, two deadlines
-/// and two `u32` stamps: 48 bytes for `u64` keys and values), at about 85%
-/// table occupancy once the cache is full, plus about 38 bytes of eviction
-/// policy (a 16-byte LRU node, about 10.5 of index and 8.4 of frequency
-/// sketch). Measured for 1M `u64 -> u64` entries: 95.7 bytes each (`cargo
+/// Per entry: the slot in the table (the key, the value, the hard deadline,
+/// the soft one as a 16-bit distance and two stamps: 32 bytes for `u64`
+/// keys and values; a cached "not found" costs no extra tag), at about 85%
+/// table occupancy once the cache is full, plus about 30 bytes of eviction
+/// policy (a 16-byte LRU node, about 5.9 of index and 8.4 of frequency
+/// sketch). Measured for 1M `u64 -> u64` entries: 71.1 bytes each (`cargo
 /// run --release -p brace-benches --bin cache_bytes`). Anything a key or
 /// value owns on the heap comes on top.
 ///
@@ -225,7 +227,7 @@ impl Death {
     fn still<K, V>(self, slot: &Slot<K, V>, now: Nanos) -> bool {
         match self {
             Death::Expired => slot.freshness(now) == Freshness::Expired,
-            Death::Invalidated { stamp } => slot.generation.load(Ordering::Relaxed) == stamp,
+            Death::Invalidated { stamp } => slot.generation().load(Ordering::Relaxed) == stamp,
         }
     }
 }
@@ -289,7 +291,7 @@ where
         state.policy.remove(hash);
         drop(state);
         inner.judge(&slot).ok()?;
-        slot.value
+        slot.into_value()
     }
 
     /// Invalidates every entry written so far, in O(1): they read as absent
@@ -375,7 +377,7 @@ where
     fn judge(&self, slot: &Slot<K, V>) -> Result<Freshness, Death> {
         if !self.generations.is_valid(slot) {
             // A slot found dead is never restamped: this is its stamp.
-            let stamp = slot.generation.load(Ordering::Relaxed);
+            let stamp = slot.generation().load(Ordering::Relaxed);
             return Err(Death::Invalidated { stamp });
         }
         if !slot.has_deadline() {
@@ -397,8 +399,8 @@ where
         let hash = self.map.hash(key);
         let read = |slot: &Slot<K, V>| {
             let freshness = self.judge(slot)?;
-            let report = self.hit_filter.admit(&slot.reported);
-            Ok((slot.value.clone(), freshness, report))
+            let report = self.hit_filter.admit(slot.reported());
+            Ok((slot.value().cloned(), freshness, report))
         };
         match self.map.read(hash, |slot| slot.key.borrow() == key, read) {
             Some(Ok((value, freshness, report))) => {

@@ -44,6 +44,7 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
 use super::hashing::KeyHasher;
+use super::sizing::{least_buckets_split, part_of};
 use super::slot::Slot;
 use crate::sync::{AtomicUsize, CachePadded, Ordering, ReadMostlyLock};
 
@@ -57,30 +58,16 @@ const ENTRIES_PER_SHARD: u64 = 64;
 /// Most slots reserved up front, over all shards; beyond, tables grow.
 const MAX_RESERVED: u64 = 1 << 16;
 
-/// How many shards a cache of `capacity` entries gets.
-///
-/// A table's bucket count is a power of two, filled to at most 7/8, so at
-/// capacity a shard's table is between 7/16 and 7/8 full depending on how
-/// its share falls against a power of two. Among the shard counts from
-/// `MIN_SHARDS` to `MAX_SHARDS`, this picks the one with the fewest buckets
-/// in total once every shard holds its share plus a margin of four
-/// standard deviations (keys land in shards at random), preferring more
-/// shards on a tie. 1M entries: 36 shards of 32,768 buckets, 85% full,
-/// rather than 64 half-empty ones.
+/// How many shards a cache of `capacity` entries gets: small caches about
+/// one per `ENTRIES_PER_SHARD`, larger ones the count from `MIN_SHARDS` to
+/// `MAX_SHARDS` with the fewest buckets in all (see
+/// [`least_buckets_split`]): 1M entries, 36 shards of 32,768 buckets, 85%
+/// full, rather than 64 half-empty ones.
 fn shard_count(capacity: u64) -> u64 {
     if capacity < MIN_SHARDS * ENTRIES_PER_SHARD {
         return (capacity / ENTRIES_PER_SHARD).clamp(1, MIN_SHARDS);
     }
-    let buckets = |shards: u64| {
-        let share = capacity.div_ceil(shards);
-        let margin = 4 * share.isqrt() + 16;
-        let needed = (share + margin).saturating_mul(8) / 7 + 1;
-        needed.next_power_of_two().saturating_mul(shards)
-    };
-    (MIN_SHARDS..=MAX_SHARDS)
-        .rev()
-        .min_by_key(|&shards| buckets(shards))
-        .unwrap_or(MAX_SHARDS)
+    least_buckets_split(capacity, MIN_SHARDS, MAX_SHARDS)
 }
 
 /// A shard: its table behind a striped lock. Padded to its own cache line,
@@ -131,8 +118,7 @@ impl<K: Hash, V> Store<K, V> {
     /// would match the tag and compare a key on another cache line.
     #[inline]
     fn shard(&self, hash: u64) -> &ReadMostlyLock<HashTable<Slot<K, V>>> {
-        let index = (((hash >> 25) & 0xFFFF_FFFF) * self.shards.len() as u64) >> 32;
-        &self.shards[index as usize]
+        &self.shards[part_of(hash, self.shards.len())]
     }
 
     /// Whether `slot` is the one stored under `hash`.
@@ -243,21 +229,36 @@ mod tests {
         }
         assert_eq!(store.len(), 1_000);
         let old = store.insert(hashes[7], slot(7, 70)).expect("resident");
-        assert_eq!(old.value, Some(0));
+        assert_eq!(old.value(), Some(&0));
         assert_eq!(store.len(), 1_000);
         assert_eq!(
-            store.read(hashes[7], |s| s.key == 7, |s| s.value),
+            store.read(hashes[7], |s| s.key == 7, |s| s.value().copied()),
             Some(Some(70))
         );
-        assert_eq!(store.read(hashes[7], |s| s.key == 8, |s| s.value), None);
+        assert_eq!(
+            store.read(hashes[7], |s| s.key == 8, |s| s.value().copied()),
+            None
+        );
         let absent = store.replace(store.hash(&5_000u64), slot(5_000, 1), |_, _| ());
         assert_eq!(absent.err().map(|s| s.key), Some(5_000));
         let (old, carried) = store
-            .replace(hashes[9], slot(9, 90), |old, new| (old.value, new.value))
+            .replace(hashes[9], slot(9, 90), |old, new| {
+                (old.value().copied(), new.value().copied())
+            })
             .expect("resident");
-        assert_eq!((old.value, carried), (Some(0), (Some(0), Some(90))));
-        assert!(store.remove_if(hashes[9], |s| s.value == Some(0)).is_none());
-        assert_eq!(store.remove(hashes[9]).map(|s| s.value), Some(Some(90)));
+        assert_eq!(
+            (old.value().copied(), carried),
+            (Some(0), (Some(0), Some(90)))
+        );
+        assert!(
+            store
+                .remove_if(hashes[9], |s| s.value() == Some(&0))
+                .is_none()
+        );
+        assert_eq!(
+            store.remove(hashes[9]).map(|s| s.value().copied()),
+            Some(Some(90))
+        );
         assert!(store.remove(hashes[9]).is_none());
         assert_eq!(store.len(), 999);
         let mut odd: Vec<u64> = store

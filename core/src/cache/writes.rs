@@ -98,9 +98,9 @@ where
             // The new slot inherits the old one's last report, so rewriting
             // a hot key is filtered like reading it.
             let carry = |old: &Slot<K, V>, new: &Slot<K, V>| {
-                let reported = old.reported.load(Ordering::Relaxed);
-                new.reported.store(reported, Ordering::Relaxed);
-                self.hit_filter.admit(&new.reported)
+                let reported = old.reported().load(Ordering::Relaxed);
+                new.reported().store(reported, Ordering::Relaxed);
+                self.hit_filter.admit(new.reported())
             };
             match self.map.replace(hash, slot, carry) {
                 Ok((old, report)) => {
@@ -115,7 +115,7 @@ where
         } else {
             slot
         };
-        let weight = self.weigh(&slot.key, slot.value.as_ref());
+        let weight = self.weigh(&slot.key, slot.value());
         let mut state = self.policy.lock();
         self.drain(&mut state);
         let PolicyState { policy, evicted } = &mut *state;

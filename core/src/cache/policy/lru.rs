@@ -69,10 +69,14 @@ impl Node {
 /// Weights are kept in `node_weights`, beside the slab, only once some
 /// entry weighs other than 1: a cache that counts entries (no weigher)
 /// never allocates it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct LruLists {
     nodes: Vec<Node>,
     node_weights: Vec<u32>,
+    /// Most nodes live at once (a policy's capacity plus the one being
+    /// inserted): the slab doubles as it fills, but never past this, so a
+    /// full cache of a million entries holds a million nodes, not 2^20.
+    limit: usize,
     free: Option<u32>,
     heads: [u32; 3],
     tails: [u32; 3],
@@ -80,11 +84,19 @@ pub(super) struct LruLists {
 }
 
 impl LruLists {
-    /// Empty lists.
+    /// Empty lists with no growth limit.
+    #[cfg(test)]
     pub(super) fn new() -> Self {
+        Self::with_limit(u64::MAX)
+    }
+
+    /// Empty lists for a policy of `capacity` entries (or weight: an entry
+    /// weighs at least 1).
+    pub(super) fn with_limit(capacity: u64) -> Self {
         LruLists {
             nodes: Vec::new(),
             node_weights: Vec::new(),
+            limit: usize::try_from(capacity.saturating_add(1)).unwrap_or(usize::MAX),
             free: None,
             heads: [NIL; 3],
             tails: [NIL; 3],
@@ -154,6 +166,7 @@ impl LruLists {
             None => {
                 let index = u32::try_from(self.nodes.len()).unwrap_or(NIL);
                 assert!(index < NIL, "fewer than 2^30 - 1 entries");
+                self.grow_for_one();
                 self.nodes.push(node);
                 index
             }
@@ -161,6 +174,21 @@ impl LruLists {
         self.store_weight(index, weight);
         self.link_back(index, queue);
         index
+    }
+
+    /// Makes room for one more node: double, but not past `limit`.
+    fn grow_for_one(&mut self) {
+        let len = self.nodes.len();
+        if len < self.nodes.capacity() {
+            return;
+        }
+        let doubled = len.max(4);
+        let room = self.limit.saturating_sub(len);
+        self.nodes.reserve_exact(if room == 0 {
+            doubled
+        } else {
+            doubled.min(room)
+        });
     }
 
     /// Records the weight of the node at `index` (a new one, or one not

@@ -43,6 +43,7 @@
 //! calls. Nothing here allocates per operation once the slabs, indexes and
 //! sketches have grown to the cache's size.
 
+mod index;
 mod lru;
 mod simulator;
 mod sketch;

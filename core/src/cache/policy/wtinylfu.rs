@@ -12,11 +12,10 @@
 //! from the miniature simulations in [`super::tuner`]. The same type runs
 //! the real policy and each simulation.
 
-use alloc::vec::Vec;
-use hashbrown::HashTable;
-
+use super::index::NodeIndex;
 use super::lru::{LruLists, Queue};
-use super::sketch::{FrequencySketch, spread};
+use super::sketch::FrequencySketch;
+use alloc::vec::Vec;
 
 /// Most entries moved between window and main space per window resize.
 const MAX_TRANSFERS: usize = 1000;
@@ -28,7 +27,7 @@ const MAX_TRANSFERS: usize = 1000;
 pub(super) struct Segments {
     capacity: u64,
     lists: LruLists,
-    index: HashTable<u32>,
+    index: NodeIndex,
     window_max: u64,
     protected_max: u64,
 }
@@ -40,8 +39,8 @@ impl Segments {
         let window_max = window_max.min(capacity);
         Segments {
             capacity,
-            lists: LruLists::new(),
-            index: HashTable::new(),
+            lists: LruLists::with_limit(capacity),
+            index: NodeIndex::new(capacity),
             window_max,
             protected_max: (capacity - window_max) / 5 * 4,
         }
@@ -121,9 +120,7 @@ impl Segments {
             return;
         }
         let index = self.lists.push(hash, weight, Queue::Window);
-        let lists = &self.lists;
-        self.index
-            .insert_unique(spread(hash), index, |&i| spread(lists.hash(i)));
+        self.index.insert(hash, index, &self.lists);
         self.evict_to_fit(evict, sketch);
     }
 
@@ -154,11 +151,7 @@ impl Segments {
 
     /// Forgets `hash` if it is resident.
     pub(super) fn remove(&mut self, hash: u64) {
-        if let Ok(entry) = self
-            .index
-            .find_entry(spread(hash), |&i| self.lists.hash(i) == hash)
-        {
-            let (index, _) = entry.remove();
+        if let Some(index) = self.index.remove(hash, &self.lists) {
             self.lists.remove(index);
         }
     }
@@ -172,9 +165,7 @@ impl Segments {
 
     /// The node index of the resident `hash`.
     pub(super) fn find(&self, hash: u64) -> Option<u32> {
-        self.index
-            .find(spread(hash), |&i| self.lists.hash(i) == hash)
-            .copied()
+        self.index.find(hash, &self.lists)
     }
 
     /// Drops the entry at slab `index` and reports it.
