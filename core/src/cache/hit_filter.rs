@@ -17,7 +17,8 @@
 //!   rather than events is what lets the stamp fit in 16 bits (the slot is
 //!   32 bytes for `u64` keys and values): 32,768 ticks are 512 gaps, and an
 //!   entry last reported longer ago than that may be misjudged as recent,
-//!   which only delays one report.
+//!   which delays one report (and a new entry first hit between 128 and
+//!   384 gaps after it was written loses its early second report).
 //! * `gap` is the number of resident entries once the cache holds at least
 //!   4,096 of them: an entry is reported about once per turnover of the
 //!   cache, the granularity a CLOCK hand gives. From 64 to 4,096 entries it
@@ -167,9 +168,13 @@ impl HitFilter {
         } else {
             (gap / TICKS_PER_GAP).max(1)
         };
+        // The span depends on the gap, not only on the unit: below 128
+        // entries' worth of gap the unit stays 1 while the gap grows.
+        let span = if unit == 0 { 0 } else { gap.div_ceil(unit) };
         if clock.unit.load(Ordering::Relaxed) != unit {
             clock.unit.store(unit, Ordering::Relaxed);
-            let span = if unit == 0 { 0 } else { gap.div_ceil(unit) };
+        }
+        if clock.span.load(Ordering::Relaxed) != span {
             clock.span.store(span, Ordering::Relaxed);
         }
         let carried = u64::from(clock.carried.load(Ordering::Relaxed)) + events as u64;
@@ -219,6 +224,23 @@ mod tests {
         assert!(!f.admit(&stamp));
         f.advance(gap as usize, entries);
         assert!(f.admit(&stamp), "and once per full gap from then on");
+    }
+
+    #[test]
+    fn the_gap_follows_a_cache_that_grows_while_the_unit_stays_one() {
+        // From 64 to 255 entries the gap (half of them) is under 128
+        // events, so a tick stays one event while the gap grows.
+        let f = HitFilter::new();
+        f.advance(0, 64);
+        f.advance(0, 250);
+        let stamp = AtomicU16::new(f.never());
+        assert!(f.admit(&stamp), "first report");
+        f.advance(125 / SETTLED_FACTOR as usize, 250);
+        assert!(f.admit(&stamp), "second report");
+        f.advance(124, 250);
+        assert!(!f.admit(&stamp), "a settled entry waits the gap of 125");
+        f.advance(1, 250);
+        assert!(f.admit(&stamp));
     }
 
     #[test]

@@ -231,6 +231,8 @@ impl<K, V> Slot<K, V> {
     pub(super) fn freshness(&self, now: Nanos) -> Freshness {
         let meta = self.meta();
         match meta.lead.distance() {
+            // The end of time ends every entry.
+            _ if now == Nanos::MAX => Freshness::Expired,
             // `at` is the soft deadline, or `MAX`.
             None if now < meta.at => Freshness::Fresh,
             None => Freshness::Stale,
