@@ -10,7 +10,8 @@
 //! Miniature Simulations", USENIX ATC 2017). At the end of every period the
 //! real policy takes the window size of the shadow with the best recent hit
 //! count (hits decay by half each period, so the choice follows a changing
-//! workload). The shadows run side by side on the same requests, so a
+//! workload), or at once, mid-period, the window of a shadow whose lead is
+//! already three times the switch margin. The shadows run side by side on the same requests, so a
 //! workload that drifts moves all of them alike and does not mislead the
 //! choice, which a hill climber comparing successive samples of one cache
 //! cannot tell apart from the effect of its own last step.
@@ -37,6 +38,11 @@ const MAX_SAMPLE_SHIFT: u32 = 6;
 const PERIOD_PER_CAPACITY: u64 = 4;
 /// ...and at least this many.
 const PERIOD_MIN: u64 = 1024;
+/// Within a period, every this many sampled reads...
+const CHECK_EVERY: u64 = 128;
+/// ...the window switches at once to a shadow that leads by this many
+/// switch margins.
+const EARLY_MARGINS: u64 = 3;
 
 /// Shadow policies and their recent hit counts.
 #[derive(Debug)]
@@ -136,6 +142,9 @@ impl WindowTuner {
         }
         self.reads += 1;
         if self.reads < self.period {
+            if self.reads % CHECK_EVERY == 0 {
+                return self.switch_early();
+            }
             return None;
         }
         self.reads = 0;
@@ -187,6 +196,40 @@ impl WindowTuner {
                 .iter_mut()
                 .for_each(|shadow| shadow.remove(hash));
         }
+    }
+
+    /// Switches to a shadow that leads the current one by `EARLY_MARGINS`
+    /// switch margins, counting the period so far on top of the decayed
+    /// scores, without ending the period (ending it early would decay the
+    /// scores faster than one period's worth of reads warrants).
+    ///
+    /// A clear lead is acted on at once because a period is long: four reads
+    /// per entry of shadow capacity. On the LIRS `zigzag` trace at 500
+    /// entries (52,000 requests, a reversal every 2,000) the LRU shadow's
+    /// lead showed 500 reads into the second period, but the window waited
+    /// for its end and missed the next reversal too: 22.17% against LRU's
+    /// 23.99. Switching mid-period: 23.07%. On `zipf-1.0-drift` at 10,000
+    /// entries (a new key space every eighth of the trace) the policy went
+    /// from 64.57% to 67.27% (LRU 68.99%), `sprite` at 1,000 from 89.95% to
+    /// 90.16%; every other row of `compare hitratio --quick`'s `policy`
+    /// column moved by at most 0.06 point. Checking every 64, 128 or 256
+    /// reads with 2, 3 or 4 margins gave the same figures to within 0.3
+    /// point; 5 margins gave back most of the drift gain.
+    fn switch_early(&mut self) -> Option<u64> {
+        let score = |i: usize| self.scores[i] + self.hits[i];
+        let reads = self.decayed_reads + self.reads;
+        let current = score(self.best);
+        let margin = EARLY_MARGINS * reads.saturating_sub(current).isqrt();
+        let mut best = self.best;
+        for choice in 0..self.scores.len() {
+            if score(choice) > score(best).max(current + margin) {
+                best = choice;
+            }
+        }
+        (best != self.best).then(|| {
+            self.best = best;
+            WINDOW_CHOICES[best]
+        })
     }
 
     /// Folds the period's hits into the decayed scores and returns the new
@@ -259,6 +302,30 @@ mod tests {
             (1300..1900).contains(&sampled),
             "{sampled} of 100000 sampled"
         );
+    }
+
+    #[test]
+    fn a_clear_lead_switches_the_window_before_the_period_ends() {
+        let mut tuner = WindowTuner::new(100);
+        let policy = FrequencySketch::new(100);
+        // Every read is replayed (a small cache). 128 reads of 128 keys
+        // that no shadow holds: no shadow hits, no switch.
+        for key in 0..CHECK_EVERY {
+            assert_eq!(tuner.read(key, None, &policy), None);
+        }
+        // The LRU shadow now hits 128 times more than the current one
+        // over 128 reads: it leads by more than 3 margins (the current
+        // shadow has 256 misses, a margin of 16): the window switches at
+        // once, a period being 1,024 reads.
+        tuner.hits = alloc::vec![0, 0, 0, 0, 128];
+        tuner.reads = 2 * CHECK_EVERY - 1;
+        assert_eq!(tuner.read(1 << 40, None, &policy), Some(1000));
+        assert!(tuner.reads < tuner.period, "the period goes on");
+        // A lead under three margins waits for the period's end.
+        let mut tuner = WindowTuner::new(100);
+        tuner.hits = alloc::vec![0, 10, 0, 0, 30];
+        tuner.reads = CHECK_EVERY - 1;
+        assert_eq!(tuner.read(1 << 41, None, &policy), None);
     }
 
     #[test]
