@@ -171,18 +171,21 @@ mod brace_side {
     }
 
     impl Brace {
-        pub(super) fn new(db: &Arc<Db>) -> Self {
+        /// `hold_stragglers` as given (the default is on).
+        pub(super) fn new(db: &Arc<Db>, hold_stragglers: bool) -> Self {
             Brace {
                 posts: BatchLoader::builder(Posts(Arc::clone(db)))
                     .max_batch_size(MAX_BATCH)
                     .yield_with(tokio::task::yield_now)
                     .yields(16)
+                    .hold_stragglers(hold_stragglers)
                     .build()
                     .expect("valid configuration"),
                 authors: BatchLoader::builder(Authors(Arc::clone(db)))
                     .max_batch_size(MAX_BATCH)
                     .yield_with(tokio::task::yield_now)
                     .yields(16)
+                    .hold_stragglers(hold_stragglers)
                     .build()
                     .expect("valid configuration"),
             }
@@ -428,13 +431,19 @@ struct Contender {
 
 fn contenders(latency: Option<&Arc<LatencyTimer>>) -> Vec<Contender> {
     let db = || Arc::new(Db::new(latency.cloned()));
-    let (d1, d2, d3, d4, d5) = (db(), db(), db(), db(), db());
+    let (d1, d2, d3, d4, d5, d6) = (db(), db(), db(), db(), db(), db());
     vec![
         Contender {
             name: "brace",
             config: "BatchLoader, yield_with(tokio::task::yield_now), yields 16, max_batch_size 1000",
-            loaders: Arc::new(brace_side::Brace::new(&d1)),
+            loaders: Arc::new(brace_side::Brace::new(&d1, true)),
             db: d1,
+        },
+        Contender {
+            name: "brace-unheld",
+            config: "brace as above with hold_stragglers(false): no batch waits for an earlier not-full batch's call",
+            loaders: Arc::new(brace_side::Brace::new(&d6, false)),
+            db: d6,
         },
         Contender {
             name: "async-graphql-1ms",
@@ -550,7 +559,11 @@ pub fn run(opts: &Options) {
                     );
                 }
                 if latency.is_some() {
+                    // Ratio lines name peers only, not brace's own variant.
                     for (c, &ns) in contenders.iter().zip(&medians).skip(1) {
+                        if c.name.starts_with("brace") {
+                            continue;
+                        }
                         let case = format!("{} {concurrency}", pattern.name());
                         print_ratio("loader", &case, c.name, medians[0] / ns);
                     }

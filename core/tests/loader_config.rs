@@ -1,5 +1,6 @@
 //! Configuration in effect: `max_batch_size` splits, `max_wait` bounds the
-//! wait, `yields(0)` sends at once, the cache, the stats, refused configs.
+//! wait, `yields(0)` sends at once, `hold_stragglers`, the cache, the
+//! stats, refused configs.
 
 mod common;
 
@@ -168,6 +169,37 @@ fn a_batch_keeps_collecting_while_an_earlier_partial_batch_loads() {
     let (b, c) = block_on(futures_util::future::join(second, third));
     assert_eq!((b.unwrap(), c.unwrap()), (Some(20), Some(30)));
     assert_eq!(backend.calls(), vec![vec![1], vec![2, 3]]);
+    assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
+}
+
+#[test]
+fn without_holding_stragglers_a_batch_goes_out_while_an_earlier_one_loads() {
+    let (backend, gate) = Backend::gated();
+    let loader = BatchLoader::builder(backend.clone())
+        .hold_stragglers(false)
+        .build()
+        .unwrap();
+    let mut first = Box::pin(loader.load(1));
+    for _ in 0..100 {
+        if backend.started() == 1 {
+            break;
+        }
+        assert!(common::poll_once(&mut first).is_pending());
+    }
+    assert_eq!(backend.started(), 1, "the first batch is loading");
+    let mut second = Box::pin(loader.load(2));
+    for _ in 0..100 {
+        if backend.started() == 2 {
+            break;
+        }
+        assert!(common::poll_once(&mut second).is_pending());
+    }
+    // The second batch went out at the end of its own tick.
+    assert_eq!(backend.started(), 2, "the second batch did not wait");
+    gate.add_permits(2);
+    assert_eq!(block_on(first).unwrap(), Some(10));
+    assert_eq!(block_on(second).unwrap(), Some(20));
+    assert_eq!(backend.calls(), vec![vec![1], vec![2]]);
     assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
 }
 

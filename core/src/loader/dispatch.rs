@@ -11,7 +11,8 @@
 //! yields to show up (tasks trickling in from another worker), the leader
 //! waits for `2 g` quiet yields (at most 64) rather than `yields`. After the
 //! tick, a batch still waits for an earlier partial batch's call to return
-//! (see `Table::wait_for_partial`).
+//! (see `Table::wait_for_partial`), unless the loader was built with
+//! `hold_stragglers(false)`.
 
 use core::future::{Future, poll_fn};
 use core::hash::Hash;
@@ -153,7 +154,8 @@ where
     K: Hash + Eq + Clone + Send + Sync,
     F: BatchFn<K>,
 {
-    /// `true` when the batch goes out before it is full.
+    /// `true` when the batch goes out before it is full and later batches
+    /// hold for its call (`hold_stragglers`).
     type Output = bool;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
@@ -194,6 +196,9 @@ where
             .max(this.longest_gap.saturating_mul(2))
             .min(MAX_QUIET_YIELDS.max(settings.yields));
         if this.quiet_yields >= needed {
+            if !settings.hold_stragglers {
+                return Poll::Ready(false);
+            }
             this.after_partial = true;
             return this.ready_unless_partial_running(cx);
         }
