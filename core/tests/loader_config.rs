@@ -144,22 +144,29 @@ fn invalid_configs_are_refused_naming_the_field() {
     );
 }
 
+/// Polls `load` (which must stay pending) up to 100 times, until the
+/// backend has started `calls` calls.
+fn poll_until_started<F>(load: &mut F, backend: &Backend, calls: usize)
+where
+    F: std::future::Future + Unpin,
+{
+    for _ in 0..100 {
+        if backend.started() == calls {
+            return;
+        }
+        assert!(common::poll_once(load).is_pending());
+    }
+}
+
 #[test]
 fn a_batch_keeps_collecting_while_an_earlier_partial_batch_loads() {
     let (backend, gate) = Backend::gated();
     let loader = BatchLoader::new(backend.clone());
     let mut first = Box::pin(loader.load(1));
-    for _ in 0..100 {
-        if backend.started() == 1 {
-            break;
-        }
-        assert!(common::poll_once(&mut first).is_pending());
-    }
+    poll_until_started(&mut first, &backend, 1);
     assert_eq!(backend.started(), 1, "the first batch is loading");
     let mut second = Box::pin(loader.load(2));
-    for _ in 0..100 {
-        assert!(common::poll_once(&mut second).is_pending());
-    }
+    poll_until_started(&mut second, &backend, 2);
     // The second batch's tick is long over, but it waits for the first call.
     assert_eq!(backend.started(), 1);
     let mut third = Box::pin(loader.load(3));
@@ -180,20 +187,10 @@ fn without_holding_stragglers_a_batch_goes_out_while_an_earlier_one_loads() {
         .build()
         .unwrap();
     let mut first = Box::pin(loader.load(1));
-    for _ in 0..100 {
-        if backend.started() == 1 {
-            break;
-        }
-        assert!(common::poll_once(&mut first).is_pending());
-    }
+    poll_until_started(&mut first, &backend, 1);
     assert_eq!(backend.started(), 1, "the first batch is loading");
     let mut second = Box::pin(loader.load(2));
-    for _ in 0..100 {
-        if backend.started() == 2 {
-            break;
-        }
-        assert!(common::poll_once(&mut second).is_pending());
-    }
+    poll_until_started(&mut second, &backend, 2);
     // The second batch went out at the end of its own tick.
     assert_eq!(backend.started(), 2, "the second batch did not wait");
     gate.add_permits(2);
