@@ -24,7 +24,7 @@
 //!   cache, the granularity a CLOCK hand gives. From 64 to 4,096 entries it
 //!   is half the resident entries, and below 64 it is 0 (every hit is
 //!   reported). Small caches once reported every hit, but a report costs
-//!   the policy the same work at any size (the real policy and its five
+//!   the policy the same work at any size (the real policy and its
 //!   window-size shadows each count and move the entry; a cache this small
 //!   replays every request in its shadows), so a hit on a 1,000-entry
 //!   cache cost about 300 ns against quick_cache's 15–20.

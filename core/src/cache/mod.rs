@@ -108,7 +108,7 @@ pub use policy::PolicySimulator;
 /// keys and values; a cached "not found" costs no extra tag), at about 85%
 /// table occupancy once the cache is full, plus about 30 bytes of eviction
 /// policy (a 16-byte LRU node, about 5.9 of index and 8.4 of frequency
-/// sketch). Measured for 1M `u64 -> u64` entries: 71.1 bytes each (`cargo
+/// sketch). Measured for 1M `u64 -> u64` entries: 71.5 bytes each (`cargo
 /// run --release -p brace-benches --bin cache_bytes`). Anything a key or
 /// value owns on the heap comes on top.
 ///

@@ -24,7 +24,7 @@ use crate::time::{Clock, Nanos, Sleeper};
 ///
 /// # Errors
 ///
-/// [`RetryError`] with the [`StopReason`](super::StopReason), the number of
+/// [`RetryError`] with the [`StopReason`], the number of
 /// attempts and the last error.
 ///
 /// # Cancellation

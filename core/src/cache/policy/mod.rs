@@ -56,7 +56,7 @@ pub use simulator::PolicySimulator;
 use alloc::vec::Vec;
 
 use sketch::FrequencySketch;
-use tuner::{INITIAL_CHOICE, WINDOW_CHOICES, WindowTuner, share};
+use tuner::{INITIAL_CHOICE, SHAPES, Shape, WindowTuner, share};
 use wtinylfu::Segments;
 
 /// Decides which entries a bounded cache keeps.
@@ -82,9 +82,10 @@ impl Policy {
     /// A policy for a cache of total weight `capacity`. The window starts
     /// at 1% of it.
     pub(crate) fn new(capacity: u64) -> Policy {
-        let window = share(capacity, WINDOW_CHOICES[INITIAL_CHOICE]);
+        let initial = SHAPES[INITIAL_CHOICE];
+        let window = share(capacity, initial.window_permille);
         Policy {
-            segments: Segments::new(capacity, window),
+            segments: Segments::new(capacity, window, initial.protected),
             sketch: FrequencySketch::new(capacity),
             tuner: WindowTuner::new(capacity),
             last_miss: None,
@@ -174,10 +175,11 @@ impl Policy {
         self.segments.window_max()
     }
 
-    fn apply(&mut self, choice: Option<u64>) {
-        if let Some(permille) = choice {
+    fn apply(&mut self, choice: Option<Shape>) {
+        if let Some(shape) = choice {
             let capacity = self.segments.capacity();
-            self.segments.resize_window(share(capacity, permille));
+            let window = share(capacity, shape.window_permille);
+            self.segments.reshape(window, shape.protected);
         }
     }
 

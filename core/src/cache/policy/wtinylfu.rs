@@ -34,15 +34,16 @@ pub(super) struct Segments {
 
 impl Segments {
     /// Empty segments for total weight `capacity`, the window allowed
-    /// `window_max` of it and the protected segment 80% of the rest.
-    pub(super) fn new(capacity: u64, window_max: u64) -> Self {
+    /// `window_max` of it and the protected segment 80% of the rest, or
+    /// none of it if not `protected`.
+    pub(super) fn new(capacity: u64, window_max: u64, protected: bool) -> Self {
         let window_max = window_max.min(capacity);
         Segments {
             capacity,
             lists: LruLists::with_limit(capacity),
             index: NodeIndex::new(capacity),
             window_max,
-            protected_max: (capacity - window_max) / 5 * 4,
+            protected_max: protected_share(capacity, window_max, protected),
         }
     }
 
@@ -242,16 +243,18 @@ impl Segments {
     }
 
     /// Sets the window's maximum weight to `window_max` (at most the
-    /// capacity; the protected segment keeps 80% of the rest) and moves
+    /// capacity; the protected segment keeps 80% of the rest, or none of it
+    /// if not `protected`: every protected entry then returns to probation)
+    /// and moves
     /// entries so both sides are full at their new sizes: main-space entries
     /// (probation first, least recently used first) join the window when it
     /// grows, the window's oldest entries go to probation when it shrinks.
     /// At most [`MAX_TRANSFERS`] entries move; eviction evens out the rest.
-    pub(super) fn resize_window(&mut self, window_max: u64) {
+    pub(super) fn reshape(&mut self, window_max: u64, protected: bool) {
         let window_max = window_max.min(self.capacity);
         let old = self.window_max;
         self.window_max = window_max;
-        self.protected_max = (self.capacity - window_max) / 5 * 4;
+        self.protected_max = protected_share(self.capacity, window_max, protected);
         if window_max > old {
             let mut quota = window_max - old;
             for _ in 0..MAX_TRANSFERS {
@@ -284,6 +287,15 @@ impl Segments {
             }
         }
         self.demote_protected_overflow();
+    }
+}
+
+/// The protected segment's maximum weight: 80% of the main space, or 0.
+fn protected_share(capacity: u64, window_max: u64, protected: bool) -> u64 {
+    if protected {
+        (capacity - window_max) / 5 * 4
+    } else {
+        0
     }
 }
 
