@@ -170,7 +170,7 @@ impl BreakerMiddleware {
     /// Abandons a call with no response head after `timeout` and reports it
     /// to the breaker as a failure (without this, a call dropped by an
     /// outer timeout reports nothing). The caller gets
-    /// [`AttemptTimedOut`](crate::AttemptTimedOut), which the retry
+    /// [`AttemptTimedOut`], which the retry
     /// middleware retries by default. A zero `timeout` means none.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = (!timeout.is_zero()).then_some(timeout);
