@@ -192,7 +192,7 @@ fn without_holding_stragglers_a_batch_goes_out_while_an_earlier_one_loads() {
     let mut second = Box::pin(loader.load(2));
     poll_until_started(&mut second, &backend, 2);
     // The second batch went out at the end of its own tick.
-    assert_eq!(backend.started(), 2, "the second batch did not wait");
+    assert_eq!(backend.started(), 2, "the second batch must not wait");
     gate.add_permits(2);
     assert_eq!(block_on(first).unwrap(), Some(10));
     assert_eq!(block_on(second).unwrap(), Some(20));

@@ -157,8 +157,8 @@ impl WindowTuner {
     /// Replays a read of `hash`; `resident_weight` is its weight when the
     /// real cache hit (a shadow that misses then inserts it at once; on a
     /// real miss the shadows wait for [`WindowTuner::insert`]). Returns the
-    /// window share (in thousandths) to switch to when a period ends with a
-    /// new best shadow.
+    /// shape to switch to when a period ends with a new best shadow, or when
+    /// one leads clearly mid-period.
     pub(super) fn read(
         &mut self,
         hash: u64,
@@ -270,7 +270,7 @@ impl WindowTuner {
     }
 
     /// Folds the period's hits into the decayed scores and returns the new
-    /// best window share if another shadow leads by the switch margin.
+    /// best shape if another shadow leads by the switch margin.
     ///
     /// The margin is the square root of the current shadow's (decayed)
     /// misses: about one standard deviation of a miss count, so a lead that
