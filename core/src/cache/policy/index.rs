@@ -57,22 +57,25 @@ impl NodeIndex {
     /// The node of `hash`, if indexed.
     #[inline]
     pub(super) fn find(&self, hash: u64, lists: &LruLists) -> Option<u32> {
-        self.part(spread(hash))
-            .find(spread(hash), |&i| lists.hash(i) == hash)
+        let mixed = spread(hash);
+        self.part(mixed)
+            .find(mixed, |&i| lists.hash(i) == hash)
             .copied()
     }
 
     /// Indexes `node`, whose hash is `hash` and not yet indexed.
     pub(super) fn insert(&mut self, hash: u64, node: u32, lists: &LruLists) {
-        self.part_mut(spread(hash))
-            .insert_unique(spread(hash), node, |&i| spread(lists.hash(i)));
+        let mixed = spread(hash);
+        self.part_mut(mixed)
+            .insert_unique(mixed, node, |&i| spread(lists.hash(i)));
     }
 
     /// Drops `hash` from the index; returns its node if it was indexed.
     pub(super) fn remove(&mut self, hash: u64, lists: &LruLists) -> Option<u32> {
+        let mixed = spread(hash);
         let entry = self
-            .part_mut(spread(hash))
-            .find_entry(spread(hash), |&i| lists.hash(i) == hash)
+            .part_mut(mixed)
+            .find_entry(mixed, |&i| lists.hash(i) == hash)
             .ok()?;
         Some(entry.remove().0)
     }

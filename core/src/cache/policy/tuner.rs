@@ -253,20 +253,23 @@ impl WindowTuner {
     /// reads with 2, 3 or 4 margins gave the same figures to within 0.3
     /// point; 5 margins gave back most of the drift gain.
     fn switch_early(&mut self) -> Option<Shape> {
-        let score = |i: usize| self.scores[i] + self.hits[i];
-        let reads = self.decayed_reads + self.reads;
-        let current = score(self.best);
-        let margin = EARLY_MARGINS * reads.saturating_sub(current).isqrt();
-        let mut best = self.best;
-        for choice in 0..self.scores.len() {
-            if score(choice) > score(best).max(current + margin) {
-                best = choice;
-            }
-        }
-        (best != self.best).then(|| {
-            self.best = best;
-            SHAPES[best]
-        })
+        let scores: [u64; SHAPES.len()] = core::array::from_fn(|i| self.scores[i] + self.hits[i]);
+        self.switch_to_leader(&scores, self.decayed_reads + self.reads, EARLY_MARGINS)
+    }
+
+    /// Switches to the best of `scores` (hits out of `reads`) if it leads
+    /// the current choice by `margins` switch margins: each the square root
+    /// of the current choice's misses.
+    fn switch_to_leader(&mut self, scores: &[u64], reads: u64, margins: u64) -> Option<Shape> {
+        let current = scores[self.best];
+        let bar = current + margins * reads.saturating_sub(current).isqrt();
+        // The first of equal leaders, as `max_by_key` keeps the last.
+        let leader = (0..scores.len())
+            .rev()
+            .filter(|&i| scores[i] > bar)
+            .max_by_key(|&i| scores[i])?;
+        self.best = leader;
+        Some(SHAPES[leader])
     }
 
     /// Folds the period's hits into the decayed scores and returns the new
@@ -291,18 +294,8 @@ impl WindowTuner {
             *score = *score / 2 + core::mem::take(hits);
         }
         self.decayed_reads = self.decayed_reads / 2 + self.period;
-        let misses = self.decayed_reads.saturating_sub(self.scores[self.best]);
-        let margin = misses.isqrt();
-        let mut best = self.best;
-        for (choice, &score) in self.scores.iter().enumerate() {
-            if score > self.scores[best] + margin {
-                best = choice;
-            }
-        }
-        (best != self.best).then(|| {
-            self.best = best;
-            SHAPES[best]
-        })
+        let scores: [u64; SHAPES.len()] = core::array::from_fn(|i| self.scores[i]);
+        self.switch_to_leader(&scores, self.decayed_reads, 1)
     }
 }
 
