@@ -20,6 +20,7 @@ pub type RefreshTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 pub(super) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
 pub(super) type SpawnHook = Arc<dyn Fn(RefreshTask) + Send + Sync>;
+use super::removal::{RemovalCause, RemovalListener};
 
 /// A cache setting that was refused by [`CacheBuilder::build`].
 ///
@@ -81,6 +82,7 @@ pub(super) struct Settings<K, V> {
     pub(super) refresh_after: Option<Duration>,
     pub(super) negative_ttl: Option<Duration>,
     pub(super) spawn: Option<SpawnHook>,
+    pub(super) removal_listener: Option<RemovalListener<K, V>>,
 }
 
 impl<K, V> fmt::Debug for Settings<K, V> {
@@ -92,6 +94,7 @@ impl<K, V> fmt::Debug for Settings<K, V> {
             .field("refresh_after", &self.refresh_after)
             .field("negative_ttl", &self.negative_ttl)
             .field("spawn", &self.spawn.is_some())
+            .field("removal_listener", &self.removal_listener.is_some())
             .finish()
     }
 }
@@ -118,6 +121,7 @@ pub struct CacheBuilder<K, V, C = SystemClock> {
     refresh_after: Option<Duration>,
     negative_ttl: Option<Duration>,
     spawn: Option<SpawnHook>,
+    removal_listener: Option<RemovalListener<K, V>>,
     clock: C,
     _types: PhantomData<fn(K, V)>,
 }
@@ -143,6 +147,7 @@ impl<K, V> CacheBuilder<K, V, SystemClock> {
             refresh_after: None,
             negative_ttl: None,
             spawn: None,
+            removal_listener: None,
             clock: SystemClock::new(),
             _types: PhantomData,
         }
@@ -200,6 +205,60 @@ impl<K, V, C> CacheBuilder<K, V, C> {
         self
     }
 
+    /// Calls `listener(key, value, cause)` for every entry that leaves the
+    /// cache: evicted, expired, invalidated, removed, or replaced by a newer
+    /// value (see [`RemovalCause`]). Default: none.
+    ///
+    /// The listener runs on the thread whose call removed the entry, after
+    /// the cache has released its locks, so it may call back into the
+    /// cache. Entries are reported when they physically leave: an entry
+    /// invalidated by [`invalidate_all`](Cache::invalidate_all) or expired
+    /// is reported when a read, a write or
+    /// [`run_pending_tasks`](Cache::run_pending_tasks) removes it, with the
+    /// cause [`Invalidated`](RemovalCause::Invalidated) or
+    /// [`Expired`](RemovalCause::Expired) whatever removed it. Cached "not
+    /// found" entries (see [`negative_ttl`](Self::negative_ttl)) have no
+    /// value and are not reported, nor are the entries still held when the
+    /// last handle of the cache is dropped.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the listener reaches the caller whose call removed the
+    /// entry; the cache stays consistent, and other entries that call
+    /// removed are dropped without being reported.
+    ///
+    /// ```
+    /// use brace::cache::{Cache, RemovalCause};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let cache = Cache::<u32, String>::builder()
+    ///     .max_capacity(100)
+    ///     .removal_listener(move |key: &u32, value: &String, cause| {
+    ///         log.lock().unwrap().push((*key, value.clone(), cause));
+    ///     })
+    ///     .build()?;
+    /// cache.insert(1, "one".to_owned());
+    /// cache.insert(1, "uno".to_owned());
+    /// cache.remove(&1);
+    /// assert_eq!(
+    ///     *seen.lock().unwrap(),
+    ///     [
+    ///         (1, "one".to_owned(), RemovalCause::Replaced),
+    ///         (1, "uno".to_owned(), RemovalCause::Removed),
+    ///     ]
+    /// );
+    /// # Ok::<(), brace::cache::ConfigError>(())
+    /// ```
+    pub fn removal_listener(
+        mut self,
+        listener: impl Fn(&K, &V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.removal_listener = Some(Arc::new(listener));
+        self
+    }
+
     /// Reads time from `clock` instead of the system clock (tests pass a
     /// [`ManualClock`](crate::time::ManualClock)).
     pub fn clock<C2: Clock>(self, clock: C2) -> CacheBuilder<K, V, C2> {
@@ -210,6 +269,7 @@ impl<K, V, C> CacheBuilder<K, V, C> {
             refresh_after: self.refresh_after,
             negative_ttl: self.negative_ttl,
             spawn: self.spawn,
+            removal_listener: self.removal_listener,
             clock,
             _types: PhantomData,
         }
@@ -253,6 +313,7 @@ impl<K, V, C> CacheBuilder<K, V, C> {
             refresh_after: self.refresh_after,
             negative_ttl: self.negative_ttl,
             spawn: self.spawn,
+            removal_listener: self.removal_listener,
         };
         Ok(Cache::from_settings(settings, self.clock))
     }

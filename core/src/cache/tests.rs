@@ -224,3 +224,19 @@ fn evicted_values_are_dropped_after_the_policy_lock() {
         .expect("an eviction dropped a value under the policy lock (deadlock)");
     assert!(size <= 2);
 }
+
+#[test]
+fn contains_key_sees_live_entries_only_and_counts_no_read() {
+    let (cache, clock) = cache(10);
+    cache.insert(1, 10);
+    cache.insert_with_ttl(2, 20, Duration::from_secs(1));
+    cache.insert(3, 30);
+    cache.invalidate_if(|k, _| *k == 3);
+    clock.advance(Duration::from_secs(1));
+    assert!(cache.contains_key(&1));
+    assert!(!cache.contains_key(&2), "expired");
+    assert!(!cache.contains_key(&3), "invalidated");
+    assert!(!cache.contains_key(&4), "never written");
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses), (0, 0));
+}

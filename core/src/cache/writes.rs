@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use super::access_buffer::Push;
 use super::slot::Slot;
 use super::stats::Counter;
-use super::{Death, Inner, PolicyState};
+use super::{Death, Inner, PolicyState, RemovalCause};
 use crate::sync::Ordering;
 use crate::time::{Clock, Nanos};
 
@@ -72,7 +72,9 @@ where
             state.policy.remove(hash);
         }
         drop(state);
-        drop(removed);
+        if let Some(slot) = &removed {
+            self.notify(slot, death.cause());
+        }
     }
 
     pub(super) fn weigh(&self, key: &K, value: Option<&V>) -> u32 {
@@ -104,10 +106,10 @@ where
             };
             match self.map.replace(hash, slot, carry) {
                 Ok((old, report)) => {
-                    drop(old);
                     if report {
                         self.record(hash, true);
                     }
+                    self.notify(&old, RemovalCause::Replaced);
                     return;
                 }
                 Err(slot) => slot,
@@ -140,9 +142,14 @@ where
         }
         drop(state);
         let evictions = u64::from(first.is_some()) + rest.len() as u64;
-        drop((replaced, first, rest));
         if evictions > 0 {
             self.stats.add(Counter::Eviction, evictions);
+        }
+        if let Some(old) = &replaced {
+            self.notify(old, RemovalCause::Replaced);
+        }
+        for victim in first.iter().chain(&rest) {
+            self.notify(victim, RemovalCause::Size);
         }
     }
 }
