@@ -23,7 +23,8 @@
 //!   4,096 entries on, a hit (a read, or a write replacing a resident
 //!   value) is buffered only if the entry's last reported hit is at least
 //!   a cache's worth of policy events old (half that from 64 to 4,096
-//!   entries, and a sixteenth of it for a new entry's second report;
+//!   entries, and a sixteenth and a quarter of it for a new entry's second
+//!   and third reports;
 //!   `hit_filter.rs`): a hot entry is then touched in the policy about once
 //!   per turnover instead of on every read, which spares most reads the
 //!   policy's work and cache misses, at a measured cost of at most 0.9
