@@ -8,7 +8,8 @@
 //! backend takes 30 ms. Reads every 40 ms for about 0.7 s: a stale price is
 //! answered at once while a refresh runs on a thread of the spawn hook, so
 //! no read after the first waits for the backend, and the backend sees one
-//! load per 100 ms or so, not one per read. CI also runs this under
+//! load every 130–170 ms (the soft TTL, the wait for the next read, the
+//! load itself), not one per read. CI also runs this under
 //! valgrind: a program using brace's system clock must run there.
 
 use std::sync::atomic::{AtomicU32, Ordering};

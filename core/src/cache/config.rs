@@ -214,18 +214,31 @@ impl<K, V, C> CacheBuilder<K, V, C> {
     /// cache. Entries are reported when they physically leave: an entry
     /// invalidated by [`invalidate_all`](Cache::invalidate_all) or expired
     /// is reported when a read, a write or
-    /// [`run_pending_tasks`](Cache::run_pending_tasks) removes it, with the
-    /// cause [`Invalidated`](RemovalCause::Invalidated) or
-    /// [`Expired`](RemovalCause::Expired) whatever removed it. Cached "not
-    /// found" entries (see [`negative_ttl`](Self::negative_ttl)) have no
-    /// value and are not reported, nor are the entries still held when the
-    /// last handle of the cache is dropped.
+    /// [`run_pending_tasks`](Cache::run_pending_tasks) removes it, as
+    /// [`Invalidated`](RemovalCause::Invalidated) or
+    /// [`Expired`](RemovalCause::Expired) even if a write evicted or
+    /// replaced it (an entry both expired and invalidated by a predicate
+    /// may be reported either way). Causes are settled when the entries
+    /// leave, before the listener runs. Cached "not found" entries (see
+    /// [`negative_ttl`](Self::negative_ttl)) have no value and are not
+    /// reported, nor are the entries still held when the last handle of
+    /// the cache is dropped.
+    ///
+    /// A value that [`get_or_load`](Cache::get_or_load) stores is written
+    /// from inside the key's load, so what that write removes is reported
+    /// while the load is still in flight: a listener must not wait on
+    /// `get_or_load` of that key (it would wait on itself).
     ///
     /// # Panics
     ///
     /// A panic in the listener reaches the caller whose call removed the
     /// entry; the cache stays consistent, and other entries that call
-    /// removed are dropped without being reported.
+    /// removed are dropped without being reported. Inside `get_or_load`'s
+    /// load it is caught as a panic of that load, as a panicking loader's
+    /// would be (callers waiting on it get
+    /// [`LeaderPanicked`](crate::singleflight::SingleFlightError), a stale
+    /// refresh keeps serving the stale value), although the loaded value
+    /// is stored.
     ///
     /// ```
     /// use brace::cache::{Cache, RemovalCause};

@@ -16,11 +16,14 @@
 //!   early reports it has had, below). A new slot starts half the stamp
 //!   range in the past: never reported. Counting in ticks rather than
 //!   events is what lets the stamp fit in 16 bits (the slot is 32 bytes for
-//!   `u64` keys and values): 16,384 ticks are 256 gaps, and an entry last
-//!   reported longer ago than that may be misjudged as recent, which delays
-//!   one report (and a new entry first hit between 128 and 192 gaps after
-//!   it was written skips its early reports). A stamp more than 64 gaps old
-//!   counts as never reported: the entry starts its early reports again.
+//!   `u64` keys and values): 16,384 ticks are 256 gaps of a large cache
+//!   (64 ticks each; a smaller cache's gap is 32 to 127 ticks, so these
+//!   figures scale), and an entry last reported longer ago than that may
+//!   be misjudged as recent, which delays one report. A new entry first hit
+//!   between 128 and 192 gaps after it was written is taken for one
+//!   reported before: it loses its `gap / 16` report. A stamp more than 64
+//!   gaps old counts as never reported: the entry starts its early reports
+//!   again.
 //! * `gap` is the number of resident entries once the cache holds at least
 //!   4,096 of them: an entry is reported about once per turnover of the
 //!   cache, the granularity a CLOCK hand gives. From 64 to 4,096 entries it
@@ -96,7 +99,7 @@ const TICK_RANGE: u32 = 1 << (16 - LEVEL_BITS);
 
 #[derive(Debug)]
 struct Epoch {
-    /// Ticks so far (only the low 15 bits are used).
+    /// Ticks so far (only the low 14 bits are used).
     tick: AtomicU32,
     /// Events per tick; 0 when every hit is reported.
     unit: AtomicU32,

@@ -332,9 +332,13 @@ where
         let slot = inner.map.remove_if(hash, |slot| slot.key.borrow() == key)?;
         state.policy.remove(hash);
         drop(state);
-        inner.notify(&slot, RemovalCause::Removed);
-        inner.judge(&slot).ok()?;
-        slot.into_value()
+        // Judged once: the listener may change what a second look says.
+        let death = inner.judge(&slot).err();
+        inner.notify(&slot, death.map_or(RemovalCause::Removed, Death::cause));
+        match death {
+            None => slot.into_value(),
+            Some(_) => None,
+        }
     }
 
     /// Invalidates every entry written so far, in O(1): they read as absent
@@ -435,22 +439,30 @@ where
         }
     }
 
+    /// Whether a removal listener is set (then removed slots are judged
+    /// for their cause before any listener call, see `removal.rs`).
+    fn listens(&self) -> bool {
+        self.settings.removal_listener.is_some()
+    }
+
+    /// Why `slot` left the map: `live` (the removing site's cause) unless
+    /// it was already dead. Judged right after the locks are released and
+    /// before any listener runs, so that nothing a listener does (an
+    /// `invalidate_all`, the time it takes) changes the answer.
+    fn removal_cause(&self, slot: &Slot<K, V>, live: RemovalCause) -> RemovalCause {
+        match self.judge(slot) {
+            Ok(_) => live,
+            Err(death) => death.cause(),
+        }
+    }
+
     /// Tells the removal listener, if there is one, that `slot` left the
-    /// map for `cause`, or for its death if it was already dead (see
-    /// `removal.rs`). Only called with no lock of the cache held: the
+    /// map for `cause`. Only called with no lock of the cache held: the
     /// listener may call back into the cache.
     fn notify(&self, slot: &Slot<K, V>, cause: RemovalCause) {
-        let Some(listener) = &self.settings.removal_listener else {
-            return;
-        };
-        let Some(value) = slot.value() else {
-            return;
-        };
-        let cause = match self.judge(slot) {
-            Ok(_) => cause,
-            Err(death) => death.cause(),
-        };
-        listener(&slot.key, value, cause);
+        if let (Some(listener), Some(value)) = (&self.settings.removal_listener, slot.value()) {
+            listener(&slot.key, value, cause);
+        }
     }
 
     /// The hit path: the shard's read lock, no allocation.

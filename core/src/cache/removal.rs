@@ -2,11 +2,15 @@
 //!
 //! The cache removes slots in a handful of places (a write that replaces or
 //! evicts, `remove`, a read or sweep that finds a dead slot). Each collects
-//! what it removed, releases every lock, then hands each removed slot to
-//! [`Inner::notify`](super::Inner) with the cause of that site. A slot that
-//! was already dead when it left (expired, or invalidated and not yet
-//! swept) is reported for its death instead: an expired entry evicted to
-//! make room left because it expired, not because the cache was full.
+//! what it removed, releases every lock, settles each removed slot's cause,
+//! then hands the slots to the listener one by one. The cause is the
+//! site's, unless the slot was already dead when it left (expired, or
+//! invalidated and not yet swept): then it is reported for its death, as
+//! an expired entry evicted to make room left because it expired, not
+//! because the cache was full. Every cause of one call is settled before
+//! its first listener call, so a listener that invalidates or takes its
+//! time cannot change how the next slot is reported. A read or sweep that
+//! removes a slot because it found it dead reports the death it found.
 
 use alloc::sync::Arc;
 

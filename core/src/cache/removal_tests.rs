@@ -198,3 +198,62 @@ fn every_value_written_is_still_there_or_reported_once() {
         );
     }
 }
+
+/// A listener that invalidates everything the moment it hears of a removal:
+/// what the rest of that call reports and returns was settled before it ran.
+#[test]
+fn a_listener_that_invalidates_changes_nothing_already_decided() {
+    let slot: Arc<StdMutex<Option<Cache<u64, u64, ManualClock>>>> = Arc::default();
+    let log: Log = Arc::default();
+    let (handle, sink) = (Arc::clone(&slot), Arc::clone(&log));
+    let cache = Cache::builder()
+        .max_capacity(4)
+        .weigher(|_: &u64, v: &u64| *v as u32)
+        .clock(ManualClock::new())
+        .removal_listener(move |k: &u64, v: &u64, cause| {
+            sink.lock().unwrap().push((*k, *v, cause));
+            if let Some(cache) = handle.lock().unwrap().clone() {
+                cache.invalidate_all();
+            }
+        })
+        .build()
+        .unwrap();
+    cache.insert(1, 1);
+    cache.insert(2, 1);
+    cache.insert(3, 1);
+    *slot.lock().unwrap() = Some(cache.clone());
+    // Key 1 grows to weight 3: its old value is replaced and two of the
+    // others must go to make room, all in one call.
+    cache.insert(1, 3);
+    let log_now = taken(&log);
+    assert_eq!(log_now[0], (1, 1, RemovalCause::Replaced));
+    assert!(
+        log_now[1..].iter().all(|e| e.2 == RemovalCause::Size),
+        "{log_now:?}"
+    );
+    assert!(!log_now[1..].is_empty());
+    slot.lock().unwrap().take();
+}
+
+#[test]
+fn remove_returns_what_it_judged_before_the_listener_ran() {
+    let slot: Arc<StdMutex<Option<Cache<u64, u64, ManualClock>>>> = Arc::default();
+    let log: Log = Arc::default();
+    let (handle, sink) = (Arc::clone(&slot), Arc::clone(&log));
+    let cache = Cache::builder()
+        .max_capacity(100)
+        .clock(ManualClock::new())
+        .removal_listener(move |k: &u64, v: &u64, cause| {
+            sink.lock().unwrap().push((*k, *v, cause));
+            if let Some(cache) = handle.lock().unwrap().clone() {
+                cache.invalidate_all();
+            }
+        })
+        .build()
+        .unwrap();
+    *slot.lock().unwrap() = Some(cache.clone());
+    cache.insert(7, 70);
+    assert_eq!(cache.remove(&7), Some(70));
+    assert_eq!(taken(&log), [(7, 70, RemovalCause::Removed)]);
+    slot.lock().unwrap().take();
+}

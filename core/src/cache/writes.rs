@@ -109,7 +109,10 @@ where
                     if report {
                         self.record(hash, true);
                     }
-                    self.notify(&old, RemovalCause::Replaced);
+                    if self.listens() {
+                        let cause = self.removal_cause(&old, RemovalCause::Replaced);
+                        self.notify(&old, cause);
+                    }
                     return;
                 }
                 Err(slot) => slot,
@@ -145,11 +148,23 @@ where
         if evictions > 0 {
             self.stats.add(Counter::Eviction, evictions);
         }
-        if let Some(old) = &replaced {
-            self.notify(old, RemovalCause::Replaced);
-        }
-        for victim in first.iter().chain(&rest) {
-            self.notify(victim, RemovalCause::Size);
+        if self.listens() {
+            // Every cause is settled before the first listener call.
+            let replaced = replaced.map(|old| {
+                let cause = self.removal_cause(&old, RemovalCause::Replaced);
+                (old, cause)
+            });
+            let victims: Vec<_> = first
+                .into_iter()
+                .chain(rest)
+                .map(|victim| {
+                    let cause = self.removal_cause(&victim, RemovalCause::Size);
+                    (victim, cause)
+                })
+                .collect();
+            for (slot, cause) in replaced.iter().chain(&victims) {
+                self.notify(slot, *cause);
+            }
         }
     }
 }

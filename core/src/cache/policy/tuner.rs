@@ -72,8 +72,8 @@ pub(super) const SHAPES: [Shape; 6] = [
 pub(super) const INITIAL_CHOICE: usize = 1;
 /// A shadow is given at least about this much of the capacity, in weight.
 const SHADOW_ENTRIES: u64 = 2048;
-/// At least 1/2^16 of the keys are sampled (a cache of 2^27 entries or
-/// more gets shadows larger than [`SHADOW_ENTRIES`]).
+/// At least 1/2^16 of the keys are sampled (from 2^28 entries on, the
+/// shadows grow past 4,096 entries).
 const MAX_SAMPLE_SHIFT: u32 = 16;
 /// A period lasts this many sampled reads per unit of shadow capacity...
 const PERIOD_PER_CAPACITY: u64 = 4;
