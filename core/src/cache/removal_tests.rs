@@ -199,17 +199,17 @@ fn every_value_written_is_still_there_or_reported_once() {
     }
 }
 
-/// A listener that invalidates everything the moment it hears of a removal:
-/// what the rest of that call reports and returns was settled before it ran.
-#[test]
-fn a_listener_that_invalidates_changes_nothing_already_decided() {
-    let slot: Arc<StdMutex<Option<Cache<u64, u64, ManualClock>>>> = Arc::default();
+type Handle = Arc<StdMutex<Option<Cache<u64, u64, ManualClock>>>>;
+
+/// A cache whose listener logs each removal and then, once armed (the
+/// handle holds the cache), invalidates everything.
+fn invalidating(
+    builder: CacheBuilder<u64, u64, ManualClock>,
+) -> (Cache<u64, u64, ManualClock>, Log, Handle) {
+    let armed: Handle = Arc::default();
     let log: Log = Arc::default();
-    let (handle, sink) = (Arc::clone(&slot), Arc::clone(&log));
-    let cache = Cache::builder()
-        .max_capacity(4)
-        .weigher(|_: &u64, v: &u64| *v as u32)
-        .clock(ManualClock::new())
+    let (handle, sink) = (Arc::clone(&armed), Arc::clone(&log));
+    let cache = builder
         .removal_listener(move |k: &u64, v: &u64, cause| {
             sink.lock().unwrap().push((*k, *v, cause));
             if let Some(cache) = handle.lock().unwrap().clone() {
@@ -218,10 +218,23 @@ fn a_listener_that_invalidates_changes_nothing_already_decided() {
         })
         .build()
         .unwrap();
+    (cache, log, armed)
+}
+
+/// A listener that invalidates everything the moment it hears of a removal:
+/// what the rest of that call reports was settled before it ran.
+#[test]
+fn a_listener_that_invalidates_changes_nothing_already_decided() {
+    let (cache, log, armed) = invalidating(
+        Cache::builder()
+            .max_capacity(4)
+            .weigher(|_: &u64, v: &u64| *v as u32)
+            .clock(ManualClock::new()),
+    );
     cache.insert(1, 1);
     cache.insert(2, 1);
     cache.insert(3, 1);
-    *slot.lock().unwrap() = Some(cache.clone());
+    *armed.lock().unwrap() = Some(cache.clone());
     // Key 1 grows to weight 3: its old value is replaced and two of the
     // others must go to make room, all in one call.
     cache.insert(1, 3);
@@ -232,28 +245,16 @@ fn a_listener_that_invalidates_changes_nothing_already_decided() {
         "{log_now:?}"
     );
     assert!(!log_now[1..].is_empty());
-    slot.lock().unwrap().take();
+    armed.lock().unwrap().take();
 }
 
 #[test]
 fn remove_returns_what_it_judged_before_the_listener_ran() {
-    let slot: Arc<StdMutex<Option<Cache<u64, u64, ManualClock>>>> = Arc::default();
-    let log: Log = Arc::default();
-    let (handle, sink) = (Arc::clone(&slot), Arc::clone(&log));
-    let cache = Cache::builder()
-        .max_capacity(100)
-        .clock(ManualClock::new())
-        .removal_listener(move |k: &u64, v: &u64, cause| {
-            sink.lock().unwrap().push((*k, *v, cause));
-            if let Some(cache) = handle.lock().unwrap().clone() {
-                cache.invalidate_all();
-            }
-        })
-        .build()
-        .unwrap();
-    *slot.lock().unwrap() = Some(cache.clone());
+    let (cache, log, armed) =
+        invalidating(Cache::builder().max_capacity(100).clock(ManualClock::new()));
+    *armed.lock().unwrap() = Some(cache.clone());
     cache.insert(7, 70);
     assert_eq!(cache.remove(&7), Some(70));
     assert_eq!(taken(&log), [(7, 70, RemovalCause::Removed)]);
-    slot.lock().unwrap().take();
+    armed.lock().unwrap().take();
 }
