@@ -333,11 +333,12 @@ where
         state.policy.remove(hash);
         drop(state);
         // Judged once: the listener may change what a second look says.
-        let death = inner.judge(&slot).err();
-        inner.notify(&slot, death.map_or(RemovalCause::Removed, Death::cause));
-        match death {
-            None => slot.into_value(),
-            Some(_) => None,
+        let cause = inner.removal_cause(&slot, RemovalCause::Removed);
+        inner.notify(&slot, cause);
+        if cause == RemovalCause::Removed {
+            slot.into_value()
+        } else {
+            None
         }
     }
 
@@ -439,8 +440,8 @@ where
         }
     }
 
-    /// Whether a removal listener is set (then removed slots are judged
-    /// for their cause before any listener call, see `removal.rs`).
+    /// Whether a removal listener is set: only then are removed slots
+    /// judged for their cause (see `removal.rs`).
     fn listens(&self) -> bool {
         self.settings.removal_listener.is_some()
     }

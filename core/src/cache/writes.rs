@@ -150,19 +150,19 @@ where
         }
         if self.listens() {
             // Every cause is settled before the first listener call.
-            let replaced = replaced.map(|old| {
-                let cause = self.removal_cause(&old, RemovalCause::Replaced);
-                (old, cause)
-            });
-            let victims: Vec<_> = first
-                .into_iter()
-                .chain(rest)
-                .map(|victim| {
-                    let cause = self.removal_cause(&victim, RemovalCause::Size);
-                    (victim, cause)
+            let removed: Vec<_> = (replaced.into_iter().map(|s| (s, RemovalCause::Replaced)))
+                .chain(
+                    first
+                        .into_iter()
+                        .chain(rest)
+                        .map(|s| (s, RemovalCause::Size)),
+                )
+                .map(|(slot, site)| {
+                    let cause = self.removal_cause(&slot, site);
+                    (slot, cause)
                 })
                 .collect();
-            for (slot, cause) in replaced.iter().chain(&victims) {
+            for (slot, cause) in &removed {
                 self.notify(slot, *cause);
             }
         }

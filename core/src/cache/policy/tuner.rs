@@ -25,7 +25,8 @@
 //! cache: what a shadow's choice rests on is how many requests it replays
 //! per period, and a period lasts four capacities' worth of the cache's own
 //! requests whatever R is. At a million entries the shadows took 2.4 bytes
-//! per entry with R = 64, 0.6 with 256.
+//! per entry with R = 64 and take 0.8 with 256 (`cache_bytes`: 71.5 → 69.9
+//! for the whole cache).
 
 use alloc::vec::Vec;
 
