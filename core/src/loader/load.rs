@@ -149,10 +149,20 @@ where
                     else {
                         unreachable!("matched just above");
                     };
-                    let (enqueued, wake) = inner
-                        .table
-                        .lock()
-                        .enqueue(key, inner.settings.max_batch_size);
+                    // One lock for joining and, unless this load leads,
+                    // registering its waker: most loads then return
+                    // `Pending` without taking the lock a second time.
+                    let (enqueued, wake, leads) = {
+                        let mut table = inner.table.lock();
+                        let (enqueued, wake) = table.enqueue(key, inner.settings.max_batch_size);
+                        let leads = match &enqueued {
+                            Enqueued::Waiting(id, slot) => {
+                                table.register_or_lead(*id, *slot, cx.waker())
+                            }
+                            Enqueued::Cached(_) => false,
+                        };
+                        (enqueued, wake, leads)
+                    };
                     // The slot is recorded before any waker runs, so a
                     // panicking waker still leaves it on drop.
                     let cached = match enqueued {
@@ -167,6 +177,9 @@ where
                     }
                     if let Some(value) = cached {
                         return Poll::Ready(Ok(Some(value)));
+                    }
+                    if !leads {
+                        return Poll::Pending;
                     }
                 }
                 &mut State::Waiting { id, slot } => {

@@ -151,6 +151,19 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         None
     }
 
+    /// For a load that has just joined batch `id` as `slot` (a batch that is
+    /// not `Done`, since a key leaves the in-flight map when its batch is):
+    /// whether it leads; if not, remembers `waker`.
+    pub(crate) fn register_or_lead(&mut self, id: BatchId, slot: usize, waker: &Waker) -> bool {
+        let batch = self.batches.get_mut(&id).expect("a waiter's batch exists");
+        debug_assert!(batch.phase != Phase::Done, "a joined batch is not done");
+        if batch.leader == Some(slot) {
+            return true;
+        }
+        batch.register(slot, waker);
+        false
+    }
+
     /// The leader starts the call: closes the batch, drops keys nobody waits
     /// for any more, and returns the keys to send and whether this re-sends.
     pub(crate) fn begin_call(&mut self, id: BatchId, partial: bool) -> (Vec<K>, bool) {
