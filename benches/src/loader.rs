@@ -12,7 +12,9 @@
 //! contender waits on the same timer.
 //!
 //! Each contender shares one loader (posts) and one loader (authors) across
-//! all requests, cache off, `max_batch_size` 1000.
+//! all requests, cache off, `max_batch_size` 1000. The `by-hand` row uses no
+//! loader: each request makes one call per level with its own keys, which
+//! shows what the backend itself allows when no request waits for another.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -138,6 +140,10 @@ impl Db {
 trait Loaders: Send + Sync + 'static {
     fn post(&self, id: u32) -> BoxFuture<'_, u32>;
     fn author(&self, id: u32) -> BoxFuture<'_, u64>;
+    /// The database, for the reference that loads each level itself.
+    fn by_hand(&self) -> Option<&Db> {
+        None
+    }
 }
 
 mod brace_side {
@@ -301,15 +307,25 @@ mod cksac_side {
     }
 }
 
-/// No batching: one backend call per load.
-struct Unbatched(Arc<Db>);
+/// No loader. Per load, one backend call of its own (`unbatched`); or, with
+/// `by_level`, one call per level of a request with that request's distinct
+/// keys, as resolvers rewritten by hand would make (`by-hand`): a reference
+/// for what the backend allows when no request waits for another's keys,
+/// not a peer.
+struct Unbatched {
+    db: Arc<Db>,
+    by_level: bool,
+}
 
 impl Loaders for Unbatched {
     fn post(&self, id: u32) -> BoxFuture<'_, u32> {
-        Box::pin(async move { self.0.posts(&[id]).await[&id] })
+        Box::pin(async move { self.db.posts(&[id]).await[&id] })
     }
     fn author(&self, id: u32) -> BoxFuture<'_, u64> {
-        Box::pin(async move { self.0.authors(&[id]).await[&id] })
+        Box::pin(async move { self.db.authors(&[id]).await[&id] })
+    }
+    fn by_hand(&self) -> Option<&Db> {
+        self.by_level.then_some(&*self.db)
     }
 }
 
@@ -355,9 +371,17 @@ where
 
 /// One request: 100 posts, then each post's author.
 async fn request(loaders: &Arc<dyn Loaders>, first_post: u32, pattern: Pattern) -> u64 {
-    let posts = (first_post..first_post + POSTS_PER_REQUEST)
+    let posts: Vec<u32> = (first_post..first_post + POSTS_PER_REQUEST)
         .map(|p| p % POSTS)
         .collect();
+    if let Some(db) = loaders.by_hand() {
+        let author_of = db.posts(&posts).await;
+        let mut authors: Vec<u32> = posts.iter().map(|p| author_of[p]).collect();
+        authors.sort_unstable();
+        authors.dedup();
+        let values = db.authors(&authors).await;
+        return std::hint::black_box(values.values().sum());
+    }
     let authors = level(loaders, posts, pattern, |l, id| l.post(id)).await;
     let values = level(loaders, authors, pattern, |l, id| l.author(id)).await;
     std::hint::black_box(values.iter().sum())
@@ -431,7 +455,7 @@ struct Contender {
 
 fn contenders(latency: Option<&Arc<LatencyTimer>>) -> Vec<Contender> {
     let db = || Arc::new(Db::new(latency.cloned()));
-    let (d1, d2, d3, d4, d5, d6) = (db(), db(), db(), db(), db(), db());
+    let (d1, d2, d3, d4, d5, d6, d7) = (db(), db(), db(), db(), db(), db(), db());
     vec![
         Contender {
             name: "brace",
@@ -469,8 +493,20 @@ fn contenders(latency: Option<&Arc<LatencyTimer>>) -> Vec<Contender> {
         Contender {
             name: "unbatched",
             config: "one backend call per load",
-            loaders: Arc::new(Unbatched(Arc::clone(&d5))),
+            loaders: Arc::new(Unbatched {
+                db: Arc::clone(&d5),
+                by_level: false,
+            }),
             db: d5,
+        },
+        Contender {
+            name: "by-hand",
+            config: "no loader: each request makes one backend call per level with its own distinct keys (a reference, not a peer: no request waits for another's keys)",
+            loaders: Arc::new(Unbatched {
+                db: Arc::clone(&d7),
+                by_level: true,
+            }),
+            db: d7,
         },
     ]
 }
@@ -559,9 +595,10 @@ pub fn run(opts: &Options) {
                     );
                 }
                 if latency.is_some() {
-                    // Ratio lines name peers only, not brace's own variant.
+                    // Ratio lines name peers only, not brace's own variant
+                    // nor the by-hand reference.
                     for (c, &ns) in contenders.iter().zip(&medians).skip(1) {
-                        if c.name.starts_with("brace") {
+                        if c.name.starts_with("brace") || c.name == "by-hand" {
                             continue;
                         }
                         let case = format!("{} {concurrency}", pattern.name());
