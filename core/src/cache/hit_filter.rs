@@ -82,7 +82,7 @@ const FILTER_FROM_ENTRIES: usize = 64;
 const LARGE_FROM_ENTRIES: usize = 4096;
 /// Below `LARGE_FROM_ENTRIES`, a settled entry is reported once per this
 /// fraction of the resident entries' worth of policy events.
-const SMALL_GAP_DIVISOR: usize = 1;
+const SMALL_GAP_DIVISOR: usize = 2;
 /// A new entry's second report comes after this fraction of the gap...
 const SECOND_REPORT_DIVISOR: u32 = 16;
 /// ...its third after this fraction, every later one after the whole gap.
