@@ -58,7 +58,7 @@ where
         );
     }
     let wakers = inner.table.lock().finish_call(id, outcome);
-    wakers.into_iter().for_each(|w| w.wake());
+    super::wake_all(wakers);
 }
 
 /// Calls `batch_fn` and polls its future; a panic in either becomes

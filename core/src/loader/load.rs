@@ -152,31 +152,28 @@ where
                     // One lock for joining and, unless this load leads,
                     // registering its waker: most loads then return
                     // `Pending` without taking the lock a second time.
-                    let (enqueued, wake, leads) = {
+                    // The slot is recorded in `state` as soon as it exists,
+                    // before the waker is cloned or any waker runs, so a
+                    // panicking waker still leaves it on drop.
+                    let (wake, leads) = {
                         let mut table = inner.table.lock();
                         let (enqueued, wake) = table.enqueue(key, inner.settings.max_batch_size);
-                        let leads = match &enqueued {
-                            Enqueued::Waiting(id, slot) => {
-                                table.register_or_lead(*id, *slot, cx.waker())
+                        match enqueued {
+                            Enqueued::Cached(value) => {
+                                drop(table);
+                                if let Some(leader) = wake {
+                                    leader.wake();
+                                }
+                                return Poll::Ready(Ok(Some(value)));
                             }
-                            Enqueued::Cached(_) => false,
-                        };
-                        (enqueued, wake, leads)
-                    };
-                    // The slot is recorded before any waker runs, so a
-                    // panicking waker still leaves it on drop.
-                    let cached = match enqueued {
-                        Enqueued::Cached(value) => Some(value),
-                        Enqueued::Waiting(id, slot) => {
-                            this.state = State::Waiting { id, slot };
-                            None
+                            Enqueued::Waiting(id, slot) => {
+                                this.state = State::Waiting { id, slot };
+                                (wake, table.register_or_lead(id, slot, cx.waker()))
+                            }
                         }
                     };
                     if let Some(leader) = wake {
                         leader.wake();
-                    }
-                    if let Some(value) = cached {
-                        return Poll::Ready(Ok(Some(value)));
                     }
                     if !leads {
                         return Poll::Pending;
@@ -278,7 +275,7 @@ where
         if cancelled {
             self.inner.counters.record_cancelled();
         }
-        wakers.into_iter().for_each(|w| w.wake());
+        super::wake_all(wakers);
     }
 }
 

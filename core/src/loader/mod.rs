@@ -118,6 +118,7 @@ pub use stats::{LoaderStats, SIZE_BUCKETS, size_bucket_range};
 
 use crate::sync::{Arc, Mutex};
 use config::Settings;
+use core::task::Waker;
 use stats::Counters;
 use table::{Enqueued, Table};
 
@@ -253,24 +254,30 @@ where
     where
         I: IntoIterator<Item = K>,
     {
-        let mut wake = Vec::new();
-        let enqueued: Vec<Enqueued<F::Value>> = {
+        // The caller's iterator runs before any key joins a batch. Each key
+        // that joins is held by a `Load` at once, so a panic part-way (a
+        // key's `Hash` or `Eq`) leaves the batches through their drops, after
+        // the lock guard (declared later) is gone; a leader to wake because
+        // its batch filled is woken on that path too.
+        let keys: Vec<K> = keys.into_iter().collect();
+        let mut wake = WakeOnDrop(Vec::new());
+        let mut loads = Vec::with_capacity(keys.len());
+        {
             let mut table = self.inner.table.lock();
             let max = self.inner.settings.max_batch_size;
-            keys.into_iter()
-                .map(|key| {
-                    let (enqueued, leader) = table.enqueue(key, max);
-                    wake.extend(leader);
-                    enqueued
-                })
-                .collect()
-        };
-        wake.into_iter().for_each(|w| w.wake());
-        join_all(enqueued.into_iter().map(|e| match e {
-            Enqueued::Cached(value) => Either::Left(ready(Ok(Some(value)))),
-            Enqueued::Waiting(id, slot) => Either::Right(Load::enqueued(&self.inner, id, slot)),
-        }))
-        .await
+            for key in keys {
+                let (enqueued, leader) = table.enqueue(key, max);
+                wake.0.extend(leader);
+                loads.push(match enqueued {
+                    Enqueued::Cached(value) => Either::Left(ready(Ok(Some(value)))),
+                    Enqueued::Waiting(id, slot) => {
+                        Either::Right(Load::enqueued(&self.inner, id, slot))
+                    }
+                });
+            }
+        }
+        drop(wake);
+        join_all(loads).await
     }
 
     /// Puts `value` in the cache for `key` unless it already has one (use
@@ -318,5 +325,31 @@ where
     /// The batch function.
     pub fn batch_fn(&self) -> &F {
         &self.inner.batch_fn
+    }
+}
+
+/// Wakes every waker in `wakers`. One that panics does not keep the others
+/// asleep: they are woken while its panic unwinds (a second panicking waker
+/// among them then aborts, as any panic during an unwind does).
+pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    struct Rest(alloc::vec::IntoIter<Waker>);
+    impl Drop for Rest {
+        fn drop(&mut self) {
+            self.0.by_ref().for_each(Waker::wake);
+        }
+    }
+    let mut rest = Rest(wakers.into_iter());
+    // `by_ref`: what a panicking waker leaves behind stays in `rest`.
+    for waker in rest.0.by_ref() {
+        waker.wake();
+    }
+}
+
+/// Wakers to wake when dropped, on the normal path or during an unwind.
+struct WakeOnDrop(Vec<Waker>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        wake_all(core::mem::take(&mut self.0));
     }
 }

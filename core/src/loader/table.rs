@@ -181,10 +181,10 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         // The leader now polls the call itself: the results need not wake it.
         batch.forget_leader_waker();
         let mut keys = Vec::with_capacity(batch.entries.len());
-        for entry in batch.entries.iter_mut().filter(|e| e.sent) {
+        for (i, entry) in batch.entries.iter_mut().enumerate().filter(|(_, e)| e.sent) {
             if entry.waiters == 0 {
                 entry.sent = false;
-                self.in_flight.remove(&entry.key);
+                remove_flight(&mut self.in_flight, &entry.key, (id, i));
             } else {
                 keys.push(entry.key.clone());
             }
@@ -203,8 +203,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             .get_mut(&id)
             .expect("the leader's batch exists");
         let mut outcome = outcome;
-        for entry in batch.entries.iter_mut().filter(|e| e.sent) {
-            self.in_flight.remove(&entry.key);
+        for (i, entry) in batch.entries.iter_mut().enumerate().filter(|(_, e)| e.sent) {
+            remove_flight(&mut self.in_flight, &entry.key, (id, i));
             let result = match &mut outcome {
                 CallOutcome::Returned(Ok(output)) => match output.take(&entry.key) {
                     Some(Ok(value)) => {
@@ -260,8 +260,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         let cancelled = batch.phase != Phase::Done;
         let batch = self.batches.remove(&id).expect("just seen");
         if cancelled {
-            for entry in batch.entries.iter().filter(|e| e.sent) {
-                self.in_flight.remove(&entry.key);
+            for (i, entry) in batch.entries.iter().enumerate().filter(|(_, e)| e.sent) {
+                remove_flight(&mut self.in_flight, &entry.key, (id, i));
             }
             if self.open == Some(id) {
                 self.open = None;
@@ -285,4 +285,19 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
 pub(crate) enum CallOutcome<O, E> {
     Returned(Result<O, Arc<E>>),
     Panicked,
+}
+
+/// Takes `key` off the in-flight map if it is still `flight` (batch, entry)
+/// there. A user panic while a batch's results are published (a result
+/// extractor, a value's clone) can leave some of its keys already off the
+/// map and the batch to be sent again; meanwhile a new load of such a key
+/// opens another flight, which the re-sent batch must not take off.
+fn remove_flight<K: Hash + Eq>(
+    in_flight: &mut FastMap<K, (BatchId, usize)>,
+    key: &K,
+    flight: (BatchId, usize),
+) {
+    if in_flight.get(key) == Some(&flight) {
+        in_flight.remove(key);
+    }
 }
