@@ -12,6 +12,7 @@ use core::hash::Hash;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use super::slot::Freshness;
 use super::stats::Counter;
 use super::{Cache, Found, Inner};
 use crate::singleflight::{Group, SingleFlightError};
@@ -122,6 +123,14 @@ where
     ///   concurrent callers get the stale one).
     /// * **Stale-if-error.** If that refresh fails, the caller gets the stale
     ///   value, and it keeps being served (and refreshed) until the hard TTL.
+    ///   It is judged again when the refresh fails: one that expired or was
+    ///   invalidated meanwhile is not served, the error is returned.
+    /// * **Racing writes.** A load that an `invalidate_all` or a matching
+    ///   `invalidate_if` overtakes, or during which the key is `insert`ed,
+    ///   still answers its callers but is not cached: what it read may be
+    ///   what the invalidation was for, and the insert is newer. A `remove`
+    ///   of the key while it loads is not detected; the loaded value is
+    ///   cached.
     ///
     /// # Errors
     ///
@@ -168,7 +177,8 @@ where
     /// nothing: `Ok(None)` is cached for
     /// [`negative_ttl`](super::CacheBuilder::negative_ttl) when one is set
     /// (otherwise not cached), so repeated lookups of a missing key do not
-    /// each reach the backend.
+    /// each reach the backend. A refresh of a stale value that finds nothing
+    /// removes it (or caches the "not found").
     ///
     /// # Errors
     ///
@@ -230,8 +240,9 @@ where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
+        let answer = shape.answer;
         let stale = match self.inner.lookup(&key) {
-            Found::Live { value, stale } => match (shape.answer)(value) {
+            Found::Live { value, stale } => match answer(value) {
                 Some(answer) if !stale => return Ok(answer),
                 usable => usable.filter(|_| stale),
             },
@@ -243,27 +254,66 @@ where
         let Some(stale) = stale else {
             return group.work(key, work).await;
         };
-        // Past the soft TTL: serve `stale`, refresh once.
-        if group.is_in_flight(&key) {
+        // Past the soft TTL: serve `stale`, refresh once. The claim is taken
+        // here, synchronously, not when a refresh's future is first polled:
+        // callers that come before a spawned refresh runs (or while another
+        // caller's refresh is between its check and its start) see it.
+        let Some(claim) = RefreshClaim::take(self, self.inner.map.hash(&key)) else {
             self.inner.stats.add(Counter::StaleServed, 1);
             return Ok(stale);
-        }
+        };
         if let Some(spawn) = &self.inner.settings.spawn {
             spawn(Box::pin(async move {
                 // The outcome is already in the cache (or, on error, the
-                // stale entry stays until its hard TTL).
+                // stale entry stays until its hard TTL). The claim goes when
+                // this task ends or is dropped unpolled.
+                let _claim = claim;
                 let _ = group.work(key, work).await;
             }));
             self.inner.stats.add(Counter::StaleServed, 1);
             return Ok(stale);
         }
-        match group.work(key, work).await {
+        let outcome = group.work(key.clone(), work).await;
+        drop(claim);
+        match outcome {
             Ok(fresh) => Ok(fresh),
-            Err(_) => {
-                self.inner.stats.add(Counter::StaleServed, 1);
-                Ok(stale)
-            }
+            // Stale-if-error, judged again now: the stale value may have
+            // passed its hard TTL or been invalidated while the refresh ran.
+            Err(error) => match self.inner.peek(&key).and_then(answer) {
+                Some(still_servable) => {
+                    self.inner.stats.add(Counter::StaleServed, 1);
+                    Ok(still_servable)
+                }
+                None => Err(error),
+            },
         }
+    }
+}
+
+/// The right to run the one refresh of a stale key; given back on drop.
+struct RefreshClaim<K, V, C> {
+    cache: Cache<K, V, C>,
+    hash: u64,
+}
+
+impl<K, V, C> RefreshClaim<K, V, C> {
+    /// The claim on `hash`, unless another caller holds it.
+    fn take(cache: &Cache<K, V, C>, hash: u64) -> Option<Self> {
+        cache
+            .inner
+            .refreshing
+            .lock()
+            .insert(hash)
+            .then(|| RefreshClaim {
+                cache: cache.clone(),
+                hash,
+            })
+    }
+}
+
+impl<K, V, C> Drop for RefreshClaim<K, V, C> {
+    fn drop(&mut self) {
+        self.cache.inner.refreshing.lock().remove(&self.hash);
     }
 }
 
@@ -283,15 +333,26 @@ where
 {
     let inner = &*cache.inner;
     inner.stats.add(Counter::Load, 1);
+    // What the loader reads may predate any invalidation made while it
+    // runs: the result is stored under the generation it started in.
+    let generation = inner.generations.current();
+    let fresh_before = inner.holds_fresh(&key);
     let panics = PanicCounter { inner };
     let result = loader().await;
     drop(panics);
     match &result {
-        Ok(loaded) => {
-            if let Some(entry) = store(loaded, inner.settings.negative_ttl.is_some()) {
-                inner.write_loaded(key, entry);
+        Ok(loaded) => match store(loaded, inner.settings.negative_ttl.is_some()) {
+            Some(entry) => inner.write_loaded(key, entry, generation, fresh_before),
+            // Not found, and "not found" is not cached: a stale value the
+            // load was refreshing is gone from the backend, so from here too.
+            None => {
+                if inner.peek(&key).is_some()
+                    && !inner.written_during_load(&key, generation, fresh_before)
+                {
+                    cache.remove(&key);
+                }
             }
-        }
+        },
         Err(_) => inner.stats.add(Counter::LoadError, 1),
     }
     result
@@ -303,12 +364,57 @@ where
     V: Clone + Send + Sync,
     C: Clock,
 {
-    fn write_loaded(&self, key: K, entry: Option<V>) {
+    /// Stores what a load that started in `generation` returned, unless an
+    /// invalidation came since (the value may be what it invalidated) or
+    /// the key was written meanwhile (that value is newer).
+    fn write_loaded(&self, key: K, entry: Option<V>, generation: u32, fresh_before: bool) {
+        if self.written_during_load(&key, generation, fresh_before) {
+            return;
+        }
         let s = &self.settings;
         let (stale_at, expires_at): (Nanos, Nanos) = match entry {
             Some(_) => self.deadlines(s.time_to_live, s.refresh_after),
             None => self.deadlines(s.negative_ttl, None),
         };
-        self.write(key, entry, stale_at, expires_at);
+        self.write(key, entry, stale_at, expires_at, generation);
+    }
+
+    /// Whether an invalidation happened since `generation`, or `key` holds
+    /// a fresh entry it did not hold when the load started (`fresh_before`;
+    /// a plain load may replace a cached "not found") and so was written
+    /// while the load ran.
+    ///
+    /// Checked before the write, not under its lock: an insert or an
+    /// invalidation that lands between the two is ordered before the load's
+    /// write, as for any two racing writes (an invalidation in that window
+    /// still kills the loaded value through its older stamp). A `remove` of
+    /// the key while its load runs is not seen: the loaded value is stored.
+    fn written_during_load(&self, key: &K, generation: u32, fresh_before: bool) -> bool {
+        self.generations.current() != generation || (!fresh_before && self.holds_fresh(key))
+    }
+
+    /// Whether `key` holds a live entry before its soft deadline.
+    fn holds_fresh(&self, key: &K) -> bool {
+        let hash = self.map.hash(key);
+        self.map
+            .read(
+                hash,
+                |slot| slot.key == *key,
+                |slot| matches!(self.judge(slot), Ok(Freshness::Fresh)),
+            )
+            .unwrap_or(false)
+    }
+
+    /// The live entry under `key` (`Some(None)`: a cached "not found"),
+    /// without counting a read or telling the policy.
+    fn peek(&self, key: &K) -> Option<Option<V>> {
+        let hash = self.map.hash(key);
+        self.map
+            .read(
+                hash,
+                |slot| slot.key == *key,
+                |slot| self.judge(slot).is_ok().then(|| slot.value().cloned()),
+            )
+            .flatten()
     }
 }

@@ -157,6 +157,9 @@ struct Inner<K, V, C> {
     settings: config::Settings<K, V>,
     clock: C,
     groups: load::Groups,
+    /// Hashes of the keys whose stale-while-revalidate refresh is running
+    /// (see `load.rs`): one refresh per key, claimed synchronously.
+    refreshing: Mutex<alloc::collections::BTreeSet<u64>>,
 }
 
 struct PolicyState {
@@ -205,6 +208,7 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 settings,
                 clock,
                 groups: load::Groups::default(),
+                refreshing: Mutex::new(alloc::collections::BTreeSet::new()),
             }),
         }
     }
@@ -264,8 +268,14 @@ where
     {
         match self.inner.lookup(key) {
             Found::Live {
-                value: Some(value), ..
-            } => Some(value),
+                value: Some(value),
+                stale,
+            } => {
+                if stale {
+                    self.inner.stats.add(Counter::StaleServed, 1);
+                }
+                Some(value)
+            }
             _ => None,
         }
     }
@@ -307,7 +317,9 @@ where
     pub fn insert(&self, key: K, value: V) {
         let s = &self.inner.settings;
         let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
-        self.inner.write(key, Some(value), stale_at, expires_at);
+        let generation = self.inner.generations.current();
+        self.inner
+            .write(key, Some(value), stale_at, expires_at, generation);
     }
 
     /// Caches `value` under `key`, expiring after `ttl` instead of the
@@ -316,7 +328,9 @@ where
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         let soft = self.inner.settings.refresh_after.filter(|s| *s < ttl);
         let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
-        self.inner.write(key, Some(value), stale_at, expires_at);
+        let generation = self.inner.generations.current();
+        self.inner
+            .write(key, Some(value), stale_at, expires_at, generation);
     }
 
     /// Removes `key`; returns its value if it was live.

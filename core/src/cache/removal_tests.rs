@@ -92,7 +92,13 @@ fn evictions_are_reported_as_size() {
 #[test]
 fn cached_not_found_entries_are_not_reported() {
     let (cache, _, log) = logged(100);
-    cache.inner.write(7, None, Nanos::MAX, Nanos::MAX);
+    cache.inner.write(
+        7,
+        None,
+        Nanos::MAX,
+        Nanos::MAX,
+        cache.inner.generations.current(),
+    );
     assert_eq!(cache.remove(&7), None);
     cache.insert(7, 70);
     assert_eq!(taken(&log), []);

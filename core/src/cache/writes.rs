@@ -86,14 +86,25 @@ where
 
     /// Writes a slot: only the shard's lock when the key is resident and
     /// weights cannot change, otherwise through the policy.
-    pub(super) fn write(&self, key: K, value: Option<V>, stale_at: Nanos, expires_at: Nanos) {
+    /// Writes `key`'s slot stamped with invalidation generation
+    /// `generation`: the current one for a plain insert, the one a load
+    /// started under for a loaded value (an invalidation since then kills
+    /// it).
+    pub(super) fn write(
+        &self,
+        key: K,
+        value: Option<V>,
+        stale_at: Nanos,
+        expires_at: Nanos,
+        generation: u32,
+    ) {
         let hash = self.map.hash(&key);
         let slot = Slot::new(
             key,
             value,
             stale_at,
             expires_at,
-            self.generations.current(),
+            generation,
             self.hit_filter.never(),
         );
         let slot = if self.settings.weigher.is_none() {

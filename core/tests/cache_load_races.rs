@@ -1,0 +1,285 @@
+//! `get_or_load` and its refreshes racing invalidations, writes, the clock
+//! and each other, on a `ManualClock` with loaders held open by a gate.
+//! Eight of these failed before their fixes; the other four (stale-if-error
+//! within the hard TTL, a dropped refresh giving the key back either way, a
+//! plain load replacing a cached "not found") guard what the fixes keep.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use brace::cache::{Cache, RefreshTask};
+use brace::singleflight::SingleFlightError;
+use brace::time::ManualClock;
+
+type Loaded<T> = Result<T, &'static str>;
+
+const SOFT: Duration = Duration::from_secs(10);
+const HARD: Duration = Duration::from_secs(30);
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Soft TTL 10 s, hard TTL 30 s.
+fn swr(clock: &ManualClock) -> Cache<u32, u32, ManualClock> {
+    Cache::builder()
+        .max_capacity(100)
+        .refresh_after(SOFT)
+        .time_to_live(HARD)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+/// A loader whose future answers `out` once `gate` is open.
+fn gated<T: Clone + Send + 'static>(
+    gate: &Arc<AtomicBool>,
+    out: Loaded<T>,
+) -> impl FnOnce() -> Pin<Box<dyn Future<Output = Loaded<T>> + Send>> + Send + 'static {
+    let gate = Arc::clone(gate);
+    move || {
+        Box::pin(std::future::poll_fn(move |_| {
+            if gate.load(Ordering::SeqCst) {
+                Poll::Ready(out.clone())
+            } else {
+                Poll::Pending
+            }
+        }))
+    }
+}
+
+fn ready_value(v: u32) -> impl FnOnce() -> std::future::Ready<Loaded<u32>> {
+    move || std::future::ready(Ok(v))
+}
+
+#[test]
+fn a_value_loaded_across_invalidate_all_is_not_cached() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(load.as_mut()).is_pending()); // the loader read 10
+    cache.invalidate_all(); // the backend changed
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(
+        cache.get(&1),
+        None,
+        "a value read before invalidate_all outlived it"
+    );
+}
+
+#[test]
+fn a_value_loaded_across_invalidate_if_is_not_cached() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(load.as_mut()).is_pending());
+    cache.invalidate_if(|k, _| *k == 1);
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(
+        cache.get(&1),
+        None,
+        "a value read before invalidate_if outlived it"
+    );
+}
+
+#[test]
+fn a_load_does_not_overwrite_an_insert_made_while_it_ran() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(load.as_mut()).is_pending());
+    cache.insert(1, 20);
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(
+        cache.get(&1),
+        Some(20),
+        "the older load replaced a newer insert"
+    );
+}
+
+#[test]
+fn a_failed_refresh_does_not_serve_a_value_past_its_hard_ttl() {
+    let clock = ManualClock::new();
+    let cache = swr(&clock);
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut refresh = pin!(cache.get_or_load(1, gated::<u32>(&gate, Err("db down"))));
+    assert!(poll_once(refresh.as_mut()).is_pending());
+    clock.advance(HARD);
+    assert_eq!(cache.get(&1), None, "expired");
+    gate.store(true, Ordering::SeqCst);
+    match poll_once(refresh.as_mut()) {
+        Poll::Ready(Err(SingleFlightError::Failed(e))) => assert_eq!(*e, "db down"),
+        other => panic!("expected the refresh's error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_refresh_does_not_serve_a_value_invalidated_meanwhile() {
+    let clock = ManualClock::new();
+    let cache = swr(&clock);
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut refresh = pin!(cache.get_or_load(1, gated::<u32>(&gate, Err("db down"))));
+    assert!(poll_once(refresh.as_mut()).is_pending());
+    cache.invalidate_all();
+    gate.store(true, Ordering::SeqCst);
+    assert!(
+        matches!(poll_once(refresh.as_mut()), Poll::Ready(Err(_))),
+        "an invalidated value was served"
+    );
+}
+
+#[test]
+fn a_failed_refresh_still_serves_the_stale_value_before_its_hard_ttl() {
+    let clock = ManualClock::new();
+    let cache = swr(&clock);
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    let failing = || std::future::ready(Err::<u32, _>("db down"));
+    assert_eq!(block_on(cache.get_or_load(1, failing)), Ok(10));
+    assert_eq!(cache.stats().stale_served, 1);
+}
+
+#[test]
+fn the_spawn_hook_gets_one_refresh_however_many_callers_come_before_it_runs() {
+    let clock = ManualClock::new();
+    let spawned: Arc<Mutex<Vec<RefreshTask>>> = Arc::default();
+    let sink = Arc::clone(&spawned);
+    let cache: Cache<u32, u32, ManualClock> = Cache::builder()
+        .max_capacity(100)
+        .refresh_after(SOFT)
+        .time_to_live(HARD)
+        .spawn_hook(move |task| sink.lock().unwrap().push(task))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    let runs = Arc::new(AtomicU32::new(0));
+    for _ in 0..3 {
+        let runs = Arc::clone(&runs);
+        let loader = move || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok::<u32, &'static str>(11))
+        };
+        assert_eq!(block_on(cache.get_or_load(1, loader)), Ok(10));
+    }
+    let tasks: Vec<_> = spawned.lock().unwrap().drain(..).collect();
+    assert_eq!(tasks.len(), 1, "refresh tasks spawned");
+    tasks.into_iter().for_each(block_on);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "loader runs");
+    assert_eq!(cache.get(&1), Some(11));
+    // The claim went with the task: the next stale read refreshes again.
+    clock.advance(SOFT);
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(12))), Ok(11));
+    assert_eq!(spawned.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_spawned_refresh_dropped_unrun_gives_the_key_back() {
+    let clock = ManualClock::new();
+    let spawned: Arc<Mutex<Vec<RefreshTask>>> = Arc::default();
+    let sink = Arc::clone(&spawned);
+    let cache: Cache<u32, u32, ManualClock> = Cache::builder()
+        .max_capacity(100)
+        .refresh_after(SOFT)
+        .time_to_live(HARD)
+        .spawn_hook(move |task| sink.lock().unwrap().push(task))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(11))), Ok(10));
+    // A runtime shutting down drops the task without polling it.
+    spawned.lock().unwrap().clear();
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(12))), Ok(10));
+    let task = spawned
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("a new refresh was spawned");
+    block_on(task);
+    assert_eq!(cache.get(&1), Some(12));
+}
+
+#[test]
+fn a_refresh_that_finds_nothing_stops_serving_the_deleted_value() {
+    let clock = ManualClock::new();
+    let cache = swr(&clock);
+    let found = || std::future::ready(Ok::<_, &'static str>(Some(10)));
+    assert_eq!(block_on(cache.get_or_load_optional(1, found)), Ok(Some(10)));
+    clock.advance(SOFT);
+    // The row was deleted: the refresh finds nothing.
+    let gone = || std::future::ready(Ok::<Option<u32>, &'static str>(None));
+    assert_eq!(block_on(cache.get_or_load_optional(1, gone)), Ok(None));
+    assert_eq!(cache.get(&1), None, "the deleted row is still served");
+}
+
+#[test]
+fn a_stale_value_read_by_get_counts_as_stale_served() {
+    let clock = ManualClock::new();
+    let cache = swr(&clock);
+    cache.insert(1, 10);
+    clock.advance(SOFT);
+    assert_eq!(cache.get(&1), Some(10));
+    assert_eq!(cache.stats().stale_served, 1);
+}
+
+#[test]
+fn a_refreshing_caller_dropped_mid_refresh_gives_the_key_back() {
+    let clock = ManualClock::new();
+    let cache = swr(&clock);
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    {
+        let gate = Arc::new(AtomicBool::new(false));
+        let mut refresh = Box::pin(cache.get_or_load(1, gated::<u32>(&gate, Ok(11))));
+        assert!(poll_once(refresh.as_mut()).is_pending());
+    }
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(12))), Ok(12));
+}
+
+#[test]
+fn a_plain_load_replaces_a_cached_not_found() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .negative_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let none = || std::future::ready(Ok::<Option<u32>, &'static str>(None));
+    assert_eq!(block_on(cache.get_or_load_optional(1, none)), Ok(None));
+    // `get_or_load` wants a value, so it loads past the cached "not found"
+    // and its value replaces it.
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    assert_eq!(cache.get(&1), Some(10));
+}
