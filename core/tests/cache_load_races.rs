@@ -1,6 +1,6 @@
 //! `get_or_load` and its refreshes racing invalidations, writes, the clock
 //! and each other, on a `ManualClock` with loaders held open by a gate.
-//! Eight of these failed before their fixes; the other four (stale-if-error
+//! Ten of these failed before their fixes; the other four (stale-if-error
 //! within the hard TTL, a dropped refresh giving the key back either way, a
 //! plain load replacing a cached "not found") guard what the fixes keep.
 
@@ -282,4 +282,55 @@ fn a_plain_load_replaces_a_cached_not_found() {
     // and its value replaces it.
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     assert_eq!(cache.get(&1), Some(10));
+}
+
+#[test]
+fn a_value_loaded_across_a_remove_of_its_key_is_not_cached() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(load.as_mut()).is_pending()); // the loader read 10
+    assert_eq!(cache.remove(&1), None); // the row changed
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(
+        cache.get(&1),
+        None,
+        "a value read before remove outlived it"
+    );
+    // A remove before the load leaves the load alone.
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(11))), Ok(11));
+    assert_eq!(cache.get(&1), Some(11));
+}
+
+#[test]
+fn a_load_dropped_while_its_task_panics_elsewhere_is_not_a_load_error() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut load = Box::pin(cache.get_or_load(1, gated(&gate, Ok(10))));
+        assert!(poll_once(load.as_mut()).is_pending());
+        panic!("the task fails elsewhere, with the load pending");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(cache.stats().load_errors, 0);
+    // A loader that panics is one.
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(cache.get_or_load(2, || async {
+            panic!("loader panicked on purpose");
+            #[allow(unreachable_code)]
+            Ok::<u32, &'static str>(0)
+        }))
+    }));
+    assert!(matches!(
+        unwound,
+        Ok(Err(SingleFlightError::LeaderPanicked))
+    ));
+    assert_eq!(cache.stats().load_errors, 1);
 }

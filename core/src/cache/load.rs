@@ -6,8 +6,9 @@
 //! path only; a fresh hit never gets here).
 
 use core::any::{Any, TypeId};
-use core::future::Future;
+use core::future::{Future, poll_fn};
 use core::hash::Hash;
+use core::pin::pin;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -16,7 +17,7 @@ use super::slot::Freshness;
 use super::stats::Counter;
 use super::{Cache, Found, Inner};
 use crate::singleflight::{Group, SingleFlightError};
-use crate::sync::RwLock;
+use crate::sync::{Ordering, RwLock};
 // `Arc` here only shares immutable settings and the cache itself; it guards
 // no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
 // cannot hold trait objects).
@@ -90,14 +91,17 @@ fn optional<V: Clone>() -> Shape<Option<V>, V> {
 }
 
 /// Counts a load error if the loader panics (the single-flight group turns
-/// the panic into `LeaderPanicked` for every caller).
+/// the panic into `LeaderPanicked` for every caller): dropped while
+/// `in_loader` during an unwind. A load dropped pending while its task
+/// unwinds from some other panic is not counted.
 struct PanicCounter<'a, K, V, C> {
     inner: &'a Inner<K, V, C>,
+    in_loader: bool,
 }
 
 impl<K, V, C> Drop for PanicCounter<'_, K, V, C> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if self.in_loader && std::thread::panicking() {
             self.inner.stats.add(Counter::LoadError, 1);
         }
     }
@@ -128,9 +132,9 @@ where
     /// * **Racing writes.** A load that an `invalidate_all` or a matching
     ///   `invalidate_if` overtakes, or during which the key is `insert`ed,
     ///   still answers its callers but is not cached: what it read may be
-    ///   what the invalidation was for, and the insert is newer. A `remove`
-    ///   of the key while it loads is not detected; the loaded value is
-    ///   cached.
+    ///   what the invalidation was for, and the insert is newer. The same
+    ///   for a `remove` of the key, or of a key that shares its removal
+    ///   stripe (1 in 64).
     ///
     /// # Errors
     ///
@@ -290,6 +294,16 @@ where
     }
 }
 
+/// What a load saw of its key before it called the loader.
+struct LoadStart {
+    /// The invalidation generation.
+    generation: u32,
+    /// The key's removal stripe.
+    removals: u32,
+    /// Whether the key held a fresh entry.
+    fresh: bool,
+}
+
 /// The right to run the one refresh of a stale key; given back on drop.
 struct RefreshClaim<K, V, C> {
     cache: Cache<K, V, C>,
@@ -335,20 +349,34 @@ where
     inner.stats.add(Counter::Load, 1);
     // What the loader reads may predate any invalidation made while it
     // runs: the result is stored under the generation it started in.
-    let generation = inner.generations.current();
-    let fresh_before = inner.holds_fresh(&key);
-    let panics = PanicCounter { inner };
-    let result = loader().await;
+    let start = LoadStart {
+        generation: inner.generations.current(),
+        removals: inner
+            .removal_stripe(inner.map.hash(&key))
+            .load(Ordering::Acquire),
+        fresh: inner.holds_fresh(&key),
+    };
+    let mut panics = PanicCounter {
+        inner,
+        in_loader: true,
+    };
+    let mut future = pin!(loader());
+    panics.in_loader = false;
+    let result = poll_fn(|cx| {
+        panics.in_loader = true;
+        let polled = future.as_mut().poll(cx);
+        panics.in_loader = false;
+        polled
+    })
+    .await;
     drop(panics);
     match &result {
         Ok(loaded) => match store(loaded, inner.settings.negative_ttl.is_some()) {
-            Some(entry) => inner.write_loaded(key, entry, generation, fresh_before),
+            Some(entry) => inner.write_loaded(key, entry, &start),
             // Not found, and "not found" is not cached: a stale value the
             // load was refreshing is gone from the backend, so from here too.
             None => {
-                if inner.peek(&key).is_some()
-                    && !inner.written_during_load(&key, generation, fresh_before)
-                {
+                if inner.peek(&key).is_some() && !inner.written_during_load(&key, &start) {
                     cache.remove(&key);
                 }
             }
@@ -367,8 +395,8 @@ where
     /// Stores what a load that started in `generation` returned, unless an
     /// invalidation came since (the value may be what it invalidated) or
     /// the key was written meanwhile (that value is newer).
-    fn write_loaded(&self, key: K, entry: Option<V>, generation: u32, fresh_before: bool) {
-        if self.written_during_load(&key, generation, fresh_before) {
+    fn write_loaded(&self, key: K, entry: Option<V>, start: &LoadStart) {
+        if self.written_during_load(&key, start) {
             return;
         }
         let s = &self.settings;
@@ -376,21 +404,25 @@ where
             Some(_) => self.deadlines(s.time_to_live, s.refresh_after),
             None => self.deadlines(s.negative_ttl, None),
         };
-        self.write(key, entry, stale_at, expires_at, generation);
+        self.write(key, entry, stale_at, expires_at, start.generation);
     }
 
-    /// Whether an invalidation happened since `generation`, or `key` holds
-    /// a fresh entry it did not hold when the load started (`fresh_before`;
-    /// a plain load may replace a cached "not found") and so was written
-    /// while the load ran.
+    /// Whether the key was written since the load started: an
+    /// invalidation came, a `remove` in the key's stripe, or the key holds
+    /// a fresh entry it did not hold then (a plain load may replace a
+    /// cached "not found") and so was inserted meanwhile.
     ///
-    /// Checked before the write, not under its lock: an insert or an
+    /// Checked before the write, not under its lock: an insert, remove or
     /// invalidation that lands between the two is ordered before the load's
     /// write, as for any two racing writes (an invalidation in that window
-    /// still kills the loaded value through its older stamp). A `remove` of
-    /// the key while its load runs is not seen: the loaded value is stored.
-    fn written_during_load(&self, key: &K, generation: u32, fresh_before: bool) -> bool {
-        self.generations.current() != generation || (!fresh_before && self.holds_fresh(key))
+    /// still kills the loaded value through its older stamp).
+    fn written_during_load(&self, key: &K, start: &LoadStart) -> bool {
+        self.generations.current() != start.generation
+            || self
+                .removal_stripe(self.map.hash(key))
+                .load(Ordering::Acquire)
+                != start.removals
+            || (!start.fresh && self.holds_fresh(key))
     }
 
     /// Whether `key` holds a live entry before its soft deadline.

@@ -76,7 +76,7 @@ use core::time::Duration;
 
 use alloc::vec::Vec;
 
-use crate::sync::{Mutex, Ordering};
+use crate::sync::{AtomicU32, Mutex, Ordering};
 // `Arc` here only shares immutable settings and the cache itself; it guards
 // no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
 // cannot hold trait objects).
@@ -160,7 +160,14 @@ struct Inner<K, V, C> {
     /// Hashes of the keys whose stale-while-revalidate refresh is running
     /// (see `load.rs`): one refresh per key, claimed synchronously.
     refreshing: Mutex<alloc::collections::BTreeSet<u64>>,
+    /// Bumped by every `remove`, in one of `REMOVAL_STRIPES` stripes by
+    /// key hash: a load that sees its stripe move does not cache its value.
+    removals: [AtomicU32; REMOVAL_STRIPES],
 }
+
+/// Stripes of [`Inner::removals`]: a remove of another key in the same
+/// stripe (1 in 64) also keeps a running load's value out of the cache.
+const REMOVAL_STRIPES: usize = 64;
 
 struct PolicyState {
     policy: Policy,
@@ -209,6 +216,7 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 clock,
                 groups: load::Groups::default(),
                 refreshing: Mutex::new(alloc::collections::BTreeSet::new()),
+                removals: core::array::from_fn(|_| AtomicU32::new(0)),
             }),
         }
     }
@@ -341,6 +349,9 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.map.hash(key);
+        // Before the removal, so a load of the key that checks its stripe
+        // after this removal sees it (see `load.rs`).
+        inner.removal_stripe(hash).fetch_add(1, Ordering::AcqRel);
         let mut state = inner.policy.lock();
         inner.drain(&mut state);
         let slot = inner.map.remove_if(hash, |slot| slot.key.borrow() == key)?;
@@ -439,6 +450,11 @@ where
     /// `invalidate_if` predicates (never call it under a shard's write
     /// lock).
     #[inline]
+    /// The removal counter of `hash`'s stripe.
+    fn removal_stripe(&self, hash: u64) -> &AtomicU32 {
+        &self.removals[(hash >> 58) as usize % REMOVAL_STRIPES]
+    }
+
     fn judge(&self, slot: &Slot<K, V>) -> Result<Freshness, Death> {
         if !self.generations.is_valid(slot) {
             // A slot found dead is never restamped: this is its stamp.
