@@ -208,6 +208,13 @@ where
     /// later). Off, every batch goes out at the end of its own tick: more,
     /// smaller batches, sooner.
     ///
+    /// On, only the earlier call's leader (the `Load` future that sent it)
+    /// can finish that call. A task that keeps such a future but stops
+    /// polling it (it gave up on it with a timeout over `&mut load`, say)
+    /// and then awaits a new load of the same loader waits for itself
+    /// unless `max_wait` is set: drop a load you stop polling, or set
+    /// `max_wait`, or turn this off.
+    ///
     /// Measured with `compare loader` (2 tokio workers; its `brace-unheld`
     /// row, one full run, rates against the default in the same run): with
     /// a backend of 200 µs + 1 µs per key, off served 1.10x the requests
