@@ -416,6 +416,52 @@ async fn an_open_circuit_is_never_retried() {
     assert!(registry.state(server.host().as_str()).is_some());
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_not_retried_whatever_the_classifier_says() {
+    let server = Server::start([]).await;
+    server.otherwise(Reply::Status(503));
+    let breakers = BreakerMiddleware::new(
+        Config::builder()
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let budget = Arc::new(RetryBudget::builder().build(TokioClock::new()).unwrap());
+    // Retries every error, the breaker's refusal included, if asked.
+    let every_error = |r: &reqwest_middleware::Result<reqwest::Response>| match r {
+        Err(_) => Decision::Retry,
+        Ok(response) if response.status().is_server_error() => Decision::Retry,
+        Ok(_) => Decision::DoNotRetry,
+    };
+    let client = ClientBuilder::new(reqwest_client())
+        .with(
+            RetryMiddleware::builder(policy(5))
+                .classify(every_error)
+                .budget(Arc::clone(&budget))
+                .build()
+                .unwrap(),
+        )
+        .with(breakers)
+        .build();
+    // One 503 trips the breaker; the next attempt is refused and ends it.
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    let failed = RetryFailed::find(&err).unwrap();
+    assert_eq!(
+        (failed.attempts(), failed.reason()),
+        (2, GaveUp::CircuitOpen)
+    );
+    assert_eq!(server.hits(), 1);
+    // While open: one attempt, no waiting, no budget touched.
+    let available = budget.available();
+    let started = Instant::now();
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert_eq!(RetryFailed::find(&err).unwrap().attempts(), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(budget.available(), available);
+}
+
 #[test]
 fn a_zero_attempt_timeout_is_refused() {
     let err = RetryMiddleware::builder(policy(3))

@@ -13,11 +13,12 @@ use brace::time::{Clock, Nanos, Sleeper};
 use brace_tokio::{TokioClock, TokioSleeper};
 use http::{Extensions, Method};
 use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next, Result};
+use reqwest_middleware::{Error, Middleware, Next, Result};
 
 pub use classify::{RetryClassifier, is_idempotent, retry_transient};
 pub use report::{AttemptTimedOut, GaveUp, RetryFailed, RetryOutcome};
 
+use crate::CircuitOpen;
 use crate::retry_after::retry_after_header;
 
 /// A retry middleware setting refused by [`RetryMiddlewareBuilder::build`].
@@ -277,6 +278,13 @@ impl RetryMiddleware {
     /// The classifier's decision, with a response's `Retry-After` taking
     /// the place of the backoff.
     fn decide(&self, result: &Result<Response>) -> Decision {
+        // An open breaker's refusal stops the loop whatever the classifier
+        // says: retrying it only waits out backoff against a closed door.
+        if let Err(Error::Middleware(e)) = result {
+            if let Some(open) = e.downcast_ref::<CircuitOpen>() {
+                return Decision::Rejected(open.retry_after);
+            }
+        }
         let decision = (self.inner.classify)(result);
         match (decision, result) {
             (Decision::Retry, Ok(response)) if self.inner.honour_retry_after => {
