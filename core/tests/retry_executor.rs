@@ -246,6 +246,27 @@ fn max_elapsed_limits_like_a_deadline() {
 }
 
 #[test]
+fn an_attempt_may_start_exactly_at_max_elapsed() {
+    // "No attempt starts later than max_elapsed after the first": one at
+    // 100 ms is allowed, as in the tower and reqwest adapters.
+    let clock = ManualClock::starting_at(Nanos::from_duration(Duration::from_secs(1000)));
+    let policy = RetryPolicy::builder(
+        Backoff::constant(ms(25))
+            .jitter(Jitter::None)
+            .build()
+            .unwrap(),
+    )
+    .max_attempts(100)
+    .max_elapsed(ms(100))
+    .build()
+    .unwrap();
+    let err = block_on(Retry::new(&policy, &clock, &clock).run(|_| async { Err::<(), _>("down") }))
+        .unwrap_err();
+    assert_eq!(err.reason(), StopReason::Deadline);
+    assert_eq!(err.attempts(), 5); // at 0, 25, 50, 75, 100 ms
+}
+
+#[test]
 fn a_breaker_rejection_is_never_retried_and_spends_no_budget() {
     let clock = ManualClock::new();
     let budget = tight_budget(&clock, 1.0);

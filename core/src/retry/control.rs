@@ -47,7 +47,10 @@ pub(crate) struct Control<'a> {
     /// nothing for randomness.
     delays: Option<Delays<SplitMix64>>,
     seed: Option<u64>,
-    limit: Option<Nanos>,
+    /// `max_elapsed` after the first attempt: an attempt may start at it.
+    elapsed_limit: Option<Nanos>,
+    /// The caller's deadline: no attempt starts at or after it.
+    deadline: Option<Nanos>,
     attempts: u32,
     /// With a breaker, a retry's withdrawal waits until the breaker has
     /// admitted the attempt ([`Control::pay_for_retry`]).
@@ -68,16 +71,13 @@ impl<'a> Control<'a> {
         let elapsed_limit = policy
             .max_elapsed()
             .map(|d| clock.now().saturating_add(Nanos::from_duration(d)));
-        let limit = match (elapsed_limit, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         Control {
             policy,
             budget,
             delays: None,
             seed,
-            limit,
+            elapsed_limit,
+            deadline,
             attempts: 0,
             defer_withdrawal: false,
         }
@@ -159,8 +159,11 @@ impl<'a> Control<'a> {
             Some(wait) => wait,
             None => self.next_backoff(),
         };
-        if let Some(limit) = self.limit {
-            if clock.now().saturating_add(Nanos::from_duration(wait)) >= limit {
+        if self.elapsed_limit.is_some() || self.deadline.is_some() {
+            let next_start = clock.now().saturating_add(Nanos::from_duration(wait));
+            let past_elapsed = self.elapsed_limit.is_some_and(|limit| next_start > limit);
+            let past_deadline = self.deadline.is_some_and(|deadline| next_start >= deadline);
+            if past_elapsed || past_deadline {
                 return Next::Stop(StopReason::Deadline);
             }
         }
