@@ -111,13 +111,13 @@ impl Histogram {
     /// Copies the counts for reading (allocates one `u64` per bucket).
     pub fn snapshot(&self) -> HistogramSnapshot {
         let mut s = HistogramSnapshot::empty(Arc::clone(&self.layout));
-        for (i, c) in self.counts.iter().enumerate() {
-            let n = c.load(Ordering::Relaxed);
-            if n > 0 {
-                s.add_bucket(i, n);
-            }
-        }
-        s.add_extremes(
+        let counts: alloc::vec::Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        s.add_copy(
+            &counts,
             self.min.load(Ordering::Relaxed),
             self.max.load(Ordering::Relaxed),
         );

@@ -71,6 +71,30 @@ impl HistogramSnapshot {
         self.max = self.max.max(max);
     }
 
+    /// Adds one copied histogram or window slot: its bucket `counts` and
+    /// its extremes. A writer counts a sample in its bucket before it
+    /// writes the extremes, so a copy that races a first sample can see
+    /// counts with extremes still at their empty values (`min > max`);
+    /// those are replaced by the values of the copy's outermost non-empty
+    /// buckets (within the relative error), not reported as a maximum of
+    /// 584 years and quantiles of zero.
+    pub(crate) fn add_copy(&mut self, counts: &[u64], min: u64, max: u64) {
+        let mut occupied = counts.iter().enumerate().filter(|(_, c)| **c > 0);
+        let Some((first, _)) = occupied.next() else {
+            return;
+        };
+        let last = occupied.last().map_or(first, |(i, _)| i);
+        for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            self.add_bucket(i, c);
+        }
+        if min <= max {
+            self.add_extremes(min, max);
+        } else {
+            let value = |i: usize| (self.layout.representative(i) + 0.5) as u64;
+            self.add_extremes(value(first), value(last));
+        }
+    }
+
     /// The configuration the counts were recorded with.
     pub fn config(&self) -> &HistogramConfig {
         self.layout.config()
@@ -191,5 +215,40 @@ impl fmt::Debug for HistogramSnapshot {
             .field("p50", &self.quantile(0.5))
             .field("p99", &self.quantile(0.99))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_that_raced_a_first_sample_reports_its_bucket_not_absurd_extremes() {
+        let layout = Arc::new(Layout::new(HistogramConfig::default()));
+        let mut counts = vec![0u64; layout.len()];
+        counts[layout.index(5_000)] = 1;
+        let mut s = HistogramSnapshot::empty(Arc::clone(&layout));
+        // The bucket is counted; the extremes still read empty.
+        s.add_copy(&counts, u64::MAX, 0);
+        let error = layout.config().relative_error();
+        let near_5000 = |d: Option<Duration>| {
+            let nanos = d.expect("a sample").as_nanos() as f64;
+            (nanos - 5_000.0).abs() <= 5_000.0 * error + 1.0
+        };
+        assert!(near_5000(s.max()), "max {:?}", s.max());
+        assert!(near_5000(s.min()), "min {:?}", s.min());
+        assert!(near_5000(s.quantile(0.5)), "p50 {:?}", s.quantile(0.5));
+    }
+
+    #[test]
+    fn written_extremes_stay_exact() {
+        let layout = Arc::new(Layout::new(HistogramConfig::default()));
+        let mut counts = vec![0u64; layout.len()];
+        counts[layout.index(5_000)] = 1;
+        counts[layout.index(70_000)] = 1;
+        let mut s = HistogramSnapshot::empty(Arc::clone(&layout));
+        s.add_copy(&counts, 5_000, 70_000);
+        assert_eq!(s.min(), Some(Duration::from_nanos(5_000)));
+        assert_eq!(s.max(), Some(Duration::from_nanos(70_000)));
     }
 }

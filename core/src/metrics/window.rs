@@ -230,13 +230,8 @@ impl Window {
                 (counts, errs, min, max)
             },
             |_, (counts, errs, min, max)| {
-                for (i, c) in counts.into_iter().enumerate() {
-                    if c > 0 {
-                        histogram.add_bucket(i, c);
-                    }
-                }
+                histogram.add_copy(&counts, min, max);
                 errors += errs;
-                histogram.add_extremes(min, max);
             },
         );
         let errors = errors.min(histogram.count());
