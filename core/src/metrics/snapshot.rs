@@ -83,7 +83,7 @@ impl HistogramSnapshot {
         let Some((first, _)) = occupied.next() else {
             return;
         };
-        let last = occupied.last().map_or(first, |(i, _)| i);
+        let last = occupied.next_back().map_or(first, |(i, _)| i);
         for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
             self.add_bucket(i, c);
         }
