@@ -105,6 +105,20 @@ struct Model {
 
 const MS: u64 = 1_000_000;
 
+/// A count window's blocks and block size: the fewest blocks from 8 to 64
+/// that divide `calls` (one call each up to 8 calls), else 8 blocks of
+/// `ceil(calls / 8)`.
+fn count_blocks(calls: u32) -> (u64, u64) {
+    let calls = calls.max(1);
+    if calls <= 8 {
+        return (u64::from(calls), 1);
+    }
+    match (8..=64).find(|k| calls % k == 0) {
+        Some(k) => (u64::from(k), u64::from(calls / k)),
+        None => (8, u64::from(calls.div_ceil(8))),
+    }
+}
+
 impl Model {
     fn new(spec: Spec) -> Self {
         Model {
@@ -129,7 +143,7 @@ impl Model {
 
     fn ring_len(&self) -> u64 {
         match self.spec.window {
-            WindowSpec::Count { calls } => calls.min(8) as u64,
+            WindowSpec::Count { calls } => count_blocks(calls).0,
             WindowSpec::Time { buckets, .. } => buckets as u64,
         }
     }
@@ -235,7 +249,6 @@ impl Model {
             return;
         }
         let failed = outcome == Outcome::Failure;
-        let mut rolled = false;
         if self.has_window() {
             let add = |c: &mut Counts| {
                 c.calls += 1;
@@ -245,17 +258,15 @@ impl Model {
             match self.spec.window {
                 WindowSpec::Count { calls } => {
                     add(&mut self.current);
-                    let block = (calls as u64).div_ceil(self.ring_len());
+                    let block = count_blocks(calls).1;
                     if self.current.calls >= block {
                         self.complete_block(self.index + 1);
-                        rolled = true;
                     }
                 }
                 WindowSpec::Time { .. } => {
                     let index = self.now / self.bucket();
                     if index > self.index {
                         self.complete_block(index);
-                        rolled = true;
                     }
                     add(&mut self.current);
                 }
@@ -271,7 +282,10 @@ impl Model {
                 self.consecutive = 0;
             }
         }
-        if (failed || slow || rolled) && self.rate_exceeded() {
+        // The model evaluates after every outcome: the breaker skips the
+        // evaluations that cannot trip (a success once the window holds
+        // `minimum_calls`, when no block rolled).
+        if self.rate_exceeded() {
             self.enter(State::Open, self.trips + 1);
         }
     }
@@ -312,7 +326,7 @@ impl Model {
         if t.calls < self.spec.minimum_calls as u64 {
             return false;
         }
-        let over = |r: Option<f64>, n: u64| r.is_some_and(|r| n as f64 >= r * t.calls as f64);
+        let over = |r: Option<f64>, n: u64| r.is_some_and(|r| n as f64 / t.calls as f64 >= r);
         over(self.spec.failure_rate, t.failures) || over(self.spec.slow.map(|s| s.0), t.slow)
     }
 

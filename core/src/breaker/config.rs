@@ -20,9 +20,11 @@ use crate::time::Nanos;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowKind {
-    /// The last `calls` calls, kept in up to 8 blocks of
-    /// `ceil(calls / blocks)` calls. The rate is taken over the completed
-    /// blocks that make up the window plus the block being filled.
+    /// The last `calls` calls, kept in blocks of at most `calls / 8` that
+    /// divide it when 8 to 64 blocks can (see
+    /// [`ConfigBuilder::count_window`]). The rate is taken over the
+    /// completed blocks that make up the window plus the block being
+    /// filled.
     Count {
         /// Calls in the window.
         calls: u32,
@@ -318,12 +320,16 @@ impl ConfigBuilder {
 
     /// Rates are taken over the last `calls` calls (the default, 100).
     ///
-    /// The window is kept in 8 blocks of `ceil(calls / 8)` calls, each
-    /// recorded by one thread; a thread's calls not yet filling a block are
-    /// counted too, so with `t` threads recording the window holds between
-    /// `calls` and about `calls + t × calls / 8` of the latest calls (threads
-    /// share 8 counters, so never more than about twice `calls`). One thread
-    /// sees exactly the last `calls` to `calls + calls / 8`.
+    /// The window is kept in blocks of at most `calls / 8` calls (the
+    /// fewest blocks, 8 to 64, that divide `calls`; one call each for 8
+    /// calls or fewer), each recorded by one thread; a thread's calls not
+    /// yet filling a block are counted too, so with `t` threads recording
+    /// the window holds between `calls` and about `calls + t × calls / 8`
+    /// of the latest calls (threads share 8 counters, so never more than
+    /// about twice `calls`). One thread sees exactly the last `calls` to
+    /// `calls + calls / 8`. When no count from 8 to 64 divides `calls` (a
+    /// prime above 64, say), the blocks are 8 of `ceil(calls / 8)`, which
+    /// adds up to 7 calls to those figures.
     pub fn count_window(mut self, calls: u32) -> Self {
         self.config.window = WindowKind::Count { calls };
         self

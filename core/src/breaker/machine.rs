@@ -151,8 +151,9 @@ impl<C: Clock> CircuitBreaker<C> {
             .is_some_and(|w| w.record(failed, slow, || self.clock.recent()));
         let consecutive_live = self.config.consecutive_failures.is_some()
             && (failed || self.consecutive.load(Ordering::Relaxed) != 0);
-        if failed || slow || rolled || consecutive_live {
-            self.after_closed_record(generation, failed, slow, rolled);
+        let short = self.core.short_of_minimum.load(Ordering::Relaxed);
+        if failed || slow || rolled || consecutive_live || short {
+            self.after_closed_record(generation, failed, slow, rolled || short);
         }
     }
 
@@ -160,7 +161,7 @@ impl<C: Clock> CircuitBreaker<C> {
     /// and rate evaluation.
     #[cold]
     #[inline(never)]
-    fn after_closed_record(&self, generation: u32, failed: bool, slow: bool, rolled: bool) {
+    fn after_closed_record(&self, generation: u32, failed: bool, slow: bool, evaluate: bool) {
         if let Some(limit) = self.config.consecutive_failures {
             if failed {
                 if self.consecutive.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
@@ -170,11 +171,13 @@ impl<C: Clock> CircuitBreaker<C> {
                 self.consecutive.store(0, Ordering::Relaxed);
             }
         }
-        // A rate can only cross its threshold on a failure, a slow call, or
-        // when a block rolls (old successes age out). Evaluating after every
-        // roll also catches a failure that a concurrent roll was harvesting
-        // while its own evaluation summed the window.
-        if (failed || slow || rolled) && self.rate_exceeded() {
+        // A rate can only cross its threshold on a failure, a slow call,
+        // when a block rolls (old successes age out), or on the call that
+        // brings the window up to `minimum_calls` (`evaluate` then carries
+        // `short_of_minimum`). Evaluating after every roll also catches a
+        // failure that a concurrent roll was harvesting while its own
+        // evaluation summed the window.
+        if (failed || slow || evaluate) && self.rate_exceeded() {
             self.trip(generation);
         }
     }
@@ -184,11 +187,21 @@ impl<C: Clock> CircuitBreaker<C> {
             return false;
         };
         let counts = window.totals(|| self.clock.recent());
+        let short = &self.core.short_of_minimum;
         if counts.calls < u64::from(self.config.minimum_calls) {
+            if (counts.failures > 0 || counts.slow > 0) && !short.load(Ordering::Relaxed) {
+                short.store(true, Ordering::Relaxed);
+            }
             return false;
         }
+        if short.load(Ordering::Relaxed) {
+            short.store(false, Ordering::Relaxed);
+        }
+        // As a ratio, not `n >= r * calls`: `0.55 * 100.0` rounds to
+        // 55.000000000000007, so 55 failures in 100 calls would not reach
+        // a rate of 0.55, while `55.0 / 100.0` is the same double as `0.55`.
         let calls = counts.calls as f64;
-        let over = |rate: Option<f64>, n: u64| rate.is_some_and(|r| n as f64 >= r * calls);
+        let over = |rate: Option<f64>, n: u64| rate.is_some_and(|r| n as f64 / calls >= r);
         over(self.config.failure_rate, counts.failures)
             || over(self.config.slow_call_rate, counts.slow)
     }
@@ -297,6 +310,7 @@ impl<C: Clock> CircuitBreaker<C> {
             }
             State::Closed => {
                 self.consecutive.store(0, Ordering::Relaxed);
+                self.core.short_of_minimum.store(false, Ordering::Relaxed);
                 if let Some(window) = &self.window {
                     window.reset(now);
                 }

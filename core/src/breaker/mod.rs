@@ -63,7 +63,7 @@ pub use listener::{Snapshot, Transition};
 pub use permit::{Outcome, OwnedPermit, Permit};
 pub use state::State;
 
-use crate::sync::{AtomicU32, AtomicU64, CachePadded};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, CachePadded};
 use crate::time::{Clock, Nanos};
 use state::Word;
 use window::Window;
@@ -106,6 +106,11 @@ pub struct CircuitBreaker<C: Clock> {
 struct Core {
     word: AtomicU64,
     deadline: AtomicU64,
+    /// A rate evaluation found failures or slow calls but fewer calls than
+    /// `minimum_calls`: successes evaluate too until one finds enough
+    /// calls, since the success that reaches the minimum can be the one
+    /// that makes a rate count (a failure alone evaluates otherwise).
+    short_of_minimum: AtomicBool,
 }
 
 impl<C: Clock> CircuitBreaker<C> {
@@ -119,6 +124,7 @@ impl<C: Clock> CircuitBreaker<C> {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::new(0, State::Closed, 0).0),
                 deadline: AtomicU64::new(0),
+                short_of_minimum: AtomicBool::new(false),
             }),
             consecutive: CachePadded::new(AtomicU32::new(0)),
             window,

@@ -80,11 +80,9 @@ fn closed_to_open_on_failure_rate_once_minimum_calls_seen() {
     succeed(&b);
     assert_eq!(
         b.state(),
-        State::Closed,
-        "a success inside a block does not evaluate"
+        State::Open,
+        "the success that reaches the minimum evaluates: 3 failures of 4 calls"
     );
-    fail(&b);
-    assert_eq!(b.state(), State::Open, "4 failures of 5 calls");
 }
 
 #[test]
@@ -438,4 +436,52 @@ fn open_rejections_read_the_cached_clock_and_the_probe_waits_for_it() {
     );
     clock.advance(SEC);
     assert!(b.try_acquire().unwrap().is_probe());
+}
+
+#[test]
+fn a_failure_rate_reached_exactly_trips() {
+    // 0.55 * 100.0 is 55.000000000000007 in floating point: 55 failures of
+    // 100 calls must still reach a rate of 0.55.
+    let (b, _) = breaker(
+        Config::builder()
+            .failure_rate(0.55)
+            .count_window(100)
+            .minimum_calls(100),
+    );
+    for _ in 0..45 {
+        succeed(&b);
+    }
+    for _ in 0..54 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Closed, "99 calls, below the minimum");
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "55 failures of 100 calls");
+}
+
+#[test]
+fn a_small_count_window_counts_exactly_its_calls() {
+    let (b, _) = breaker(
+        Config::builder()
+            .failure_rate(0.5)
+            .count_window(10)
+            .minimum_calls(10),
+    );
+    for _ in 0..10 {
+        succeed(&b);
+    }
+    // F F F F S S, S S S S S S: the last ten calls hold 2 failures.
+    for outcome in [false, false, false, false, true, true] {
+        if outcome { succeed(&b) } else { fail(&b) }
+    }
+    for _ in 0..6 {
+        succeed(&b);
+    }
+    // Four more failures: the last ten hold 4, under half.
+    for _ in 0..4 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Closed, "4 failures in the last 10 calls");
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "5 failures in the last 10 calls");
 }

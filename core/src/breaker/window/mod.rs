@@ -5,8 +5,10 @@
 //! recording is one relaxed `fetch_add` on the thread's own cache line; no
 //! lock, no allocation.
 //!
-//! * **Count window** of `N` calls: `K = min(N, 8)` blocks of
-//!   `B = ceil(N / K)` calls. A block completes when the recording thread's
+//! * **Count window** of `N` calls: `K` blocks of `B` calls, `K` the
+//!   fewest of 8 to 64 that divide `N` (`K = N`, `B = 1` up to 8 calls;
+//!   `K = 8`, `B = ceil(N / 8)` when none divides), so `K · B = N` as a
+//!   rule and `B ≤ N / 8` (see `count_blocks`). A block completes when the recording thread's
 //!   own cell reaches `B` calls: that cell alone becomes the block, so a
 //!   roll touches no other thread's cache line and, under concurrency,
 //!   blocks are runs of `B` calls of one thread each. Every `K`-th roll
@@ -92,8 +94,27 @@ impl AddAssign for Counts {
 
 const EMPTY: u64 = u64::MAX;
 
-/// Blocks in a count window (a power of two: the slot is `index & 7`).
-const BLOCKS: u32 = 8;
+/// A count window has at least this many blocks (unless it counts fewer
+/// calls), so a block, and the partly filled one a thread adds, is at most
+/// an eighth of the window.
+const MIN_BLOCKS: u32 = 8;
+/// ...and at most this many.
+const MAX_BLOCKS: u32 = 64;
+
+/// The block count and block size of a window of `calls` calls: the fewest
+/// blocks from `MIN_BLOCKS` to `MAX_BLOCKS` that divide `calls`, so the
+/// completed blocks hold exactly `calls`; when none does (a prime above
+/// 64, say), `MIN_BLOCKS` blocks of `ceil(calls / 8)`, up to 7 more.
+fn count_blocks(calls: u32) -> (u64, u64) {
+    let calls = calls.max(1);
+    if calls <= MIN_BLOCKS {
+        return (u64::from(calls), 1);
+    }
+    match (MIN_BLOCKS..=MAX_BLOCKS).find(|k| calls % k == 0) {
+        Some(blocks) => (u64::from(blocks), u64::from(calls / blocks)),
+        None => (u64::from(MIN_BLOCKS), u64::from(calls.div_ceil(MIN_BLOCKS))),
+    }
+}
 
 /// One completed block in the ring.
 #[derive(Debug)]
@@ -143,8 +164,7 @@ impl Window {
     pub(crate) fn new(kind: WindowKind) -> Self {
         let (span, blocks) = match kind {
             WindowKind::Count { calls } => {
-                let blocks = calls.min(BLOCKS) as u64;
-                let block = (calls as u64).div_ceil(blocks);
+                let (blocks, block) = count_blocks(calls);
                 (Span::Calls { block }, blocks)
             }
             WindowKind::Time { span, buckets } => {
@@ -434,7 +454,7 @@ mod tests {
 
     #[test]
     fn count_window_counts_the_current_block() {
-        let w = Window::new(WindowKind::Count { calls: 100 });
+        let w = Window::new(WindowKind::Count { calls: 104 });
         for i in 0..25 {
             let rolled = w.record(i % 5 == 0, i % 2 == 0, none);
             assert_eq!(rolled, i % 13 == 12, "call {i}: blocks of 13");
@@ -473,7 +493,7 @@ mod tests {
 
     #[test]
     fn a_stopped_threads_leftover_calls_age_out_through_a_sweep() {
-        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
+        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 104 }));
         // A thread records 12 failures (below a block of 13) and stops.
         fail_on_another_thread(&w, 12);
         assert_eq!(w.totals(none).failures, 12, "counted while they are recent");
@@ -485,12 +505,12 @@ mod tests {
         }
         let t = w.totals(none);
         assert_eq!(t.failures, 0, "leftover failures lingered");
-        assert!((100..=112).contains(&t.calls), "{} calls", t.calls);
+        assert!((104..=116).contains(&t.calls), "{} calls", t.calls);
     }
 
     #[test]
     fn a_quiet_window_still_ages_out_a_stopped_threads_failures() {
-        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
+        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 104 }));
         // Three windows of successes: the ring is full and clean (quiet), so
         // rolls are local and publish nothing.
         for _ in 0..300 {
@@ -518,7 +538,7 @@ mod tests {
 
     #[test]
     fn a_quiet_window_publishes_a_failure_at_its_block_end() {
-        let w = Window::new(WindowKind::Count { calls: 100 });
+        let w = Window::new(WindowKind::Count { calls: 104 });
         for _ in 0..300 {
             w.record(false, false, none);
         }
@@ -539,7 +559,7 @@ mod tests {
 
     #[test]
     fn concurrent_threads_keep_the_window_near_n_calls() {
-        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 100 }));
+        let w = std::sync::Arc::new(Window::new(WindowKind::Count { calls: 104 }));
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 let w = std::sync::Arc::clone(&w);
@@ -582,12 +602,37 @@ mod tests {
 
     #[test]
     fn reset_forgets_everything() {
-        let w = Window::new(WindowKind::Count { calls: 100 });
+        let w = Window::new(WindowKind::Count { calls: 104 });
         for _ in 0..15 {
             w.record(true, false, none);
         }
         w.reset(Nanos::ZERO);
         assert_eq!(w.totals(none), Counts::default());
         assert!(!w.record(false, false, none));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod block_tests {
+    use super::count_blocks;
+
+    #[test]
+    fn blocks_divide_the_window_when_they_can() {
+        assert_eq!(count_blocks(1), (1, 1));
+        assert_eq!(count_blocks(8), (8, 1));
+        assert_eq!(count_blocks(10), (10, 1));
+        assert_eq!(count_blocks(100), (10, 10));
+        assert_eq!(count_blocks(104), (8, 13));
+        assert_eq!(count_blocks(1000), (8, 125));
+        // 67 is prime: 8 blocks of 9 (72 calls).
+        assert_eq!(count_blocks(67), (8, 9));
+        for calls in 1..=2000u32 {
+            let (blocks, block) = count_blocks(calls);
+            assert!(blocks * block >= u64::from(calls));
+            assert!(
+                block == 1 || block <= u64::from(calls).div_ceil(8),
+                "{calls}: blocks of {block}"
+            );
+        }
     }
 }
