@@ -164,3 +164,45 @@ fn a_trip_racing_force_open_and_reset_leaves_log_and_state_agreeing() {
         assert_eq!((s.calls, s.failures, s.consecutive_failures), (0, 0, 0));
     });
 }
+
+/// A breaker closing after a good probe resets its window; a failure
+/// recorded on a permit taken while it closes must not be judged against
+/// the old window (full of the failures that tripped it) and reopen it.
+/// Found by a loom model in review: `Open` at generation 4 before the fix.
+#[test]
+fn a_failure_while_the_breaker_closes_is_not_judged_on_the_old_window() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let config = Config::builder()
+            .failure_rate(0.5)
+            .count_window(2)
+            .minimum_calls(2)
+            .permitted_calls_in_half_open(1)
+            .open_duration(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let b = Arc::new(CircuitBreaker::new(config, clock.clone()));
+        for _ in 0..2 {
+            b.try_acquire_owned().unwrap().record_failure();
+        }
+        assert_eq!(b.state(), State::Open);
+        clock.advance(Duration::from_secs(5));
+        let probe = b.try_acquire_owned().expect("the probe");
+        let other = Arc::clone(&b);
+        let t = loom::thread::spawn(move || {
+            // Refused while half-open (one probe permitted), or a closed
+            // permit once the probe closed the breaker.
+            if let Ok(permit) = other.try_acquire_owned() {
+                permit.record_failure();
+            }
+        });
+        probe.record_success();
+        t.join().unwrap();
+        let s = b.snapshot();
+        assert_eq!(
+            s.state,
+            State::Closed,
+            "one failure in a fresh window of minimum 2 reopened it: {s:?}"
+        );
+    });
+}

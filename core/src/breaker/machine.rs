@@ -140,7 +140,13 @@ impl<C: Clock> CircuitBreaker<C> {
     /// `fetch_add`, and (only if something may trip) the policy checks.
     #[inline(always)]
     fn record_closed(&self, generation: u32, outcome: Outcome, elapsed: Option<Nanos>) {
-        if outcome == Outcome::Ignored || self.load().generation() != generation {
+        // A busy word of this generation is a transition into Closed whose
+        // window is still being reset: an outcome now would be wiped by the
+        // reset, or, worse, evaluated against the old window's failures and
+        // trip the breaker it just closed (a loom model found it). It is
+        // dropped, as the reset would have.
+        let word = self.load();
+        if outcome == Outcome::Ignored || word.generation() != generation || word.is_busy() {
             return;
         }
         let failed = outcome == Outcome::Failure;
