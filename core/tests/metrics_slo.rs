@@ -167,3 +167,35 @@ fn config_errors_name_the_field() {
     );
     assert_eq!(b().stripes(0).build().unwrap_err().field(), "stripes");
 }
+
+#[test]
+fn an_error_at_the_start_of_the_period_still_counts_once_retired() {
+    // 1 s resolution, a 1,500 s period (3 fine ticks per coarse slot) and
+    // a fine ring of 60 s, so the error's fine slot is long retired.
+    let clock = ManualClock::new();
+    let config = SloConfig::builder()
+        .target(0.99)
+        .resolution(Duration::from_secs(1))
+        .period(Duration::from_secs(1500))
+        .alerts([BurnAlert::new(
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            14.4,
+            AlertLevel::Critical,
+        )])
+        .build()
+        .unwrap();
+    let slo = SloTracker::new(config, clock.clone());
+    clock.advance(Duration::from_secs(1));
+    slo.record(Duration::from_millis(5), Outcome::Error); // tick 1
+    let mut total = 1;
+    for _ in 0..149 {
+        clock.advance(Duration::from_secs(10));
+        slo.record(Duration::from_millis(5), Outcome::Success);
+        total += 1;
+    }
+    // At tick 1,500 the period covers ticks 1 to 1,500: the error is in.
+    clock.set(brace::time::Nanos::from_duration(Duration::from_secs(1500)));
+    let status = slo.evaluate();
+    assert_eq!((status.total(), status.bad()), (total, 1));
+}

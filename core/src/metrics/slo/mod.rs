@@ -9,9 +9,11 @@
 //!   slots): when a fine slot is reset for reuse, the thread resetting it
 //!   first adds its counts to the coarse slot of its time ("retire").
 //!
-//! Budget over the period = coarse slots in the period + fine slots not yet
-//! retired. While a fine slot is being retired (microseconds, once per
-//! resolution), a reader may miss its counts.
+//! Budget over the period = coarse slots in the period (the oldest one
+//! whole, so up to one coarse slot of events just older than the period may
+//! count) + fine slots not yet retired. While a fine slot is being retired
+//! (microseconds, once per resolution), a reader may miss its counts, never
+//! count them twice.
 
 mod config;
 
@@ -307,22 +309,33 @@ impl<C: Clock> SloTracker<C> {
     pub fn evaluate_at(&self, now: Nanos) -> SloStatus {
         let newest = self.fine.tick(now);
         let oldest = newest.saturating_sub(self.period_ticks - 1);
+        // The coarse ring first, then the fine one: a fine slot retired
+        // between the two reads is then missed (the module docs admit it)
+        // rather than counted twice. The oldest coarse slot is read even
+        // when the period starts inside it: a tick is either retired or
+        // still in the fine ring, so leaving it out dropped the period's
+        // oldest retired events while their unretired neighbours counted;
+        // reading it may count up to one coarse slot of events just older
+        // than the period.
+        let per_coarse = self.coarse.slot_len() / self.fine.slot_len();
+        let (mut total, mut bad) = (0u64, 0u64);
+        self.coarse.read(
+            oldest / per_coarse..=newest / per_coarse,
+            Cell::load,
+            |_, (t, b)| {
+                total += t;
+                bad += b;
+            },
+        );
         // (ticks ago, total, bad) of every readable fine slot in the period.
         let mut fine: Vec<(u64, u64, u64)> = Vec::new();
         self.fine
             .read(oldest..=newest, Striped::sum, |tick, (t, b)| {
                 fine.push((newest - tick, t, b))
             });
-        let (mut total, mut bad) = fine.iter().fold((0, 0), |(t, b), f| (t + f.1, b + f.2));
-        let per_coarse = self.coarse.slot_len() / self.fine.slot_len();
-        let coarse_oldest = oldest.div_ceil(per_coarse);
-        let coarse_newest = newest / per_coarse;
-        if coarse_oldest <= coarse_newest {
-            self.coarse
-                .read(coarse_oldest..=coarse_newest, Cell::load, |_, (t, b)| {
-                    total += t;
-                    bad += b;
-                });
+        for f in &fine {
+            total += f.1;
+            bad += f.2;
         }
         let allowed = 1.0 - self.config.target;
         let burn = |ticks: u64| {
