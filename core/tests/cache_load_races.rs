@@ -1,6 +1,6 @@
 //! `get_or_load` and its refreshes racing invalidations, writes, the clock
 //! and each other, on a `ManualClock` with loaders held open by a gate.
-//! Ten of these failed before their fixes; the other four (stale-if-error
+//! Eleven of these failed before their fixes; the other four (stale-if-error
 //! within the hard TTL, a dropped refresh giving the key back either way, a
 //! plain load replacing a cached "not found") guard what the fixes keep.
 
@@ -333,4 +333,30 @@ fn a_load_dropped_while_its_task_panics_elsewhere_is_not_a_load_error() {
         Ok(Err(SingleFlightError::LeaderPanicked))
     ));
     assert_eq!(cache.stats().load_errors, 1);
+}
+
+/// The weigher runs after the load's checks and before its write lands: an
+/// `invalidate_if` and a sweep run there, as another thread might. The
+/// sweep retires the predicate without having seen the loaded value, so
+/// its older stamp alone no longer kills it. Found by review.
+#[test]
+fn a_value_loaded_across_an_invalidation_and_its_sweep_is_not_served() {
+    let handle: Arc<Mutex<Option<Cache<u32, u32>>>> = Arc::default();
+    let in_weigher = Arc::clone(&handle);
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .weigher(move |_, v| {
+            if *v == 666 {
+                if let Some(cache) = in_weigher.lock().unwrap().take() {
+                    cache.invalidate_if(|_, v| *v == 666);
+                    cache.run_pending_tasks();
+                }
+            }
+            1
+        })
+        .build()
+        .unwrap();
+    *handle.lock().unwrap() = Some(cache.clone());
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(666))), Ok(666));
+    assert_eq!(cache.get(&1), None, "an invalidated loaded value is served");
 }

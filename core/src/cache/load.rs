@@ -13,6 +13,7 @@ use core::pin::pin;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use super::RemovalCause;
 use super::slot::Freshness;
 use super::stats::Counter;
 use super::{Cache, Found, Inner};
@@ -404,7 +405,17 @@ where
             Some(_) => self.deadlines(s.time_to_live, s.refresh_after),
             None => self.deadlines(s.negative_ttl, None),
         };
+        let written = key.clone();
         self.write(key, entry, stale_at, expires_at, start.generation);
+        // An invalidation between the check above and the write: its stamp
+        // alone does not kill the value if a sweep retired the predicate
+        // before the write landed (a sweep drops predicates it has applied
+        // to every slot it saw). So the value is taken out again, or
+        // whatever took its place since: at worst a newer value is dropped
+        // and loaded again, never an invalidated one served.
+        if self.generations.current() != start.generation {
+            self.remove_key(&written, RemovalCause::Invalidated);
+        }
     }
 
     /// Whether the key was written since the load started: an
@@ -412,10 +423,10 @@ where
     /// a fresh entry it did not hold then (a plain load may replace a
     /// cached "not found") and so was inserted meanwhile.
     ///
-    /// Checked before the write, not under its lock: an insert, remove or
-    /// invalidation that lands between the two is ordered before the load's
-    /// write, as for any two racing writes (an invalidation in that window
-    /// still kills the loaded value through its older stamp).
+    /// Checked before the write, not under its lock: an insert or remove
+    /// that lands between the two is ordered before the load's write, as
+    /// for any two racing writes; an invalidation there is caught after the
+    /// write (see `write_loaded`).
     fn written_during_load(&self, key: &K, start: &LoadStart) -> bool {
         self.generations.current() != start.generation
             || self

@@ -352,14 +352,7 @@ where
         // Before the removal, so a load of the key that checks its stripe
         // after this removal sees it (see `load.rs`).
         inner.removal_stripe(hash).fetch_add(1, Ordering::AcqRel);
-        let mut state = inner.policy.lock();
-        inner.drain(&mut state);
-        let slot = inner.map.remove_if(hash, |slot| slot.key.borrow() == key)?;
-        state.policy.remove(hash);
-        drop(state);
-        // Judged once: the listener may change what a second look says.
-        let cause = inner.removal_cause(&slot, RemovalCause::Removed);
-        inner.notify(&slot, cause);
+        let (slot, cause) = inner.remove_key(key, RemovalCause::Removed)?;
         if cause == RemovalCause::Removed {
             slot.into_value()
         } else {
@@ -450,6 +443,26 @@ where
     /// `invalidate_if` predicates (never call it under a shard's write
     /// lock).
     #[inline]
+    /// Takes `key`'s slot out of the map and the policy and reports it with
+    /// `site`'s cause (or the death it had already died); returns it with
+    /// the cause reported.
+    fn remove_key<Q>(&self, key: &Q, site: RemovalCause) -> Option<(Slot<K, V>, RemovalCause)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.map.hash(key);
+        let mut state = self.policy.lock();
+        self.drain(&mut state);
+        let slot = self.map.remove_if(hash, |slot| slot.key.borrow() == key)?;
+        state.policy.remove(hash);
+        drop(state);
+        // Judged once: the listener may change what a second look says.
+        let cause = self.removal_cause(&slot, site);
+        self.notify(&slot, cause);
+        Some((slot, cause))
+    }
+
     /// The removal counter of `hash`'s stripe.
     fn removal_stripe(&self, hash: u64) -> &AtomicU32 {
         &self.removals[(hash >> 58) as usize % REMOVAL_STRIPES]
