@@ -1,6 +1,6 @@
 //! `get_or_load` and its refreshes racing invalidations, writes, the clock
 //! and each other, on a `ManualClock` with loaders held open by a gate.
-//! Eleven of these failed before their fixes; the other four (stale-if-error
+//! Ten of these failed before their fixes; the other four (stale-if-error
 //! within the hard TTL, a dropped refresh giving the key back either way, a
 //! plain load replacing a cached "not found") guard what the fixes keep.
 
@@ -66,61 +66,45 @@ fn ready_value(v: u32) -> impl FnOnce() -> std::future::Ready<Loaded<u32>> {
     move || std::future::ready(Ok(v))
 }
 
-#[test]
-fn a_value_loaded_across_invalidate_all_is_not_cached() {
+/// Loads key 1 (the loader reads 10) and runs `write` while the load is
+/// pending; returns the cache once the load has answered 10.
+fn write_during_a_load(write: impl FnOnce(&Cache<u32, u32>)) -> Cache<u32, u32> {
     let cache = Cache::<u32, u32>::builder()
         .max_capacity(100)
         .build()
         .unwrap();
-    let gate = Arc::new(AtomicBool::new(false));
-    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
-    assert!(poll_once(load.as_mut()).is_pending()); // the loader read 10
-    cache.invalidate_all(); // the backend changed
-    gate.store(true, Ordering::SeqCst);
-    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
-    assert_eq!(
-        cache.get(&1),
-        None,
-        "a value read before invalidate_all outlived it"
-    );
+    {
+        let gate = Arc::new(AtomicBool::new(false));
+        let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+        assert!(poll_once(load.as_mut()).is_pending());
+        write(&cache);
+        gate.store(true, Ordering::SeqCst);
+        assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    }
+    cache
 }
 
 #[test]
-fn a_value_loaded_across_invalidate_if_is_not_cached() {
-    let cache = Cache::<u32, u32>::builder()
-        .max_capacity(100)
-        .build()
-        .unwrap();
-    let gate = Arc::new(AtomicBool::new(false));
-    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
-    assert!(poll_once(load.as_mut()).is_pending());
-    cache.invalidate_if(|k, _| *k == 1);
-    gate.store(true, Ordering::SeqCst);
-    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
-    assert_eq!(
-        cache.get(&1),
-        None,
-        "a value read before invalidate_if outlived it"
-    );
+fn a_value_loaded_across_an_invalidation_is_not_cached() {
+    let all = write_during_a_load(|c| c.invalidate_all());
+    assert_eq!(all.get(&1), None, "it outlived invalidate_all");
+    let matching = write_during_a_load(|c| c.invalidate_if(|k, _| *k == 1));
+    assert_eq!(matching.get(&1), None, "it outlived invalidate_if");
 }
 
 #[test]
 fn a_load_does_not_overwrite_an_insert_made_while_it_ran() {
-    let cache = Cache::<u32, u32>::builder()
-        .max_capacity(100)
-        .build()
-        .unwrap();
-    let gate = Arc::new(AtomicBool::new(false));
-    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
-    assert!(poll_once(load.as_mut()).is_pending());
-    cache.insert(1, 20);
-    gate.store(true, Ordering::SeqCst);
-    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
-    assert_eq!(
-        cache.get(&1),
-        Some(20),
-        "the older load replaced a newer insert"
-    );
+    let cache = write_during_a_load(|c| c.insert(1, 20));
+    assert_eq!(cache.get(&1), Some(20));
+}
+
+#[test]
+fn a_value_loaded_across_a_remove_of_its_key_is_not_cached() {
+    let cache = write_during_a_load(|c| assert_eq!(c.remove(&1), None));
+    assert_eq!(cache.get(&1), None, "it outlived the remove");
+    // A remove before a load leaves the load alone.
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(11))), Ok(11));
+    assert_eq!(cache.get(&1), Some(11));
 }
 
 #[test]
@@ -169,12 +153,15 @@ fn a_failed_refresh_still_serves_the_stale_value_before_its_hard_ttl() {
     assert_eq!(cache.stats().stale_served, 1);
 }
 
-#[test]
-fn the_spawn_hook_gets_one_refresh_however_many_callers_come_before_it_runs() {
+type Spawned = Arc<Mutex<Vec<RefreshTask>>>;
+
+/// A cache whose spawn hook keeps the refresh tasks it is given, holding
+/// key 1 = 10 just past its soft TTL.
+fn stale_behind_a_spawn_hook() -> (Cache<u32, u32, ManualClock>, ManualClock, Spawned) {
     let clock = ManualClock::new();
-    let spawned: Arc<Mutex<Vec<RefreshTask>>> = Arc::default();
+    let spawned: Spawned = Arc::default();
     let sink = Arc::clone(&spawned);
-    let cache: Cache<u32, u32, ManualClock> = Cache::builder()
+    let cache = Cache::builder()
         .max_capacity(100)
         .refresh_after(SOFT)
         .time_to_live(HARD)
@@ -184,6 +171,12 @@ fn the_spawn_hook_gets_one_refresh_however_many_callers_come_before_it_runs() {
         .unwrap();
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     clock.advance(SOFT);
+    (cache, clock, spawned)
+}
+
+#[test]
+fn the_spawn_hook_gets_one_refresh_however_many_callers_come_before_it_runs() {
+    let (cache, clock, spawned) = stale_behind_a_spawn_hook();
     let runs = Arc::new(AtomicU32::new(0));
     for _ in 0..3 {
         let runs = Arc::clone(&runs);
@@ -206,19 +199,7 @@ fn the_spawn_hook_gets_one_refresh_however_many_callers_come_before_it_runs() {
 
 #[test]
 fn a_spawned_refresh_dropped_unrun_gives_the_key_back() {
-    let clock = ManualClock::new();
-    let spawned: Arc<Mutex<Vec<RefreshTask>>> = Arc::default();
-    let sink = Arc::clone(&spawned);
-    let cache: Cache<u32, u32, ManualClock> = Cache::builder()
-        .max_capacity(100)
-        .refresh_after(SOFT)
-        .time_to_live(HARD)
-        .spawn_hook(move |task| sink.lock().unwrap().push(task))
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
-    clock.advance(SOFT);
+    let (cache, _, spawned) = stale_behind_a_spawn_hook();
     assert_eq!(block_on(cache.get_or_load(1, ready_value(11))), Ok(10));
     // A runtime shutting down drops the task without polling it.
     spawned.lock().unwrap().clear();
@@ -282,28 +263,6 @@ fn a_plain_load_replaces_a_cached_not_found() {
     // and its value replaces it.
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     assert_eq!(cache.get(&1), Some(10));
-}
-
-#[test]
-fn a_value_loaded_across_a_remove_of_its_key_is_not_cached() {
-    let cache = Cache::<u32, u32>::builder()
-        .max_capacity(100)
-        .build()
-        .unwrap();
-    let gate = Arc::new(AtomicBool::new(false));
-    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
-    assert!(poll_once(load.as_mut()).is_pending()); // the loader read 10
-    assert_eq!(cache.remove(&1), None); // the row changed
-    gate.store(true, Ordering::SeqCst);
-    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
-    assert_eq!(
-        cache.get(&1),
-        None,
-        "a value read before remove outlived it"
-    );
-    // A remove before the load leaves the load alone.
-    assert_eq!(block_on(cache.get_or_load(1, ready_value(11))), Ok(11));
-    assert_eq!(cache.get(&1), Some(11));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brace::breaker::Config;
+use brace::breaker::registry::BreakerRegistry;
 use brace::retry::{Backoff, Decision, Jitter, RetryBudget, RetryPolicy};
 use brace_reqwest::{
     BreakerMiddleware, CircuitOpen, GaveUp, RetryFailed, RetryMiddleware, RetryMiddlewareBuilder,
@@ -370,29 +371,40 @@ async fn a_custom_classifier_decides() {
     assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_open_circuit_is_never_retried() {
-    let server = Server::start([]).await;
-    server.otherwise(Reply::Status(503));
+/// A client whose `retry` middleware sits in front of a breaker per host
+/// that opens for 30 s after `failures` failures in a row.
+fn retry_over_breaker(
+    retry: RetryMiddlewareBuilder,
+    failures: u32,
+) -> (
+    ClientWithMiddleware,
+    Arc<BreakerRegistry<String, TokioClock>>,
+) {
     let breakers = BreakerMiddleware::new(
         Config::builder()
-            .consecutive_failures(2)
+            .consecutive_failures(failures)
             .open_duration(Duration::from_secs(30))
             .build()
             .unwrap(),
     )
     .unwrap();
-    let registry = breakers.registry().clone();
-    let budget = Arc::new(RetryBudget::builder().build(TokioClock::new()).unwrap());
+    let registry = Arc::clone(breakers.registry());
     let client = ClientBuilder::new(reqwest_client())
-        .with(
-            RetryMiddleware::builder(policy(5))
-                .budget(Arc::clone(&budget))
-                .build()
-                .unwrap(),
-        )
+        .with(retry.build().unwrap())
         .with(breakers)
         .build();
+    (client, registry)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_never_retried() {
+    let server = Server::start([]).await;
+    server.otherwise(Reply::Status(503));
+    let budget = Arc::new(RetryBudget::builder().build(TokioClock::new()).unwrap());
+    let (client, registry) = retry_over_breaker(
+        RetryMiddleware::builder(policy(5)).budget(Arc::clone(&budget)),
+        2,
+    );
 
     // Two 503s trip the breaker; the third attempt is refused and ends the loop.
     let err = client.get(server.url("/")).send().await.unwrap_err();
@@ -420,14 +432,6 @@ async fn an_open_circuit_is_never_retried() {
 async fn an_open_circuit_is_not_retried_whatever_the_classifier_says() {
     let server = Server::start([]).await;
     server.otherwise(Reply::Status(503));
-    let breakers = BreakerMiddleware::new(
-        Config::builder()
-            .consecutive_failures(1)
-            .open_duration(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
     let budget = Arc::new(RetryBudget::builder().build(TokioClock::new()).unwrap());
     // Retries every error, the breaker's refusal included, if asked.
     let every_error = |r: &reqwest_middleware::Result<reqwest::Response>| match r {
@@ -435,16 +439,12 @@ async fn an_open_circuit_is_not_retried_whatever_the_classifier_says() {
         Ok(response) if response.status().is_server_error() => Decision::Retry,
         Ok(_) => Decision::DoNotRetry,
     };
-    let client = ClientBuilder::new(reqwest_client())
-        .with(
-            RetryMiddleware::builder(policy(5))
-                .classify(every_error)
-                .budget(Arc::clone(&budget))
-                .build()
-                .unwrap(),
-        )
-        .with(breakers)
-        .build();
+    let (client, _) = retry_over_breaker(
+        RetryMiddleware::builder(policy(5))
+            .classify(every_error)
+            .budget(Arc::clone(&budget)),
+        1,
+    );
     // One 503 trips the breaker; the next attempt is refused and ends it.
     let err = client.get(server.url("/")).send().await.unwrap_err();
     let failed = RetryFailed::find(&err).unwrap();
