@@ -542,6 +542,8 @@ where
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod concurrency_tests;
 #[cfg(test)]
 mod removal_tests;
 #[cfg(test)]

@@ -95,6 +95,13 @@ impl Policy {
         }
     }
 
+    /// The weight held for `hash`, if resident (tests check the store
+    /// against it).
+    #[cfg(test)]
+    pub(crate) fn weight_of(&self, hash: u64) -> Option<u32> {
+        self.segments.weight_of(hash)
+    }
+
     /// Records a read hit on the resident entry `hash`.
     pub(crate) fn record_access(&mut self, hash: u64) {
         let index = self.segments.find(hash);
