@@ -296,3 +296,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_transition_listener_may_call_back_into_the_registry() {
+    // The listener evicts idle breakers; it runs when `try_acquire` moves
+    // "h" from open to half-open, which must not hold the registry's lock.
+    type Registry = BreakerRegistry<String, ManualClock>;
+    let registry: Arc<std::sync::OnceLock<std::sync::Weak<Registry>>> = Arc::default();
+    let in_listener = Arc::clone(&registry);
+    let config = Config::builder()
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(30))
+        .on_transition(move |_| {
+            if let Some(registry) = in_listener.get().and_then(std::sync::Weak::upgrade) {
+                registry.evict_idle();
+            }
+        })
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let reg = Arc::new(
+        BreakerRegistry::builder(config)
+            .capacity(8)
+            .build(clock.clone())
+            .unwrap(),
+    );
+    registry.set(Arc::downgrade(&reg)).unwrap();
+    reg.try_acquire("h").unwrap().record_failure();
+    clock.advance(Duration::from_secs(31));
+    let (done, finished) = std::sync::mpsc::channel();
+    let on_thread = Arc::clone(&reg);
+    std::thread::spawn(move || {
+        let probe = on_thread.try_acquire("h");
+        done.send(probe.is_ok()).unwrap();
+    });
+    let probed = finished
+        .recv_timeout(Duration::from_secs(5))
+        .expect("try_acquire returned (no self-deadlock)");
+    assert!(probed, "the half-open probe");
+}

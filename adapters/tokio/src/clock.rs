@@ -11,6 +11,15 @@ use tokio::time::Instant;
 /// jumps by exactly the amount given to `tokio::time::advance`. Outside a
 /// paused runtime it is the operating system's monotonic clock.
 ///
+/// Read a clock in the runtime it was created in. Tokio's `Instant::now`
+/// follows the clock of the context it is called from, so a `TokioClock`
+/// created in a paused runtime and read from another runtime, or from a
+/// plain thread, reads another time line: after an hour of `advance` in
+/// the paused runtime, a reading from a plain thread gives milliseconds.
+/// A breaker read on both would see time go back, and an open deadline
+/// set on one line would lie far ahead on the other. Give each runtime
+/// (each `#[tokio::test]`) its own clock and the breakers built on it.
+///
 /// # Clone
 ///
 /// A clone keeps the same origin, so clones give equal readings.

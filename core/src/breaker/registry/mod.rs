@@ -184,11 +184,17 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        if let Some(entry) = self.shard_of(key).read().get(key) {
+        // The permit is taken after the shard's lock is released: taking it
+        // can change the breaker's state and run its transition listener,
+        // which may call back into this registry (evicting takes the
+        // shard's write lock).
+        let found = self.shard_of(key).read().get(key).map(|entry| {
             self.touch(entry, self.clock.now());
-            return entry.breaker.try_acquire_owned();
-        }
-        self.breaker(key).try_acquire_owned()
+            Arc::clone(&entry.breaker)
+        });
+        found
+            .unwrap_or_else(|| self.breaker(key))
+            .try_acquire_owned()
     }
 
     /// The breaker for `key` if one exists; never creates one.
