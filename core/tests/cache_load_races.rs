@@ -4,46 +4,21 @@
 //! within the hard TTL, a dropped refresh giving the key back either way, a
 //! plain load replacing a cached "not found") guard what the fixes keep.
 
+mod swr;
+
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use brace::cache::{Cache, RefreshTask};
 use brace::singleflight::SingleFlightError;
 use brace::time::ManualClock;
+use swr::{HARD, SOFT, block_on, poll_once, swr_cache};
 
 type Loaded<T> = Result<T, &'static str>;
-
-const SOFT: Duration = Duration::from_secs(10);
-const HARD: Duration = Duration::from_secs(30);
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// Soft TTL 10 s, hard TTL 30 s.
-fn swr(clock: &ManualClock) -> Cache<u32, u32, ManualClock> {
-    Cache::builder()
-        .max_capacity(100)
-        .refresh_after(SOFT)
-        .time_to_live(HARD)
-        .clock(clock.clone())
-        .build()
-        .unwrap()
-}
 
 /// A loader whose future answers `out` once `gate` is open.
 fn gated<T: Clone + Send + 'static>(
@@ -107,45 +82,48 @@ fn a_value_loaded_across_a_remove_of_its_key_is_not_cached() {
     assert_eq!(cache.get(&1), Some(11));
 }
 
-#[test]
-fn a_failed_refresh_does_not_serve_a_value_past_its_hard_ttl() {
+/// Key 1 = 10 past its soft TTL; a refresh that will fail is started,
+/// `meanwhile` runs, then the refresh fails: what its caller gets.
+fn a_failed_refresh_after(
+    meanwhile: impl FnOnce(&Cache<u32, u32, ManualClock>, &ManualClock),
+) -> Result<u32, SingleFlightError<&'static str>> {
     let clock = ManualClock::new();
-    let cache = swr(&clock);
+    let cache = swr_cache(&clock);
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     clock.advance(SOFT);
     let gate = Arc::new(AtomicBool::new(false));
     let mut refresh = pin!(cache.get_or_load(1, gated::<u32>(&gate, Err("db down"))));
     assert!(poll_once(refresh.as_mut()).is_pending());
-    clock.advance(HARD);
-    assert_eq!(cache.get(&1), None, "expired");
+    meanwhile(&cache, &clock);
     gate.store(true, Ordering::SeqCst);
     match poll_once(refresh.as_mut()) {
-        Poll::Ready(Err(SingleFlightError::Failed(e))) => assert_eq!(*e, "db down"),
+        Poll::Ready(result) => result,
+        Poll::Pending => panic!("the refresh finished"),
+    }
+}
+
+#[test]
+fn a_failed_refresh_does_not_serve_a_value_past_its_hard_ttl() {
+    let got = a_failed_refresh_after(|cache, clock| {
+        clock.advance(HARD);
+        assert_eq!(cache.get(&1), None, "expired");
+    });
+    match got {
+        Err(SingleFlightError::Failed(e)) => assert_eq!(*e, "db down"),
         other => panic!("expected the refresh's error, got {other:?}"),
     }
 }
 
 #[test]
 fn a_failed_refresh_does_not_serve_a_value_invalidated_meanwhile() {
-    let clock = ManualClock::new();
-    let cache = swr(&clock);
-    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
-    clock.advance(SOFT);
-    let gate = Arc::new(AtomicBool::new(false));
-    let mut refresh = pin!(cache.get_or_load(1, gated::<u32>(&gate, Err("db down"))));
-    assert!(poll_once(refresh.as_mut()).is_pending());
-    cache.invalidate_all();
-    gate.store(true, Ordering::SeqCst);
-    assert!(
-        matches!(poll_once(refresh.as_mut()), Poll::Ready(Err(_))),
-        "an invalidated value was served"
-    );
+    let got = a_failed_refresh_after(|cache, _| cache.invalidate_all());
+    assert!(got.is_err(), "an invalidated value was served: {got:?}");
 }
 
 #[test]
 fn a_failed_refresh_still_serves_the_stale_value_before_its_hard_ttl() {
     let clock = ManualClock::new();
-    let cache = swr(&clock);
+    let cache = swr_cache(&clock);
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     clock.advance(SOFT);
     let failing = || std::future::ready(Err::<u32, _>("db down"));
@@ -216,7 +194,7 @@ fn a_spawned_refresh_dropped_unrun_gives_the_key_back() {
 #[test]
 fn a_refresh_that_finds_nothing_stops_serving_the_deleted_value() {
     let clock = ManualClock::new();
-    let cache = swr(&clock);
+    let cache = swr_cache(&clock);
     let found = || std::future::ready(Ok::<_, &'static str>(Some(10)));
     assert_eq!(block_on(cache.get_or_load_optional(1, found)), Ok(Some(10)));
     clock.advance(SOFT);
@@ -229,7 +207,7 @@ fn a_refresh_that_finds_nothing_stops_serving_the_deleted_value() {
 #[test]
 fn a_stale_value_read_by_get_counts_as_stale_served() {
     let clock = ManualClock::new();
-    let cache = swr(&clock);
+    let cache = swr_cache(&clock);
     cache.insert(1, 10);
     clock.advance(SOFT);
     assert_eq!(cache.get(&1), Some(10));
@@ -239,7 +217,7 @@ fn a_stale_value_read_by_get_counts_as_stale_served() {
 #[test]
 fn a_refreshing_caller_dropped_mid_refresh_gives_the_key_back() {
     let clock = ManualClock::new();
-    let cache = swr(&clock);
+    let cache = swr_cache(&clock);
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     clock.advance(SOFT);
     {

@@ -1,43 +1,18 @@
 //! Stale-while-revalidate, stale-if-error and negative caching on a manual
 //! clock, driven by hand (no runtime).
 
-use std::future::Future;
+mod swr;
+
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use brace::cache::{Cache, RefreshTask};
 use brace::singleflight::SingleFlightError;
 use brace::time::ManualClock;
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(Waker::noop()))
-}
-
-const SOFT: Duration = Duration::from_secs(10);
-const HARD: Duration = Duration::from_secs(30);
-
-fn swr_cache(clock: &ManualClock) -> Cache<u32, u32, ManualClock> {
-    Cache::builder()
-        .max_capacity(100)
-        .refresh_after(SOFT)
-        .time_to_live(HARD)
-        .clock(clock.clone())
-        .build()
-        .unwrap()
-}
+use swr::{HARD, SOFT, block_on, poll_once, swr_cache};
 
 async fn value(v: u32) -> Result<u32, &'static str> {
     Ok(v)
