@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use brace::loader::{BatchLoader, ConfigError, size_bucket_range};
 use brace::time::{Clock, ManualClock};
-use common::Backend;
+use common::{Backend, poll_once};
 use futures_executor::block_on;
 use futures_util::future::join_all;
 
@@ -321,4 +321,62 @@ fn record_calls_times_every_batch_call_and_counts_failed_ones() {
     assert_eq!(s.max(), Some(Duration::from_millis(2)));
     assert_eq!(s.p50(), Some(Duration::from_millis(2)));
     assert_eq!(loader.stats().batches_sent, 3);
+}
+
+/// Starts a cached load of key 8 on a gated backend and waits until its
+/// call has begun; returns the load, still waiting for the gate.
+fn a_cached_load_in_flight<'a>(
+    loader: &'a BatchLoader<u64, Backend>,
+    backend: &Backend,
+) -> brace::loader::Load<'a, u64, Backend> {
+    let mut load = loader.load(8);
+    for _ in 0..100 {
+        assert!(poll_once(&mut load).is_pending());
+        if backend.started() == 1 {
+            return load;
+        }
+    }
+    panic!("the call did not start");
+}
+
+#[test]
+fn a_clear_during_a_call_keeps_its_result_out_of_the_cache() {
+    for clear_all in [false, true] {
+        let (backend, gate) = Backend::gated();
+        let loader = BatchLoader::builder(backend.clone())
+            .cache(true)
+            .build()
+            .unwrap();
+        let mut load = a_cached_load_in_flight(&loader, &backend);
+        // The row changed while the call read it.
+        if clear_all {
+            loader.clear_all();
+        } else {
+            loader.clear(&8);
+        }
+        gate.add_permits(2);
+        assert_eq!(block_on(&mut load).unwrap(), Some(80));
+        assert_eq!(loader.cached_len(), 0, "clear_all {clear_all}");
+        assert_eq!(block_on(loader.load(8)).unwrap(), Some(80));
+        assert_eq!(backend.call_count(), 2, "loaded again after the clear");
+    }
+}
+
+#[test]
+fn a_value_primed_during_a_call_is_kept() {
+    let (backend, gate) = Backend::gated();
+    let loader = BatchLoader::builder(backend.clone())
+        .cache(true)
+        .build()
+        .unwrap();
+    let mut load = a_cached_load_in_flight(&loader, &backend);
+    assert!(loader.prime(8, 99));
+    gate.add_permits(1);
+    assert_eq!(
+        block_on(&mut load).unwrap(),
+        Some(80),
+        "the call's own answer"
+    );
+    assert_eq!(block_on(loader.load(8)).unwrap(), Some(99), "prime holds");
+    assert_eq!(backend.call_count(), 1);
 }

@@ -63,6 +63,9 @@ pub(crate) struct Batch<K, V, E> {
     pub(crate) leader: Option<usize>,
     /// The batch call was started before and its leader dropped mid-call.
     pub(crate) restarted: bool,
+    /// The cache's clear count when the call started: a clear since then
+    /// keeps the results out of the cache.
+    pub(crate) cache_clears: u64,
 }
 
 impl<K, V: Clone, E> Batch<K, V, E> {
@@ -74,6 +77,7 @@ impl<K, V: Clone, E> Batch<K, V, E> {
             live: 0,
             leader: None,
             restarted: false,
+            cache_clears: 0,
         }
     }
 

@@ -282,12 +282,16 @@ where
 
     /// Puts `value` in the cache for `key` unless it already has one (use
     /// [`clear`](Self::clear) first to replace). Returns whether it was
-    /// stored; always `false` when the cache is off.
+    /// stored; always `false` when the cache is off. A load of `key` whose
+    /// call is already running does not replace it when it returns.
     pub fn prime(&self, key: K, value: F::Value) -> bool {
         self.inner.table.lock().cache.prime(key, value)
     }
 
-    /// Drops `key` from the cache; returns whether it was there.
+    /// Drops `key` from the cache; returns whether it was there. Results of
+    /// batch calls already running (which may have read what changed) are
+    /// not stored in the cache when they return; their callers still get
+    /// them. The same holds for [`clear_all`](Self::clear_all).
     pub fn clear(&self, key: &K) -> bool {
         self.inner.table.lock().cache.remove(key)
     }

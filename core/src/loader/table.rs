@@ -178,6 +178,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             .get_mut(&id)
             .expect("the leader's batch exists");
         batch.phase = Phase::Loading;
+        batch.cache_clears = self.cache.clears();
         // The leader now polls the call itself: the results need not wake it.
         batch.forget_leader_waker();
         let mut keys = Vec::with_capacity(batch.entries.len());
@@ -203,12 +204,16 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             .get_mut(&id)
             .expect("the leader's batch exists");
         let mut outcome = outcome;
+        // A clear since the call started may have been for what it read.
+        let cacheable = batch.cache_clears == self.cache.clears();
         for (i, entry) in batch.entries.iter_mut().enumerate().filter(|(_, e)| e.sent) {
             remove_flight(&mut self.in_flight, &entry.key, (id, i));
             let result = match &mut outcome {
                 CallOutcome::Returned(Ok(output)) => match output.take(&entry.key) {
                     Some(Ok(value)) => {
-                        self.cache.store(&entry.key, &value);
+                        if cacheable {
+                            self.cache.store(&entry.key, &value);
+                        }
                         Ok(Some(value))
                     }
                     Some(Err(e)) => Err(LoadError::Key(Arc::new(e))),
