@@ -29,7 +29,8 @@ pub enum ExportError {
     /// The metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     InvalidMetricName,
     /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*`, starts with
-    /// the reserved `__`, or is `quantile` (which the summary uses).
+    /// the reserved `__`, is `quantile` (which the summary uses), or is
+    /// given twice (Prometheus rejects a sample that repeats a label).
     InvalidLabelName,
     /// The writer returned an error.
     Write,
@@ -94,7 +95,12 @@ pub fn write_red(
     if !valid_metric_name(name) {
         return Err(ExportError::InvalidMetricName);
     }
-    if !labels.iter().all(|(k, _)| valid_label_name(k)) {
+    let repeated = |i: usize, k: &str| labels[..i].iter().any(|(earlier, _)| *earlier == k);
+    if !labels
+        .iter()
+        .enumerate()
+        .all(|(i, (k, _))| valid_label_name(k) && !repeated(i, k))
+    {
         return Err(ExportError::InvalidLabelName);
     }
     let base = label_set(labels, None);
@@ -287,6 +293,11 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(encode_red("ns:ok_1", &[("_x1", "")], &s).is_ok());
+        assert_eq!(
+            encode_red("ok", &[("a", "x"), ("a", "y")], &s),
+            Err(ExportError::InvalidLabelName),
+            "a repeated label"
+        );
+        assert!(encode_red("ns:ok_1", &[("_x1", ""), ("b", "")], &s).is_ok());
     }
 }
