@@ -14,7 +14,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::RemovalCause;
-use super::slot::Freshness;
+use super::slot::{Freshness, Slot};
 use super::stats::Counter;
 use super::{Cache, Found, Inner};
 use crate::singleflight::{Group, SingleFlightError};
@@ -438,26 +438,22 @@ where
 
     /// Whether `key` holds a live entry before its soft deadline.
     fn holds_fresh(&self, key: &K) -> bool {
-        let hash = self.map.hash(key);
-        self.map
-            .read(
-                hash,
-                |slot| slot.key == *key,
-                |slot| matches!(self.judge(slot), Ok(Freshness::Fresh)),
-            )
+        self.read_key(key, |slot| matches!(self.judge(slot), Ok(Freshness::Fresh)))
             .unwrap_or(false)
     }
 
     /// The live entry under `key` (`Some(None)`: a cached "not found"),
     /// without counting a read or telling the policy.
     fn peek(&self, key: &K) -> Option<Option<V>> {
-        let hash = self.map.hash(key);
+        self.read_key(key, |slot| {
+            self.judge(slot).is_ok().then(|| slot.value().cloned())
+        })
+        .flatten()
+    }
+
+    /// `read` on `key`'s slot, if there is one (no stats, no policy).
+    fn read_key<R>(&self, key: &K, read: impl FnOnce(&Slot<K, V>) -> R) -> Option<R> {
         self.map
-            .read(
-                hash,
-                |slot| slot.key == *key,
-                |slot| self.judge(slot).is_ok().then(|| slot.value().cloned()),
-            )
-            .flatten()
+            .read(self.map.hash(key), |slot| slot.key == *key, read)
     }
 }

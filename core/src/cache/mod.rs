@@ -439,10 +439,6 @@ where
         (soft.map_or(expires_at, after), expires_at)
     }
 
-    /// Whether the slot may be served and is stale, or why not. May run
-    /// `invalidate_if` predicates (never call it under a shard's write
-    /// lock).
-    #[inline]
     /// Takes `key`'s slot out of the map and the policy and reports it with
     /// `site`'s cause (or the death it had already died); returns it with
     /// the cause reported.
@@ -468,6 +464,10 @@ where
         &self.removals[(hash >> 58) as usize % REMOVAL_STRIPES]
     }
 
+    /// Whether the slot may be served and is stale, or why not. May run
+    /// `invalidate_if` predicates (never call it under a shard's write
+    /// lock).
+    #[inline]
     fn judge(&self, slot: &Slot<K, V>) -> Result<Freshness, Death> {
         if !self.generations.is_valid(slot) {
             // A slot found dead is never restamped: this is its stamp.

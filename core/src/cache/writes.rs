@@ -84,12 +84,10 @@ where
         }
     }
 
-    /// Writes a slot: only the shard's lock when the key is resident and
-    /// weights cannot change, otherwise through the policy.
-    /// Writes `key`'s slot stamped with invalidation generation
-    /// `generation`: the current one for a plain insert, the one a load
-    /// started under for a loaded value (an invalidation since then kills
-    /// it).
+    /// Writes `key`'s slot, stamped with invalidation generation
+    /// `generation` (the current one for a plain insert, the one a load
+    /// started in for a loaded value): only the shard's lock when the key
+    /// is resident and weights cannot change, otherwise through the policy.
     pub(super) fn write(
         &self,
         key: K,

@@ -159,13 +159,8 @@ where
                         let mut table = inner.table.lock();
                         let (enqueued, wake) = table.enqueue(key, inner.settings.max_batch_size);
                         match enqueued {
-                            Enqueued::Cached(value) => {
-                                drop(table);
-                                if let Some(leader) = wake {
-                                    leader.wake();
-                                }
-                                return Poll::Ready(Ok(Some(value)));
-                            }
+                            // A cached answer joins no batch: nothing to wake.
+                            Enqueued::Cached(value) => return Poll::Ready(Ok(Some(value))),
                             Enqueued::Waiting(id, slot) => {
                                 this.state = State::Waiting { id, slot };
                                 (wake, table.register_or_lead(id, slot, cx.waker()))

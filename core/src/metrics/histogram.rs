@@ -111,13 +111,8 @@ impl Histogram {
     /// Copies the counts for reading (allocates one `u64` per bucket).
     pub fn snapshot(&self) -> HistogramSnapshot {
         let mut s = HistogramSnapshot::empty(Arc::clone(&self.layout));
-        let counts: alloc::vec::Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
         s.add_copy(
-            &counts,
+            self.counts.iter().map(|c| c.load(Ordering::Relaxed)),
             self.min.load(Ordering::Relaxed),
             self.max.load(Ordering::Relaxed),
         );

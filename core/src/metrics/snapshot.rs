@@ -78,15 +78,15 @@ impl HistogramSnapshot {
     /// those are replaced by the values of the copy's outermost non-empty
     /// buckets (within the relative error), not reported as a maximum of
     /// 584 years and quantiles of zero.
-    pub(crate) fn add_copy(&mut self, counts: &[u64], min: u64, max: u64) {
-        let mut occupied = counts.iter().enumerate().filter(|(_, c)| **c > 0);
-        let Some((first, _)) = occupied.next() else {
+    pub(crate) fn add_copy(&mut self, counts: impl IntoIterator<Item = u64>, min: u64, max: u64) {
+        let mut occupied: Option<(usize, usize)> = None;
+        for (i, c) in counts.into_iter().enumerate().filter(|(_, c)| *c > 0) {
+            self.add_bucket(i, c);
+            occupied = Some(occupied.map_or((i, i), |(first, _)| (first, i)));
+        }
+        let Some((first, last)) = occupied else {
             return;
         };
-        let last = occupied.next_back().map_or(first, |(i, _)| i);
-        for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-            self.add_bucket(i, c);
-        }
         if min <= max {
             self.add_extremes(min, max);
         } else {
@@ -229,7 +229,7 @@ mod tests {
         counts[layout.index(5_000)] = 1;
         let mut s = HistogramSnapshot::empty(Arc::clone(&layout));
         // The bucket is counted; the extremes still read empty.
-        s.add_copy(&counts, u64::MAX, 0);
+        s.add_copy(counts, u64::MAX, 0);
         let error = layout.config().relative_error();
         let near_5000 = |d: Option<Duration>| {
             let nanos = d.expect("a sample").as_nanos() as f64;
@@ -247,7 +247,7 @@ mod tests {
         counts[layout.index(5_000)] = 1;
         counts[layout.index(70_000)] = 1;
         let mut s = HistogramSnapshot::empty(Arc::clone(&layout));
-        s.add_copy(&counts, 5_000, 70_000);
+        s.add_copy(counts, 5_000, 70_000);
         assert_eq!(s.min(), Some(Duration::from_nanos(5_000)));
         assert_eq!(s.max(), Some(Duration::from_nanos(70_000)));
     }

@@ -230,7 +230,7 @@ impl Window {
                 (counts, errs, min, max)
             },
             |_, (counts, errs, min, max)| {
-                histogram.add_copy(&counts, min, max);
+                histogram.add_copy(counts, min, max);
                 errors += errs;
             },
         );

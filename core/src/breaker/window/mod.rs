@@ -8,8 +8,8 @@
 //! * **Count window** of `N` calls: `K` blocks of `B` calls, `K` the
 //!   fewest of 8 to 64 that divide `N` (`K = N`, `B = 1` up to 8 calls;
 //!   `K = 8`, `B = ceil(N / 8)` when none divides), so `K · B = N` as a
-//!   rule and `B ≤ N / 8` (see `count_blocks`). A block completes when the recording thread's
-//!   own cell reaches `B` calls: that cell alone becomes the block, so a
+//!   rule and `B ≤ N / 8` (see `count_blocks`). A block completes when
+//!   the recording thread's own cell reaches `B` calls: that cell alone becomes the block, so a
 //!   roll touches no other thread's cache line and, under concurrency,
 //!   blocks are runs of `B` calls of one thread each. Every `K`-th roll
 //!   instead takes every cell (a sweep), so calls left in the cell of a
