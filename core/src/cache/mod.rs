@@ -269,6 +269,7 @@ where
 {
     /// The value under `key`, if one is cached and neither expired nor
     /// invalidated. A cached "not found" reads as `None`.
+    #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
