@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use brace::metrics::{Outcome, Red, RedSnapshot, WindowConfig};
 use brace::time::Clock;
@@ -17,57 +19,146 @@ use crate::host::host_key;
 /// Per-host RED recorders, shared by a [`MetricsMiddleware`] and whoever
 /// reads the figures.
 ///
+/// # Bounds
+///
+/// At most [`capacity`](Self::capacity) hosts are kept (1,024 with
+/// [`new`](Self::new)): a client that follows links or calls per-tenant
+/// subdomains meets an open-ended set of hosts, and each window holds its
+/// own histograms. When a new host arrives at a full set, the host used
+/// least recently goes, with its figures. Recency is a ticket from one
+/// shared counter, taken by every use (one atomic add per request, which
+/// an HTTP exchange dwarfs); finding the oldest ticket scans the set,
+/// under the write lock, once per new host at a full set.
+///
+/// A request still holding a dropped host's recorder finishes recording
+/// into it; that figure is lost with the rest of the window. The host gets
+/// a new, empty window on its next request.
+///
 /// # Thread safety
 ///
 /// `Send + Sync`. Recording into a known host takes one read lock (to find
 /// its recorder) and then no lock at all; a new host takes a write lock once.
 ///
 /// ```
+/// use std::num::NonZeroUsize;
+///
 /// use brace::metrics::WindowConfig;
 /// use brace_reqwest::HostMetrics;
 ///
-/// let metrics = HostMetrics::new(WindowConfig::default());
-/// assert!(metrics.snapshot("api:443").is_none());
-/// assert!(metrics.hosts().is_empty());
+/// let metrics = HostMetrics::with_capacity(WindowConfig::default(), NonZeroUsize::new(2).unwrap());
+/// metrics.recorder("a:443");
+/// metrics.recorder("b:443");
+/// metrics.recorder("a:443"); // used again: b is now the least recent
+/// metrics.recorder("c:443");
+/// assert_eq!(metrics.hosts(), ["a:443", "c:443"]);
+/// assert!(metrics.snapshot("b:443").is_none());
 /// ```
 pub struct HostMetrics {
     config: WindowConfig,
-    hosts: RwLock<HashMap<String, Arc<Red<TokioClock>>>>,
+    capacity: NonZeroUsize,
+    hosts: RwLock<HashMap<String, HostEntry>>,
+    /// Uses so far: each use's ticket is the next value.
+    uses: AtomicU64,
 }
 
+/// One host's recorder and the ticket of its last use.
+struct HostEntry {
+    red: Arc<Red<TokioClock>>,
+    last_used: AtomicU64,
+}
+
+/// Hosts kept by [`HostMetrics::new`].
+const DEFAULT_CAPACITY: NonZeroUsize = NonZeroUsize::new(1024).expect("nonzero");
+
 impl HostMetrics {
-    /// An empty set; each host gets a window built from `config` on first
-    /// use.
+    /// An empty set of at most 1,024 hosts; each host gets a window built
+    /// from `config` on first use.
     pub fn new(config: WindowConfig) -> Self {
+        Self::with_capacity(config, DEFAULT_CAPACITY)
+    }
+
+    /// An empty set of at most `hosts` hosts (see [Bounds](Self#bounds)).
+    pub fn with_capacity(config: WindowConfig, hosts: NonZeroUsize) -> Self {
         HostMetrics {
             config,
+            capacity: hosts,
             hosts: RwLock::new(HashMap::new()),
+            uses: AtomicU64::new(0),
         }
     }
 
-    /// `host`'s recorder, created if there is none.
+    /// `host`'s recorder, created if there is none (dropping the least
+    /// recently used host if the set is full).
     pub fn recorder(&self, host: &str) -> Arc<Red<TokioClock>> {
-        if let Some(red) = self.hosts.read().get(host) {
-            return Arc::clone(red);
+        if let Some(entry) = self.hosts.read().get(host) {
+            entry.last_used.store(self.ticket(), Ordering::Relaxed);
+            return Arc::clone(&entry.red);
         }
         let mut hosts = self.hosts.write();
-        Arc::clone(
-            hosts
-                .entry(host.to_owned())
-                .or_insert_with(|| Arc::new(Red::new(self.config, TokioClock::new()))),
-        )
+        if let Some(entry) = hosts.get(host) {
+            // Created by a racing request between the two locks.
+            entry.last_used.store(self.ticket(), Ordering::Relaxed);
+            return Arc::clone(&entry.red);
+        }
+        if hosts.len() >= self.capacity.get() {
+            let least_recent = hosts
+                .iter()
+                .min_by_key(|(_, entry)| entry.last_used.load(Ordering::Relaxed))
+                .map(|(name, _)| name.clone());
+            if let Some(name) = least_recent {
+                hosts.remove(&name);
+            }
+        }
+        let red = Arc::new(Red::new(self.config, TokioClock::new()));
+        hosts.insert(
+            host.to_owned(),
+            HostEntry {
+                red: Arc::clone(&red),
+                last_used: AtomicU64::new(self.ticket()),
+            },
+        );
+        red
     }
 
-    /// The current window of `host` (`host:port`), if it has seen a request.
+    /// The next use's ticket. Two racing uses of one host may store their
+    /// tickets out of order; the host then looks one use older than it is.
+    fn ticket(&self) -> u64 {
+        self.uses.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The current window of `host` (`host:port`), if it is kept.
     pub fn snapshot(&self, host: &str) -> Option<RedSnapshot> {
-        self.hosts.read().get(host).map(|red| red.snapshot())
+        self.hosts
+            .read()
+            .get(host)
+            .map(|entry| entry.red.snapshot())
     }
 
-    /// Every host seen, sorted.
+    /// Drops `host` and its figures; `false` if it was not kept.
+    pub fn remove(&self, host: &str) -> bool {
+        self.hosts.write().remove(host).is_some()
+    }
+
+    /// Every host kept, sorted.
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = self.hosts.read().keys().cloned().collect();
         hosts.sort();
         hosts
+    }
+
+    /// How many hosts are kept.
+    pub fn len(&self) -> usize {
+        self.hosts.read().len()
+    }
+
+    /// Whether no host is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most hosts kept at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity.get()
     }
 }
 
@@ -75,7 +166,8 @@ impl fmt::Debug for HostMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostMetrics")
             .field("config", &self.config)
-            .field("hosts", &self.hosts.read().len())
+            .field("hosts", &self.len())
+            .field("capacity", &self.capacity)
             .finish()
     }
 }

@@ -3,11 +3,13 @@
 
 mod support;
 
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use brace::metrics::{Outcome, WindowConfig};
 use brace::retry::{Backoff, RetryPolicy};
-use brace_reqwest::{MetricsMiddleware, RetryMiddleware};
+use brace_reqwest::{HostMetrics, MetricsMiddleware, RetryMiddleware};
 use reqwest_middleware::ClientBuilder;
 use support::{Reply, Server, reqwest_client};
 
@@ -78,4 +80,54 @@ async fn a_custom_classifier_counts_client_errors() {
     let client = ClientBuilder::new(reqwest_client()).with(metrics).build();
     client.get(server.url("/")).send().await.unwrap();
     assert_eq!(figures.snapshot(&server.host()).unwrap().errors(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_set_of_hosts_drops_the_least_recently_used() {
+    let config = WindowConfig::default();
+    let figures = Arc::new(HostMetrics::with_capacity(
+        config,
+        NonZeroUsize::new(2).unwrap(),
+    ));
+    let (a, b, c) = (
+        Server::start([]).await,
+        Server::start([]).await,
+        Server::start([]).await,
+    );
+    let client = ClientBuilder::new(reqwest_client())
+        .with(MetricsMiddleware::with_metrics(Arc::clone(&figures)))
+        .build();
+    for server in [&a, &b, &a] {
+        client.get(server.url("/")).send().await.unwrap();
+    }
+    client.get(c.url("/")).send().await.unwrap();
+
+    let mut kept = vec![a.host(), c.host()];
+    kept.sort();
+    assert_eq!(figures.hosts(), kept, "b was used least recently");
+    assert_eq!(figures.snapshot(&a.host()).unwrap().count(), 2);
+    assert!(figures.snapshot(&b.host()).is_none());
+    // b comes back with an empty window, and now a is the oldest.
+    client.get(b.url("/")).send().await.unwrap();
+    assert_eq!(figures.snapshot(&b.host()).unwrap().count(), 1);
+    assert!(figures.snapshot(&a.host()).is_none());
+    assert_eq!(figures.len(), 2);
+}
+
+#[test]
+fn many_hosts_stay_within_the_capacity() {
+    let figures = HostMetrics::new(WindowConfig::default());
+    assert_eq!(figures.capacity(), 1024);
+    for i in 0..5_000 {
+        figures
+            .recorder(&format!("tenant-{i}.example:443"))
+            .record(Duration::from_millis(1), Outcome::Success);
+    }
+    assert_eq!(figures.len(), 1024);
+    // The newest hosts are the ones kept.
+    assert!(figures.snapshot("tenant-4999.example:443").is_some());
+    assert!(figures.snapshot("tenant-0.example:443").is_none());
+    assert!(figures.remove("tenant-4999.example:443"));
+    assert!(!figures.remove("tenant-4999.example:443"));
+    assert_eq!(figures.len(), 1023);
 }
