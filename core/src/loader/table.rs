@@ -297,12 +297,17 @@ pub(crate) enum CallOutcome<O, E> {
 /// extractor, a value's clone) can leave some of its keys already off the
 /// map and the batch to be sent again; meanwhile a new load of such a key
 /// opens another flight, which the re-sent batch must not take off.
+///
+/// One lookup in the common case: the entry is taken out and, in the rare
+/// case above, put back.
 fn remove_flight<K: Hash + Eq>(
     in_flight: &mut FastMap<K, (BatchId, usize)>,
     key: &K,
     flight: (BatchId, usize),
 ) {
-    if in_flight.get(key) == Some(&flight) {
-        in_flight.remove(key);
+    if let Some((key, other)) = in_flight.remove_entry(key) {
+        if other != flight {
+            in_flight.insert(key, other);
+        }
     }
 }
