@@ -24,6 +24,15 @@ use core::task::Waker;
 
 use super::LoadResult;
 
+/// How many keys and callers a batch had: the previous batch's sizes are
+/// the next one's first allocation, so a loader whose batches hold a
+/// hundred keys does not grow two vectors seven times per batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BatchSizes {
+    pub(crate) keys: usize,
+    pub(crate) callers: usize,
+}
+
 /// Where a batch is in its life; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -69,11 +78,13 @@ pub(crate) struct Batch<K, V, E> {
 }
 
 impl<K, V: Clone, E> Batch<K, V, E> {
-    pub(crate) fn new() -> Self {
+    /// An empty batch with room for `sizes` (keys, callers) before its
+    /// vectors grow.
+    pub(crate) fn with_capacity(sizes: BatchSizes) -> Self {
         Batch {
             phase: Phase::Filling,
-            entries: Vec::new(),
-            slots: Vec::new(),
+            entries: Vec::with_capacity(sizes.keys),
+            slots: Vec::with_capacity(sizes.callers),
             live: 0,
             leader: None,
             restarted: false,

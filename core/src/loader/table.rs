@@ -17,7 +17,7 @@ use core::task::Waker;
 use std::collections::hash_map::Entry as MapEntry;
 
 use super::LoadResult;
-use super::batch::{Batch, Phase};
+use super::batch::{Batch, BatchSizes, Phase};
 use super::batch_fn::BatchOutput;
 use super::cache::ValueCache;
 use super::error::LoadError;
@@ -51,6 +51,8 @@ pub(crate) struct Table<K, V, E> {
     batches: FastMap<BatchId, Batch<K, V, E>>,
     in_flight: FastMap<K, (BatchId, usize)>,
     pub(crate) cache: ValueCache<K, V>,
+    /// The sizes of the batch sent last, for the next one's allocation.
+    last_sizes: BatchSizes,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
@@ -63,6 +65,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             batches: FastMap::default(),
             in_flight: FastMap::default(),
             cache: ValueCache::new(cache),
+            last_sizes: BatchSizes::default(),
         }
     }
 
@@ -95,7 +98,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             None => {
                 let id = self.next_id;
                 self.next_id += 1;
-                self.batches.insert(id, Batch::new());
+                self.batches.insert(id, Batch::with_capacity(self.last_sizes));
                 self.open = Some(id);
                 id
             }
@@ -179,6 +182,10 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             .expect("the leader's batch exists");
         batch.phase = Phase::Loading;
         batch.cache_clears = self.cache.clears();
+        self.last_sizes = BatchSizes {
+            keys: batch.entries.len(),
+            callers: batch.slots.len(),
+        };
         // The leader now polls the call itself: the results need not wake it.
         batch.forget_leader_waker();
         let mut keys = Vec::with_capacity(batch.entries.len());
