@@ -98,7 +98,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             None => {
                 let id = self.next_id;
                 self.next_id += 1;
-                self.batches.insert(id, Batch::with_capacity(self.last_sizes));
+                self.batches
+                    .insert(id, Batch::with_capacity(self.last_sizes));
                 self.open = Some(id);
                 id
             }
