@@ -66,11 +66,15 @@
 //!   layer to watch the dependency attempt by attempt.)
 //! * **retry outside the breaker**: every attempt asks the breaker first, so
 //!   a breaker that opens while a request is retrying stops it at the next
-//!   attempt with [`CircuitOpen`], which is never retried and spends no
-//!   budget; and the breaker counts attempts, which is what the dependency
-//!   actually served. With the breaker outside, one open circuit would just
-//!   fail the whole request, and the breaker would count a request that
-//!   succeeded on its third attempt as one success, hiding two failures.
+//!   attempt with [`CircuitOpen`], which is never retried, and a request
+//!   refused on its first attempt deposits nothing into the retry budget
+//!   (the retry that the breaker refused had already withdrawn its one
+//!   retry: the retry layer pays before it asks the next layer, and the
+//!   budget takes no refunds); and the breaker counts attempts, which is
+//!   what the dependency actually served. With the breaker outside, one
+//!   open circuit would just fail the whole request, and the breaker would
+//!   count a request that succeeded on its third attempt as one success,
+//!   hiding two failures.
 //! * **the per-attempt timeout inside the breaker**: a timeout then reaches
 //!   the breaker as an error, a failure — slow, hanging calls are the very
 //!   signature of a dead dependency. With the timeout outside, the breaker's

@@ -22,9 +22,13 @@ pub trait SelectBreaker<Req> {
     fn try_acquire(&self, request: &Req) -> Result<Self::Permit, CircuitOpen>;
 
     /// `Some` if every request would be refused right now, without reserving
-    /// anything. The service checks it in `poll_ready`, so an open breaker
-    /// fails fast even while the inner service is not ready. Sources that
-    /// cannot tell without the request (keyed ones) return `None`.
+    /// anything. The service checks it in `poll_ready`, so a caller that
+    /// polls readiness while the breaker is open fails fast even if the
+    /// inner service is not ready. A caller already parked on the inner
+    /// service's readiness is not woken when the breaker opens: it learns
+    /// of it when the inner service wakes it (a freed slot) and it polls
+    /// again. Sources that cannot tell without the request (keyed ones)
+    /// return `None`.
     fn rejects_every_request(&self) -> Option<CircuitOpen> {
         None
     }

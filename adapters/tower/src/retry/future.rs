@@ -21,7 +21,16 @@ pin_project! {
     /// # Cancellation
     ///
     /// Dropping it drops the attempt in flight or cancels the wait; no
-    /// further attempt is made.
+    /// further attempt is made. A request dropped during its first attempt
+    /// makes no budget deposit.
+    ///
+    /// # Time limit
+    ///
+    /// With [`RetryPolicy::max_elapsed`], no retry starts past the limit:
+    /// a retry is not planned if its backoff would end past it, and one
+    /// whose service became ready only past it (a concurrency limit or a
+    /// buffer in front of a struggling dependency) is not made; the last
+    /// attempt's result is returned instead.
     pub struct ResponseFuture<S, Req, D, Clk, Slp>
     where
         S: Service<Req>,
@@ -35,6 +44,9 @@ pin_project! {
         attempts: u32,
         started: Nanos,
         delays: Option<Delays<SplitMix64>>,
+        // The result a retry was planned after, returned if the retry
+        // cannot start before `max_elapsed` runs out.
+        last: Option<Result<S::Response, S::Error>>,
         // One `Arc` of the layer's settings rather than copies of them: the
         // future stays small (it is moved on every call) and a request pays
         // one reference count, as it did for the budget alone.
@@ -75,6 +87,7 @@ where
             attempts: 1,
             started,
             delays: None,
+            last: None,
             config: Arc::clone(config),
         }
     }
@@ -137,6 +150,13 @@ where
                 StepProj::Attempt { future } => {
                     let result = ready!(future.poll(cx));
                     let config = &**this.config;
+                    if *this.attempts == 1 {
+                        if let Some(budget) = &config.budget {
+                            if !matches!(&result, Err(e) if CircuitOpen::is_in(e)) {
+                                budget.deposit();
+                            }
+                        }
+                    }
                     let decision = config.decide.decide(&result);
                     let started = *this.started;
                     let wait = next_wait(
@@ -148,12 +168,18 @@ where
                         || Some(config.clock.now().saturating_sub(started).as_duration()),
                         config.budget.as_deref(),
                     );
-                    match wait {
-                        None => return Poll::Ready(result),
-                        Some(Duration::ZERO) => this.step.set(Step::Ready),
-                        Some(wait) => this.step.set(Step::Wait {
+                    let Some(wait) = wait else {
+                        return Poll::Ready(result);
+                    };
+                    if config.policy.max_elapsed().is_some() {
+                        *this.last = Some(result);
+                    }
+                    if wait.is_zero() {
+                        this.step.set(Step::Ready);
+                    } else {
+                        this.step.set(Step::Wait {
                             sleep: config.sleeper.sleep(wait),
-                        }),
+                        });
                     }
                 }
                 StepProj::Wait { sleep } => {
@@ -162,6 +188,15 @@ where
                 }
                 StepProj::Ready => {
                     ready!(this.service.poll_ready(cx))?;
+                    let config = &**this.config;
+                    if let Some(limit) = config.policy.max_elapsed() {
+                        let elapsed = config.clock.now().saturating_sub(*this.started);
+                        if let Some(last) = this.last.take() {
+                            if elapsed.as_duration() > limit {
+                                return Poll::Ready(last);
+                            }
+                        }
+                    }
                     *this.attempts += 1;
                     let future = this.service.call(this.request.clone());
                     this.step.set(Step::Attempt { future });

@@ -59,7 +59,11 @@ impl RetryLayer {
 
 impl<D, Clk, Slp> RetryLayer<D, Clk, Slp> {
     /// Spends retries from `budget`, shared by every clone; each request
-    /// deposits into it. The budget reads the same clock as the layer.
+    /// whose first attempt ends deposits into it, unless that attempt was
+    /// refused by an open breaker ([`CircuitOpen`](crate::CircuitOpen)):
+    /// refused requests never reached the dependency, so they earn no
+    /// retries for the moment it comes back. The budget reads the same
+    /// clock as the layer.
     pub fn budget(mut self, budget: Arc<RetryBudget<Clk>>) -> Self {
         self.budget = Some(budget);
         self

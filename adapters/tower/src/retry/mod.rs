@@ -100,9 +100,8 @@ where
         // unreadied clone.
         let fresh = self.inner.clone();
         let mut readied = core::mem::replace(&mut self.inner, fresh);
-        if let Some(budget) = &self.config.budget {
-            budget.deposit();
-        }
+        // The budget deposit waits for the first attempt's result: one the
+        // breaker refused never reached the dependency and earns nothing.
         let first = readied.call(request.clone());
         ResponseFuture::new(first, readied, request, &self.config)
     }
