@@ -7,6 +7,10 @@ use core::time::Duration;
 use crate::metrics::error::ConfigError;
 use crate::metrics::outcome::Outcome;
 
+/// The longest period or alert window: every span must fit a `u64` of
+/// nanoseconds (about 584 years).
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Which requests count as good.
 ///
 /// ```
@@ -261,11 +265,13 @@ impl SloConfigBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] naming `target` (not strictly between 0 and 1),
-    /// `resolution` (below 1 ms), `period` (shorter than the resolution or
-    /// longer than 10 million resolutions), `alerts` (a window shorter than
-    /// the resolution, a short window longer than its long one, a long
-    /// window above 100 000 resolutions, or a burn rate that is not a
-    /// positive number) or `stripes` (not a power of two up to 64).
+    /// `resolution` (below 1 ms), `period` (shorter than the resolution,
+    /// longer than 10 million resolutions or than 100 years), `alerts` (a
+    /// window shorter than the resolution, a short window longer than its
+    /// long one, a long window above 100 000 resolutions or 100 years, or
+    /// a burn rate that is not a positive number) or `stripes` (not a power
+    /// of two up to 64). (100 years keeps every span a `u64` of
+    /// nanoseconds.)
     pub fn build(self) -> Result<SloConfig, ConfigError> {
         let c = self.config;
         if !(c.target > 0.0 && c.target < 1.0) {
@@ -283,11 +289,20 @@ impl SloConfigBuilder {
                 "must be between 1 and 10 million resolutions",
             ));
         }
+        if c.period > LONGEST {
+            return Err(ConfigError::new("period", "must be at most 100 years"));
+        }
         for a in &c.alerts {
             if a.short < c.resolution || a.short > a.long {
                 return Err(ConfigError::new(
                     "alerts",
                     "need resolution <= short window <= long window",
+                ));
+            }
+            if a.long > LONGEST {
+                return Err(ConfigError::new(
+                    "alerts",
+                    "long window must be at most 100 years",
                 ));
             }
             if a.long / 100_000 > c.resolution {

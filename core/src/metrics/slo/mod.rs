@@ -193,7 +193,7 @@ impl SloStatus {
 /// # Memory
 ///
 /// Fixed at construction: at defaults 361 fine slots × 2 stripes × 128 B
-/// plus 721 coarse slots × 16 B, about 105 KiB.
+/// plus 722 coarse slots × 16 B, about 105 KiB.
 ///
 /// # Thread safety
 ///
@@ -251,9 +251,14 @@ impl<C: Clock> SloTracker<C> {
                         .collect(),
                 )
             }),
+            // One more than the period's coarse slots: a period that starts
+            // inside a coarse slot spans one more, and the ring clears a
+            // spare slot ahead of its head, which must not be the oldest
+            // (when no alert keeps the fine ring a coarse slot long, the
+            // head reaches the newest coarse slot).
             coarse: Ring::new(
                 res * per_coarse,
-                period_ticks.div_ceil(per_coarse),
+                period_ticks.div_ceil(per_coarse) + 1,
                 start,
                 Cell::new,
             ),
