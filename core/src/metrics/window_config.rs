@@ -17,6 +17,13 @@ use super::layout::HistogramConfig;
 /// spare slot is cleared ahead of time) plus small headers: it is fixed when the window is built. Raise `stripes` (a power of
 /// two) when many threads record into one window at once.
 ///
+/// The counters are 32-bit: one stripe of one slot counts up to
+/// 4,294,967,295 samples per histogram bucket, and as many errors; past
+/// that a count wraps and the window loses 2^32 of them. With 12 s slots
+/// that takes 358 million samples a second; a long slot at a high rate
+/// (a day-long slot, 50,000 samples a second of one latency into one
+/// stripe) reaches it, so give long windows more slots or stripes.
+///
 /// ```
 /// use brace::metrics::WindowConfig;
 /// use core::time::Duration;
