@@ -15,7 +15,7 @@ pub(super) fn least_buckets_split(entries: u64, fewest: u64, most: u64) -> u64 {
     let buckets = |parts: u64| {
         let share = entries.div_ceil(parts);
         let margin = 4 * share.isqrt() + 16;
-        let needed = (share + margin).saturating_mul(8) / 7 + 1;
+        let needed = share.saturating_add(margin).saturating_mul(8) / 7 + 1;
         needed.next_power_of_two().saturating_mul(parts)
     };
     (fewest..=most)
@@ -41,6 +41,14 @@ mod tests {
     fn a_million_entries_split_into_36_parts() {
         assert_eq!(least_buckets_split(1_000_000, 16, 64), 36);
         assert_eq!(least_buckets_split(1_000_000, 1, 64), 36);
+    }
+
+    #[test]
+    fn the_largest_capacity_does_not_overflow() {
+        for fewest in [1, 16] {
+            let parts = least_buckets_split(u64::MAX, fewest, 64);
+            assert!((fewest..=64).contains(&parts));
+        }
     }
 
     #[test]

@@ -27,6 +27,10 @@ const MAX_TRANSFERS: usize = 1000;
 /// drain in one call: a bound of 1,000 cost the drifting Zipf row at
 /// 10,000 entries half a point (the switch to recency came later).
 const MAX_DEMOTIONS: usize = 16_384;
+/// Every insert also demotes up to this many of what is left over, so an
+/// overflow drains even when no probation entry is hit (a scan while only
+/// protected entries are read).
+const DEMOTIONS_PER_INSERT: usize = 16;
 
 /// Window, probation and protected queues over one slab and a hash index.
 /// The frequency sketch that admission consults is the caller's: the
@@ -107,7 +111,7 @@ impl Segments {
             Queue::Window => self.lists.move_to_back(index, Queue::Window),
             Queue::Probation => {
                 self.lists.move_to_back(index, Queue::Protected);
-                self.demote_protected_overflow();
+                self.demote_protected_overflow(MAX_DEMOTIONS);
             }
             Queue::Protected => self.lists.move_to_back(index, Queue::Protected),
         }
@@ -130,6 +134,10 @@ impl Segments {
         }
         let index = self.lists.push(hash, weight, Queue::Window);
         self.index.insert(hash, index, &self.lists);
+        // What a reshape left over its demotion quota drains here too, not
+        // only on hits in probation (a scan that hits only protected
+        // entries would keep them there for ever).
+        self.demote_protected_overflow(DEMOTIONS_PER_INSERT);
         self.evict_to_fit(evict, sketch);
     }
 
@@ -152,7 +160,7 @@ impl Segments {
             return true;
         }
         if self.lists.queue(index) == Queue::Protected {
-            self.demote_protected_overflow();
+            self.demote_protected_overflow(MAX_DEMOTIONS);
         }
         self.evict_to_fit(evict, sketch);
         true
@@ -186,9 +194,9 @@ impl Segments {
 
     /// Moves the protected segment's least recently used entries to
     /// probation while it is over its maximum (every entry, even one of
-    /// weight 0, when it has none), at most [`MAX_DEMOTIONS`] per call.
-    fn demote_protected_overflow(&mut self) {
-        for _ in 0..MAX_DEMOTIONS {
+    /// weight 0, when it has none), at most `limit` per call.
+    fn demote_protected_overflow(&mut self, limit: usize) {
+        for _ in 0..limit {
             let over =
                 self.lists.weight(Queue::Protected) > self.protected_max || self.protected_max == 0;
             let Some(index) = self.lists.front(Queue::Protected).filter(|_| over) else {
@@ -300,7 +308,7 @@ impl Segments {
                 self.lists.move_to_back(index, Queue::Probation);
             }
         }
-        self.demote_protected_overflow();
+        self.demote_protected_overflow(MAX_DEMOTIONS);
     }
 }
 
@@ -390,8 +398,37 @@ mod tests {
         while protected_len(&s) > 0 {
             let left = protected_len(&s);
             s.touch(capacity + 1); // not resident: no demotion
-            s.demote_protected_overflow();
+            s.demote_protected_overflow(MAX_DEMOTIONS);
             assert!(protected_len(&s) < left);
         }
+    }
+
+    #[test]
+    fn an_overflow_drains_under_a_scan_that_hits_only_protected_entries() {
+        let capacity = 100_000u64;
+        let mut sketch = FrequencySketch::new(capacity);
+        let mut s = Segments::new(capacity, 0, true);
+        let mut evict = Vec::new();
+        for hash in 1..=capacity {
+            sketch.increment(hash);
+            s.insert(hash, 1, &mut evict, &sketch);
+            sketch.increment(hash);
+            s.touch(hash);
+        }
+        s.reshape(0, false);
+        assert!(protected_len(&s) > 0, "one call did not drain it all");
+        // New keys, and hits on a hot set that stays in protected: no hit
+        // ever lands in probation.
+        for step in 0..1_000_000u64 {
+            let key = capacity + 1 + step;
+            sketch.increment(key);
+            evict.clear();
+            s.insert(key, 1, &mut evict, &sketch);
+            let hot = capacity - (step % 1000);
+            sketch.increment(hot);
+            s.touch(hot);
+        }
+        assert_eq!(protected_len(&s), 0);
+        assert_eq!(s.lists.weight(Queue::Protected), 0);
     }
 }
