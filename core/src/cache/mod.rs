@@ -207,7 +207,11 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 buffers: AccessBuffers::new(),
                 hit_filter: hit_filter::HitFilter::new(),
                 policy: Mutex::new(PolicyState {
-                    policy: Policy::new(settings.max_capacity),
+                    policy: if settings.weigher.is_some() {
+                        Policy::weighted(settings.max_capacity)
+                    } else {
+                        Policy::new(settings.max_capacity)
+                    },
                     evicted: Vec::new(),
                 }),
                 generations: Generations::new(),

@@ -78,6 +78,8 @@ pub(super) struct LruLists {
     /// full cache of a million entries holds a million nodes, not 2^20.
     limit: usize,
     free: Option<u32>,
+    /// Nodes in use (pushed and not removed).
+    live: usize,
     heads: [u32; 3],
     tails: [u32; 3],
     weights: [u64; 3],
@@ -98,6 +100,7 @@ impl LruLists {
             node_weights: Vec::new(),
             limit: usize::try_from(capacity.saturating_add(1)).unwrap_or(usize::MAX),
             free: None,
+            live: 0,
             heads: [NIL; 3],
             tails: [NIL; 3],
             weights: [0; 3],
@@ -173,7 +176,13 @@ impl LruLists {
         };
         self.store_weight(index, weight);
         self.link_back(index, queue);
+        self.live += 1;
         index
+    }
+
+    /// Nodes in use.
+    pub(super) fn len(&self) -> usize {
+        self.live
     }
 
     /// Makes room for one more node: double, but not past `limit`.
@@ -212,6 +221,7 @@ impl LruLists {
     /// Unlinks the node at `index` and frees its slot; returns its hash.
     pub(super) fn remove(&mut self, index: u32) -> u64 {
         self.unlink(index);
+        self.live -= 1;
         let node = &mut self.nodes[index as usize];
         node.next = self.free.unwrap_or(NIL);
         self.free = Some(index);

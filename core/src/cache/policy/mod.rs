@@ -79,7 +79,15 @@ pub(crate) struct Policy {
     /// The last hash passed to `record_miss`, so the insert that follows a
     /// miss does not count the key twice in the frequency sketch.
     last_miss: Option<u64>,
+    /// A weighted cache's capacity is weight, not entries, so its sketch
+    /// and its shadows' sample are sized for the entries it holds: this
+    /// many, doubled as the cache holds more (up to the capacity). `None`
+    /// for a cache that counts entries, sized once by its capacity.
+    sized_for: Option<u64>,
 }
+
+/// The entry count a weighted policy's sketch and shadows start sized for.
+const WEIGHTED_START: u64 = 256;
 
 impl Policy {
     /// A policy for a cache of total weight `capacity`. The window starts
@@ -92,7 +100,49 @@ impl Policy {
             sketch: FrequencySketch::new(capacity),
             tuner: WindowTuner::new(capacity),
             last_miss: None,
+            sized_for: None,
         }
+    }
+
+    /// A policy for a cache whose entries weigh what a weigher says, up to
+    /// `capacity` in total. Its frequency sketch and the tuner's sample
+    /// follow the number of entries held (see `sized_for`): sized
+    /// by weight, a gibibyte cache of mebibyte values got a sketch of a
+    /// million counters' rows for a thousand entries, which halved its
+    /// counts once per ten million requests, so an old popular set kept
+    /// out a new one for good.
+    pub(crate) fn weighted(capacity: u64) -> Policy {
+        let initial = SHAPES[INITIAL_CHOICE];
+        let window = share(capacity, initial.window_permille);
+        let entries = WEIGHTED_START.min(capacity).max(1);
+        Policy {
+            segments: Segments::new(capacity, window, initial.protected),
+            sketch: FrequencySketch::new(entries),
+            tuner: WindowTuner::with_entries(capacity, entries, INITIAL_CHOICE),
+            last_miss: None,
+            sized_for: Some(entries),
+        }
+    }
+
+    /// For a weighted policy, after an insert: once it holds more entries
+    /// than its sketch is sized for, a sketch for twice as many (the counts
+    /// start over, as when Caffeine grows its sketch), and new shadows if
+    /// the sample they replay should shrink.
+    fn follow_entry_count(&mut self) {
+        let Some(sized) = self.sized_for else {
+            return;
+        };
+        let entries = self.segments.len();
+        let capacity = self.segments.capacity();
+        if entries <= sized || sized >= capacity {
+            return;
+        }
+        let target = entries.next_power_of_two().min(capacity);
+        self.sketch = FrequencySketch::new(target);
+        if WindowTuner::sample_shift_for(target) != self.tuner.sample_shift() {
+            self.tuner = WindowTuner::with_entries(capacity, target, self.tuner.best());
+        }
+        self.sized_for = Some(target);
     }
 
     /// The weight held for `hash`, if resident (tests check the store
@@ -154,6 +204,7 @@ impl Policy {
         }
         self.segments.insert(hash, weight, evict, &self.sketch);
         self.tuner.insert(hash, weight, count, &self.sketch);
+        self.follow_entry_count();
     }
 
     /// Changes the weight of the resident entry `hash` and pushes onto

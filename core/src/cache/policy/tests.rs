@@ -12,6 +12,8 @@ struct Simulator {
     policy: Policy,
     resident: HashSet<u64>,
     evicted: Vec<u64>,
+    /// What every entry weighs.
+    weight: u32,
 }
 
 impl Simulator {
@@ -20,6 +22,17 @@ impl Simulator {
             policy: Policy::new(capacity),
             resident: HashSet::new(),
             evicted: Vec::new(),
+            weight: 1,
+        }
+    }
+
+    /// A weighted policy of `entries` entries that each weigh `weight`.
+    fn weighted(entries: u64, weight: u32) -> Self {
+        Simulator {
+            policy: Policy::weighted(entries * u64::from(weight)),
+            resident: HashSet::new(),
+            evicted: Vec::new(),
+            weight,
         }
     }
 
@@ -30,7 +43,7 @@ impl Simulator {
         }
         self.policy.record_miss(key);
         self.evicted.clear();
-        self.policy.insert(key, 1, &mut self.evicted);
+        self.policy.insert(key, self.weight, &mut self.evicted);
         self.resident.insert(key);
         for hash in &self.evicted {
             assert!(self.resident.remove(hash), "{hash} evicted twice");
@@ -290,4 +303,94 @@ fn a_loop_slightly_larger_than_the_cache_keeps_a_stable_resident_set() {
     }
     let ratio = hits as f64 / reads as f64;
     assert!(ratio >= 0.975, "loop hit ratio {ratio:.4}");
+}
+
+/// Reads 20 rounds of a popular set of 1,024 keys, then 60 rounds of a new
+/// one; returns the hits of the last 10 rounds.
+fn hits_after_a_popularity_shift(sim: &mut Simulator) -> u32 {
+    for _ in 0..20 {
+        for key in 1..=1024u64 {
+            sim.read(key);
+        }
+    }
+    let mut hits = 0;
+    for round in 0..60 {
+        for key in 1_000_000..1_001_024u64 {
+            let hit = sim.read(key);
+            if round >= 50 {
+                hits += u32::from(hit);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn a_weighted_cache_follows_a_popularity_shift_as_an_unweighted_one_does() {
+    let counted = hits_after_a_popularity_shift(&mut Simulator::new(1024));
+    // 1,024 entries of 1 MiB in a 1 GiB cache: sized by weight, the sketch
+    // held 2^20 words and halved its counts every 10 million reads, so the
+    // old set's saturated counts kept the new one out (0 hits).
+    let mut weighed = Simulator::weighted(1024, 1 << 20);
+    let hits = hits_after_a_popularity_shift(&mut weighed);
+    assert!(
+        hits * 2 >= counted,
+        "last 10 rounds of 1,024: {counted} hits counted, {hits} weighed"
+    );
+    assert_eq!(weighed.policy.sized_for, Some(1024));
+}
+
+#[test]
+fn a_weighted_cache_samples_its_shadows_by_entries() {
+    const W: u32 = 1024;
+    let mut counted = Simulator::new(1000);
+    let mut weighed = Simulator::weighted(1000, W);
+    let mut next = random_stream(11);
+    // Recency phases, then a loop a little larger than the cache.
+    for phase in 0..150u64 {
+        for _ in 0..2_000 {
+            let key = phase * 1_000_000 + next() % 800;
+            counted.read(key);
+            weighed.read(key);
+        }
+    }
+    let (mut counted_hits, mut weighed_hits) = (0u32, 0u32);
+    for cycle in 0..200 {
+        for key in 0..1500u64 {
+            let c = counted.read(10_000_000_000 + key);
+            let w = weighed.read(10_000_000_000 + key);
+            if cycle >= 150 {
+                counted_hits += u32::from(c);
+                weighed_hits += u32::from(w);
+            }
+        }
+    }
+    // Sampled by weight, the shadows replayed 1 key in 256 into 3 entries'
+    // room; noise sent the window to 100% and the loop then never hit.
+    assert_eq!(weighed.policy.tuner.sample_shift(), 0);
+    let counted_window = counted.policy.window_max();
+    let weighed_window = weighed.policy.window_max() / u64::from(W);
+    assert!(
+        weighed_window <= 2 * counted_window.max(10),
+        "window {weighed_window} entries weighed, {counted_window} counted"
+    );
+    assert!(
+        weighed_hits * 2 >= counted_hits,
+        "loop hits {weighed_hits} weighed, {counted_hits} counted"
+    );
+}
+
+#[test]
+fn a_weighted_policy_grows_its_sketch_and_sample_with_its_entries() {
+    let mut sim = Simulator::weighted(100_000, 3);
+    assert_eq!(sim.policy.sized_for, Some(256));
+    for key in 0..10_000u64 {
+        sim.read(key);
+    }
+    assert_eq!(sim.policy.sized_for, Some(16_384));
+    assert_eq!(
+        sim.policy.tuner.sample_shift(),
+        WindowTuner::sample_shift_for(16_384)
+    );
+    assert_eq!(sim.policy.tuner.sample_shift(), 3);
 }

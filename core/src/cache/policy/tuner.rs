@@ -110,11 +110,21 @@ pub(super) struct WindowTuner {
 }
 
 impl WindowTuner {
-    /// Shadows for a cache of total weight `capacity`.
+    /// Shadows for a cache of `capacity` entries.
     pub(super) fn new(capacity: u64) -> Self {
-        let ratio = (capacity / SHADOW_ENTRIES).max(1);
-        let sample_shift = ratio.ilog2().min(MAX_SAMPLE_SHIFT);
+        Self::with_entries(capacity, capacity, INITIAL_CHOICE)
+    }
+
+    /// Shadows for a cache of total weight `capacity` that holds about
+    /// `entries` entries (a weighted cache), starting from shape `best`.
+    /// The sample is chosen by entries, not weight: a cache of a thousand
+    /// 1 MiB values replays every key into shadows of the whole capacity,
+    /// where sampling by weight (1 key in 2^16) would leave shadows of a
+    /// fraction of one entry.
+    pub(super) fn with_entries(capacity: u64, entries: u64, best: usize) -> Self {
+        let sample_shift = Self::sample_shift_for(entries);
         let shadow_capacity = capacity >> sample_shift;
+        let shadow_entries = (entries >> sample_shift).max(1);
         let shadows = SHAPES
             .iter()
             .map(|s| {
@@ -124,16 +134,35 @@ impl WindowTuner {
             .collect();
         WindowTuner {
             shadows,
-            sketch: (sample_shift > 0).then(|| FrequencySketch::new(shadow_capacity)),
+            sketch: (sample_shift > 0).then(|| FrequencySketch::new(shadow_entries)),
             hits: alloc::vec![0; SHAPES.len()],
             scores: alloc::vec![0; SHAPES.len()],
             sample_shift,
             reads: 0,
             decayed_reads: 0,
-            period: (shadow_capacity * PERIOD_PER_CAPACITY).max(PERIOD_MIN),
-            best: INITIAL_CHOICE,
+            period: (shadow_entries * PERIOD_PER_CAPACITY).max(PERIOD_MIN),
+            best,
             scratch: Vec::new(),
         }
+    }
+
+    /// How many bits of a key's mixed hash must be clear for the key to be
+    /// replayed, for a cache of about `entries` entries.
+    pub(super) fn sample_shift_for(entries: u64) -> u32 {
+        (entries / SHADOW_ENTRIES)
+            .max(1)
+            .ilog2()
+            .min(MAX_SAMPLE_SHIFT)
+    }
+
+    /// The sample shift in use.
+    pub(super) fn sample_shift(&self) -> u32 {
+        self.sample_shift
+    }
+
+    /// The index in [`SHAPES`] of the shape currently chosen.
+    pub(super) fn best(&self) -> usize {
+        self.best
     }
 
     /// The sketch the shadows admit by, after counting one request for

@@ -59,6 +59,11 @@ impl Segments {
         }
     }
 
+    /// Resident entries.
+    pub(super) fn len(&self) -> u64 {
+        self.lists.len() as u64
+    }
+
     /// Total weight allowed.
     pub(super) fn capacity(&self) -> u64 {
         self.capacity
