@@ -326,7 +326,8 @@ impl Model {
         if t.calls < self.spec.minimum_calls as u64 {
             return false;
         }
-        let over = |r: Option<f64>, n: u64| r.is_some_and(|r| n as f64 / t.calls as f64 >= r);
+        let over =
+            |r: Option<f64>, n: u64| r.is_some_and(|r| n > 0 && n as f64 / t.calls as f64 >= r);
         over(self.spec.failure_rate, t.failures) || over(self.spec.slow.map(|s| s.0), t.slow)
     }
 
@@ -347,8 +348,8 @@ fn spec() -> impl Strategy<Value = Spec> {
     ];
     (
         proptest::option::of(1u32..5),
-        proptest::option::of(0.1f64..=1.0),
-        proptest::option::of((0.1f64..=1.0, 1u64..40)),
+        proptest::option::of(prop_oneof![Just(0.0), 0.1f64..=1.0]),
+        proptest::option::of((prop_oneof![Just(0.0), 0.1f64..=1.0], 1u64..40)),
         window,
         1u32..6,
         (
@@ -364,6 +365,12 @@ fn spec() -> impl Strategy<Value = Spec> {
                 let consecutive = match (consecutive, failure_rate, slow) {
                     (None, None, None) => Some(2),
                     (c, ..) => c,
+                };
+                // A count window must hold `minimum_calls` (the builder
+                // refuses more when a rate is set).
+                let minimum_calls = match window {
+                    WindowSpec::Count { calls } => minimum_calls.min(calls),
+                    WindowSpec::Time { .. } => minimum_calls,
                 };
                 Spec {
                     consecutive,

@@ -228,8 +228,11 @@ impl Config {
     }
 
     /// How long to stay open after the `trips`-th consecutive trip: the base
-    /// duration grown by `growth^(trips-1)`, jittered by up to
-    /// `±jitter` (from `seed`), capped at the maximum.
+    /// duration grown by `growth^(trips-1)` and capped at the maximum, then
+    /// jittered by up to `±jitter` (from `seed`). The jitter comes after
+    /// the cap: capped after, every draw above the base (with no growth,
+    /// the cap is the base) landed on the same instant, half of all
+    /// breakers probing in lockstep.
     pub(crate) fn open_duration_for(&self, trips: u32, seed: u64) -> Nanos {
         let max = self.max_open_duration.as_u64() as f64;
         let mut d = self.open_duration.as_u64() as f64;
@@ -239,11 +242,12 @@ impl Config {
             }
             d *= self.open_growth;
         }
+        d = d.min(max);
         if self.open_jitter > 0.0 {
             let unit = (splitmix64(seed) >> 11) as f64 / (1u64 << 53) as f64;
             d *= 1.0 - self.open_jitter + 2.0 * self.open_jitter * unit;
         }
-        Nanos::new(d.min(max).max(1.0) as u64)
+        Nanos::new(d.max(1.0) as u64)
     }
 }
 
@@ -302,7 +306,8 @@ impl ConfigBuilder {
     }
 
     /// Trip when at least this fraction (`0.0..=1.0`) of the calls in the
-    /// window failed.
+    /// window failed (`0.0`: on any failure, once the window holds
+    /// `minimum_calls`).
     pub fn failure_rate(mut self, threshold: f64) -> Self {
         self.config.failure_rate = Some(threshold);
         self
@@ -341,7 +346,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// No rate can trip before the window holds this many calls (default 20).
+    /// No rate can trip before the window holds this many calls (default
+    /// 20). With a count window and a rate it must not exceed the window's
+    /// size: [`build`](Self::build) refuses it (`Inconsistent`).
     pub fn minimum_calls(mut self, calls: u32) -> Self {
         self.config.minimum_calls = calls;
         self
@@ -357,7 +364,7 @@ impl ConfigBuilder {
     }
 
     /// Each further trip in a row (without closing in between) multiplies
-    /// the open duration by `factor`, up to `max`.
+    /// the open duration by `factor`, up to `max` (before jitter).
     pub fn open_duration_growth(mut self, factor: f64, max: Duration) -> Self {
         self.config.open_growth = factor;
         self.config.max_open_duration = Nanos::from_duration(max);
@@ -365,7 +372,9 @@ impl ConfigBuilder {
     }
 
     /// Spreads each open duration uniformly over `±fraction` of itself
-    /// (`0.0..1.0`), so breakers in many processes do not probe in lockstep.
+    /// (`0.0..=0.999`), so breakers in many processes do not probe in
+    /// lockstep. Applied after the growth cap, so a jittered duration may
+    /// pass the cap by up to `fraction` of it.
     pub fn open_duration_jitter(mut self, fraction: f64) -> Self {
         self.config.open_jitter = fraction;
         self
@@ -458,6 +467,14 @@ impl ConfigBuilder {
                 field: "minimum_calls",
             });
         }
+        if let WindowKind::Count { calls } = c.window {
+            if c.has_window() && c.minimum_calls > calls {
+                return Err(ConfigError::Inconsistent {
+                    field: "minimum_calls",
+                    reason: "must not exceed the count window, or no rate could ever trip",
+                });
+            }
+        }
         if c.open_duration == Nanos::ZERO {
             return Err(ConfigError::Zero {
                 field: "open_duration",
@@ -486,7 +503,7 @@ impl ConfigBuilder {
                 field: "open_duration_jitter",
             });
         }
-        if !(0.0..1.0).contains(&c.open_jitter) {
+        if !(0.0..=0.999).contains(&c.open_jitter) {
             return Err(ConfigError::OutOfRange {
                 field: "open_duration_jitter",
                 min: 0.0,

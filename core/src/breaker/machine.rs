@@ -206,8 +206,11 @@ impl<C: Clock> CircuitBreaker<C> {
         // As a ratio, not `n >= r * calls`: `0.55 * 100.0` rounds to
         // 55.000000000000007, so 55 failures in 100 calls would not reach
         // a rate of 0.55, while `55.0 / 100.0` is the same double as `0.55`.
+        // A rate of 0 trips on the first failure (or slow call) once the
+        // window holds `minimum_calls`: without `n > 0` it held for every
+        // window and tripped on whichever outcome happened to evaluate.
         let calls = counts.calls as f64;
-        let over = |rate: Option<f64>, n: u64| rate.is_some_and(|r| n as f64 / calls >= r);
+        let over = |rate: Option<f64>, n: u64| rate.is_some_and(|r| n > 0 && n as f64 / calls >= r);
         over(self.config.failure_rate, counts.failures)
             || over(self.config.slow_call_rate, counts.slow)
     }

@@ -389,9 +389,101 @@ fn jittered_open_durations_stay_within_bounds() {
     let (b, clock) = breaker(consecutive(1).open_duration_jitter(0.5));
     fail(&b);
     let until = b.snapshot().deadline.unwrap();
-    assert!(until >= at(5) && until <= at(10), "{until:?}");
+    assert!(until >= at(5) && until <= at(15), "{until:?}");
     clock.set(until);
     assert!(b.try_acquire().is_ok());
+}
+
+#[test]
+fn jitter_spreads_open_durations_on_both_sides_of_the_base() {
+    let (mut above, mut below, mut exactly) = (0, 0, 0);
+    for i in 0..200u64 {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_millis(i * 7919));
+        let config = consecutive(1).open_duration_jitter(0.5).build().unwrap();
+        let b = CircuitBreaker::new(config, clock.clone());
+        let start = clock.now();
+        fail(&b);
+        let open = b.snapshot().deadline.unwrap().saturating_sub(start);
+        match open.cmp(&Nanos::from_duration(10 * SEC)) {
+            core::cmp::Ordering::Greater => above += 1,
+            core::cmp::Ordering::Less => below += 1,
+            core::cmp::Ordering::Equal => exactly += 1,
+        }
+    }
+    // Capped after the jitter, every draw above 10 s was exactly 10 s.
+    assert!(
+        above > 60 && below > 60 && exactly < 5,
+        "{above} above 10 s, {below} below, {exactly} exactly"
+    );
+}
+
+#[test]
+fn a_minimum_larger_than_the_count_window_is_refused() {
+    let err = Config::builder()
+        .failure_rate(0.5)
+        .count_window(10)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "minimum_calls");
+    assert!(matches!(err, ConfigError::Inconsistent { .. }));
+    // Without a rate the minimum plays no part.
+    assert!(
+        Config::builder()
+            .consecutive_failures(3)
+            .count_window(10)
+            .build()
+            .is_ok()
+    );
+    assert!(
+        Config::builder()
+            .failure_rate(0.5)
+            .count_window(10)
+            .minimum_calls(10)
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_zero_rate_trips_on_the_first_bad_outcome_after_the_minimum() {
+    let (b, _) = breaker(
+        Config::builder()
+            .failure_rate(0.5)
+            .slow_call_rate(0.0, SEC)
+            .count_window(100)
+            .minimum_calls(10),
+    );
+    for _ in 0..99 {
+        b.try_acquire().unwrap().record_success();
+    }
+    assert_eq!(b.state(), State::Closed, "no slow call yet");
+    // A failure evaluates, but 1 in 100 is below 0.5 and no call was slow.
+    b.try_acquire().unwrap().record_failure();
+    assert_eq!(b.state(), State::Closed, "{:?}", b.snapshot());
+    b.try_acquire()
+        .unwrap()
+        .record_success_after(Duration::from_secs(2));
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn the_jitter_bound_is_the_one_the_error_reports() {
+    let err = consecutive(1)
+        .open_duration_jitter(1.0)
+        .build()
+        .unwrap_err();
+    let ConfigError::OutOfRange { max, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert!(consecutive(1).open_duration_jitter(max).build().is_ok());
+    let between = max + (1.0 - max) / 2.0;
+    assert!(
+        consecutive(1)
+            .open_duration_jitter(between)
+            .build()
+            .is_err()
+    );
 }
 
 /// A clock whose cached reading trails the real one by a fixed lag.
