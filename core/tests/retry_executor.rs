@@ -377,3 +377,75 @@ fn errors_read_as_sentences() {
     };
     assert_eq!(open.to_string(), "the circuit is open for another 5ms");
 }
+
+#[test]
+fn a_deadline_already_passed_starts_no_attempt() {
+    let clock = ManualClock::starting_at(Nanos::from_duration(Duration::from_secs(10)));
+    let calls = Cell::new(0);
+    let out: Result<(), RetryError<&str>> = block_on(
+        Retry::new(&policy(3, ms(10)), &clock, &clock)
+            .deadline(Nanos::from_duration(Duration::from_secs(5)))
+            .run(|_| {
+                calls.set(calls.get() + 1);
+                async { Err("down") }
+            }),
+    );
+    assert_eq!(calls.get(), 0, "an attempt started after the deadline");
+    let err = out.unwrap_err();
+    assert_eq!(err.reason(), StopReason::Deadline);
+    assert_eq!(err.attempts(), 0);
+    assert!(err.last_error().is_none());
+}
+
+#[test]
+fn a_deadline_of_now_starts_no_attempt() {
+    let clock = ManualClock::new();
+    let calls = Cell::new(0);
+    let out = Retry::new(&policy(3, ms(10)), &clock, &clock)
+        .deadline_in(Duration::ZERO)
+        .run_blocking(|_| {
+            calls.set(calls.get() + 1);
+            Err::<(), _>("down")
+        });
+    assert_eq!(calls.get(), 0);
+    assert_eq!(out.unwrap_err().reason(), StopReason::Deadline);
+}
+
+#[test]
+fn an_overslept_wait_starts_no_attempt_past_the_deadline_or_the_elapsed_limit() {
+    // Each wait overruns by 25 ms: planned to end at 40 ms, before the
+    // 50 ms deadline, it ends at 65 ms.
+    let clock = ManualClock::new();
+    let oversleep = |d: Duration| clock.advance(d + ms(25));
+    let starts = RefCell::new(Vec::new());
+    let out = Retry::new(&policy(5, ms(40)), &clock, &oversleep)
+        .deadline(Nanos::from_duration(ms(50)))
+        .run_blocking(|_| {
+            starts.borrow_mut().push(clock.now());
+            Err::<(), _>("down")
+        });
+    assert_eq!(*starts.borrow(), [Nanos::ZERO]);
+    let err = out.unwrap_err();
+    assert_eq!((err.reason(), err.attempts()), (StopReason::Deadline, 1));
+    assert_eq!(err.last_error(), Some(&"down"));
+
+    let clock = ManualClock::new();
+    let oversleep = |d: Duration| clock.advance(d + ms(25));
+    let limited = RetryPolicy::builder(
+        Backoff::constant(ms(40))
+            .jitter(Jitter::None)
+            .build()
+            .unwrap(),
+    )
+    .max_attempts(5)
+    .max_elapsed(ms(50))
+    .build()
+    .unwrap();
+    let attempts = Cell::new(0);
+    let out = Retry::new(&limited, &clock, &oversleep).run_blocking(|_| {
+        attempts.set(attempts.get() + 1);
+        Err::<(), _>("down")
+    });
+    assert_eq!(attempts.get(), 1);
+    assert_eq!(out.unwrap_err().reason(), StopReason::Deadline);
+}

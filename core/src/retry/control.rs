@@ -121,6 +121,21 @@ impl<'a> Control<'a> {
         }
     }
 
+    /// Whether the next attempt may not start now: at or past the
+    /// caller's deadline, or (for a retry) past `max_elapsed`. The loop
+    /// plans its waits to end before both, but a sleeper may oversleep and
+    /// a deadline may already have passed when the call begins. Reads the
+    /// clock only when a limit is set.
+    #[inline]
+    pub(crate) fn out_of_time(&self, clock: &impl Clock) -> bool {
+        if self.deadline.is_none() && (self.attempts == 0 || self.elapsed_limit.is_none()) {
+            return false;
+        }
+        let now = clock.now();
+        self.deadline.is_some_and(|deadline| now >= deadline)
+            || (self.attempts > 0 && self.elapsed_limit.is_some_and(|limit| now > limit))
+    }
+
     /// Counts an attempt about to run and returns its number (1 first).
     #[inline]
     pub(crate) fn begin_attempt(&mut self) -> u32 {

@@ -222,10 +222,15 @@ impl<'a, C: Clock, S, K, B: Clock> Retry<'a, C, S, K, B> {
         }
     }
 
-    /// Before an attempt: the breaker's permit (if there is a breaker) and,
-    /// for a retry, the budget's withdrawal, in that order.
+    /// Before an attempt: the time limits (a sleeper may have overslept, a
+    /// deadline may have passed before the first attempt), the breaker's
+    /// permit (if there is a breaker) and, for a retry, the budget's
+    /// withdrawal, in that order.
     #[inline]
     fn admit(&self, control: &mut Control<'a>) -> Result<Option<Permit<'a, B>>, StopReason> {
+        if control.out_of_time(self.clock) {
+            return Err(StopReason::Deadline);
+        }
         let Some(breaker) = self.breaker else {
             return Ok(None);
         };
