@@ -1,14 +1,16 @@
 //! RetryLayer with tower-test's mock and tokio's paused time.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use brace::breaker::Rejected;
 use brace::retry::{Backoff, Decision, Jitter, RetryBudget, RetryPolicy};
 use brace_tokio::TokioClock;
-use brace_tower::{BoxError, CircuitOpen, RetryLayer};
+use brace_tower::{BoxError, CircuitBreakerLayer, CircuitOpen, RetryLayer, ServiceBuilderExt};
 use tokio::time::Instant;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_test::mock;
 
 /// No request is queued (the service may be gone: then the queue is closed).
@@ -24,6 +26,20 @@ fn constant(delay_ms: u64, attempts: u32) -> RetryPolicy {
     RetryPolicy::builder(backoff)
         .max_attempts(attempts)
         .max_retry_after(Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+/// A constant backoff of `delay_ms` and at most `attempts` attempts
+/// within `max_elapsed`.
+fn limited(delay_ms: u64, attempts: u32, max_elapsed: Duration) -> RetryPolicy {
+    let backoff = Backoff::constant(Duration::from_millis(delay_ms))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    RetryPolicy::builder(backoff)
+        .max_attempts(attempts)
+        .max_elapsed(max_elapsed)
         .build()
         .unwrap()
 }
@@ -182,15 +198,7 @@ async fn an_empty_budget_stops_retrying_and_clones_share_it() {
 
 #[tokio::test(start_paused = true)]
 async fn max_elapsed_stops_before_sleeping_past_it() {
-    let backoff = Backoff::constant(Duration::from_millis(400))
-        .jitter(Jitter::None)
-        .build()
-        .unwrap();
-    let policy = RetryPolicy::builder(backoff)
-        .max_attempts(10)
-        .max_elapsed(Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let policy = limited(400, 10, Duration::from_secs(1));
     let (svc, mut handle) = mock::pair::<u32, u32>();
     let mut svc = RetryLayer::new(policy).layer(svc);
     handle.allow(100);
@@ -220,4 +228,75 @@ async fn dropping_the_future_stops_retrying() {
         no_request_waiting(&mut handle),
         "no attempt after cancellation"
     );
+}
+
+/// A first attempt that fails, then a service not ready for `not_ready`;
+/// returns the call and the mock's handle with one more request allowed.
+async fn fail_then_stall(
+    not_ready: Duration,
+) -> (
+    tokio::task::JoinHandle<Result<u32, BoxError>>,
+    mock::Handle<u32, u32>,
+) {
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(limited(10, 5, Duration::from_secs(1))).layer(svc);
+    handle.allow(1);
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    handle
+        .next_request()
+        .await
+        .unwrap()
+        .1
+        .send_error("first failure");
+    // The retry is planned (10 ms backoff); the service then stays not
+    // ready.
+    tokio::time::sleep(not_ready).await;
+    handle.allow(1);
+    (call, handle)
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_retry_starts_past_max_elapsed_after_waiting_for_readiness() {
+    let (call, mut handle) = fail_then_stall(Duration::from_secs(5)).await;
+    let error = tokio::time::timeout(Duration::from_millis(100), call)
+        .await
+        .expect("the call ends once the service is ready")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(error.to_string(), "first failure");
+    assert!(
+        no_request_waiting(&mut handle),
+        "no second attempt went out"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn within_max_elapsed_a_late_readiness_still_retries() {
+    let (call, mut handle) = fail_then_stall(Duration::from_millis(500)).await;
+    let (request, reply) = handle.next_request().await.unwrap();
+    assert_eq!(request, 1);
+    reply.send_response(7);
+    assert_eq!(call.await.unwrap().unwrap(), 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_refused_by_an_open_breaker_earn_no_retries() {
+    let b = budget(0.5, 0);
+    let brk = common::breaker(1, Duration::from_secs(60), 1);
+    brk.force_open();
+    let mut svc = ServiceBuilder::new()
+        .retry_with(RetryLayer::new(constant(10, 3)).budget(b.clone()))
+        .circuit_breaker(CircuitBreakerLayer::new(brk.clone()))
+        .service_fn(|x: u32| async move { Ok::<u32, &'static str>(x) });
+    for i in 0..100 {
+        let err = svc.ready().await.unwrap().call(i).await.unwrap_err();
+        assert!(err.is::<CircuitOpen>());
+    }
+    assert_eq!(b.available(), 0, "refused requests deposited");
+    // Once the breaker lets calls through, requests earn again.
+    brk.reset();
+    for i in 0..10 {
+        assert_eq!(svc.ready().await.unwrap().call(i).await.unwrap(), i);
+    }
+    assert_eq!(b.available(), 5);
 }
