@@ -18,27 +18,26 @@ fn no_request_waiting(handle: &mut mock::Handle<u32, u32>) -> bool {
     !matches!(handle.poll_request(), std::task::Poll::Ready(Some(_)))
 }
 
-fn constant(delay_ms: u64, attempts: u32) -> RetryPolicy {
+/// A constant backoff of `delay_ms`, no jitter, at most `attempts`
+/// attempts.
+fn every(delay_ms: u64, attempts: u32) -> brace::retry::RetryPolicyBuilder {
     let backoff = Backoff::constant(Duration::from_millis(delay_ms))
         .jitter(Jitter::None)
         .build()
         .unwrap();
-    RetryPolicy::builder(backoff)
-        .max_attempts(attempts)
+    RetryPolicy::builder(backoff).max_attempts(attempts)
+}
+
+fn constant(delay_ms: u64, attempts: u32) -> RetryPolicy {
+    every(delay_ms, attempts)
         .max_retry_after(Duration::from_secs(1))
         .build()
         .unwrap()
 }
 
-/// A constant backoff of `delay_ms` and at most `attempts` attempts
-/// within `max_elapsed`.
+/// As [`constant`], within `max_elapsed`.
 fn limited(delay_ms: u64, attempts: u32, max_elapsed: Duration) -> RetryPolicy {
-    let backoff = Backoff::constant(Duration::from_millis(delay_ms))
-        .jitter(Jitter::None)
-        .build()
-        .unwrap();
-    RetryPolicy::builder(backoff)
-        .max_attempts(attempts)
+    every(delay_ms, attempts)
         .max_elapsed(max_elapsed)
         .build()
         .unwrap()
