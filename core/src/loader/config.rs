@@ -213,7 +213,11 @@ where
     /// polling it (it gave up on it with a timeout over `&mut load`, say)
     /// and then awaits a new load of the same loader waits for itself
     /// unless `max_wait` is set: drop a load you stop polling, or set
-    /// `max_wait`, or turn this off.
+    /// `max_wait`, or turn this off. A batch function that loads (from
+    /// this loader or another, a tree whose children are loaded by the same
+    /// loader) is safe when it awaits those loads itself: a leader polled
+    /// inside a batch call never holds. One that hands them to a spawned
+    /// task and awaits its handle has the same hazard as above.
     ///
     /// Measured with `compare loader` (2 tokio workers; its `brace-unheld`
     /// row, one full run, rates against the default in the same run): with

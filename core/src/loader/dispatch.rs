@@ -12,8 +12,11 @@
 //! waits for `2 g` quiet yields (at most 64) rather than `yields`. After the
 //! tick, a batch still waits for an earlier partial batch's call to return
 //! (see `Table::wait_for_partial`), unless the loader was built with
-//! `hold_stragglers(false)`.
+//! `hold_stragglers(false)` or the leader is polled from inside a batch
+//! call on the same thread (a batch function that loads: the earlier call
+//! may be the one waiting for this batch).
 
+use core::cell::Cell;
 use core::future::{Future, poll_fn};
 use core::hash::Hash;
 use core::pin::{Pin, pin};
@@ -71,14 +74,49 @@ async fn call_catching_panics<K, F: BatchFn<K>>(
         return CallOutcome::Panicked;
     };
     let mut call = pin!(call);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+    poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| {
+            let _inside = InsideBatchCall::enter();
+            call.as_mut().poll(cx)
+        })) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => Poll::Ready(CallOutcome::Returned(result.map_err(Arc::new))),
             Err(_panic) => Poll::Ready(CallOutcome::Panicked),
-        },
-    )
+        }
+    })
     .await
+}
+
+std::thread_local! {
+    /// How many batch calls this thread is polling right now, one inside
+    /// another: a batch function that loads (from its own loader or
+    /// another) polls the inner load's leader inside its own poll.
+    static BATCH_CALLS_POLLING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks this thread as polling a batch call until dropped (also when the
+/// poll panics).
+struct InsideBatchCall;
+
+impl InsideBatchCall {
+    fn enter() -> Self {
+        BATCH_CALLS_POLLING.with(|n| n.set(n.get() + 1));
+        InsideBatchCall
+    }
+
+    /// Whether a batch call is being polled on this thread: a leader polled
+    /// from inside one must not hold for an earlier partial call, which may
+    /// be the very call waiting for it (a loader that recurses into itself,
+    /// a tree of posts whose replies are posts).
+    fn active() -> bool {
+        BATCH_CALLS_POLLING.with(|n| n.get() > 0)
+    }
+}
+
+impl Drop for InsideBatchCall {
+    fn drop(&mut self) {
+        BATCH_CALLS_POLLING.with(|n| n.set(n.get() - 1));
+    }
 }
 
 impl<K, F> EndOfTick<'_, K, F>
@@ -170,6 +208,9 @@ where
             }
         }
         if this.after_partial {
+            if InsideBatchCall::active() {
+                return Poll::Ready(false);
+            }
             return this.ready_unless_partial_running(cx);
         }
         match &mut this.tick {
@@ -196,7 +237,7 @@ where
             .max(this.longest_gap.saturating_mul(2))
             .min(MAX_QUIET_YIELDS.max(settings.yields));
         if this.quiet_yields >= needed {
-            if !settings.hold_stragglers {
+            if !settings.hold_stragglers || InsideBatchCall::active() {
                 return Poll::Ready(false);
             }
             this.after_partial = true;

@@ -93,6 +93,9 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             }
             MapEntry::Vacant(vacant) => vacant,
         };
+        // Cloned before a batch is opened: a panicking clone then leaves
+        // no empty batch behind.
+        let key = vacant.key().clone();
         let id = match self.open {
             Some(id) => id,
             None => {
@@ -105,7 +108,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             }
         };
         let batch = self.batches.get_mut(&id).expect("open batch exists");
-        let entry = batch.add_entry(vacant.key().clone());
+        let entry = batch.add_entry(key);
         vacant.insert((id, entry));
         let slot = batch.add_waiter(entry);
         let mut wake = None;
@@ -192,8 +195,10 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         let mut keys = Vec::with_capacity(batch.entries.len());
         for (i, entry) in batch.entries.iter_mut().enumerate().filter(|(_, e)| e.sent) {
             if entry.waiters == 0 {
-                entry.sent = false;
+                // Unsent only once off the map: if hashing the key panics,
+                // the entry stays sent and a restart takes it off.
                 remove_flight(&mut self.in_flight, &entry.key, (id, i));
+                entry.sent = false;
             } else {
                 keys.push(entry.key.clone());
             }
@@ -271,14 +276,16 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
             return (wake.into_iter().collect(), false);
         }
         let cancelled = batch.phase != Phase::Done;
-        let batch = self.batches.remove(&id).expect("just seen");
+        self.batches.remove(&id);
         if cancelled {
-            for (i, entry) in batch.entries.iter().enumerate().filter(|(_, e)| e.sent) {
-                remove_flight(&mut self.in_flight, &entry.key, (id, i));
-            }
             if self.open == Some(id) {
                 self.open = None;
             }
+            // Its keys leave the map by a walk that hashes nothing, so a
+            // key whose `Hash` panics cannot leave the table half updated
+            // (an open batch that no longer exists, a key in flight
+            // without one).
+            self.in_flight.retain(|_, flight| flight.0 != id);
         }
         let mut wakers = Vec::new();
         self.end_partial(id, &mut wakers);
@@ -306,16 +313,15 @@ pub(crate) enum CallOutcome<O, E> {
 /// map and the batch to be sent again; meanwhile a new load of such a key
 /// opens another flight, which the re-sent batch must not take off.
 ///
-/// One lookup in the common case: the entry is taken out and, in the rare
-/// case above, put back.
+/// A lookup, then a removal: taking the entry out and putting another
+/// batch's back would lose that batch's flight if the key's `Hash` panicked
+/// on the way back in.
 fn remove_flight<K: Hash + Eq>(
     in_flight: &mut FastMap<K, (BatchId, usize)>,
     key: &K,
     flight: (BatchId, usize),
 ) {
-    if let Some((key, other)) = in_flight.remove_entry(key) {
-        if other != flight {
-            in_flight.insert(key, other);
-        }
+    if in_flight.get(key) == Some(&flight) {
+        in_flight.remove(key);
     }
 }
