@@ -297,3 +297,42 @@ fn a_value_loaded_across_an_invalidation_and_its_sweep_is_not_served() {
     assert_eq!(block_on(cache.get_or_load(1, ready_value(666))), Ok(666));
     assert_eq!(cache.get(&1), None, "an invalidated loaded value is served");
 }
+
+#[test]
+fn a_load_over_a_cached_not_found_does_not_overwrite_an_insert_made_while_it_ran() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .negative_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let none = || std::future::ready(Ok::<Option<u32>, &'static str>(None));
+    assert_eq!(block_on(cache.get_or_load_optional(1, none)), Ok(None));
+    // The key holds a fresh "not found" when the load starts.
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(load.as_mut()).is_pending());
+    cache.insert(1, 20);
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(cache.get(&1), Some(20), "the load overwrote a newer insert");
+}
+
+#[test]
+fn a_spawned_refresh_does_not_overwrite_an_insert_made_while_it_ran() {
+    let (cache, _clock, spawned) = stale_behind_a_spawn_hook();
+    let gate = Arc::new(AtomicBool::new(false));
+    assert_eq!(block_on(cache.get_or_load(1, gated(&gate, Ok(11)))), Ok(10));
+    // Re-inserted before the refresh starts: fresh when it starts.
+    cache.insert(1, 20);
+    let mut task = spawned.lock().unwrap().pop().expect("a refresh task");
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(task.as_mut().poll(&mut cx).is_pending());
+    cache.insert(1, 30);
+    gate.store(true, Ordering::SeqCst);
+    assert!(task.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(
+        cache.get(&1),
+        Some(30),
+        "the refresh overwrote a newer insert"
+    );
+}

@@ -18,7 +18,7 @@ use super::slot::{Freshness, Slot};
 use super::stats::Counter;
 use super::{Cache, Found, Inner};
 use crate::singleflight::{Group, SingleFlightError};
-use crate::sync::{Ordering, RwLock};
+use crate::sync::{Ordering, RwLock, fence};
 // `Arc` here only shares immutable settings and the cache itself; it guards
 // no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
 // cannot hold trait objects).
@@ -299,10 +299,31 @@ where
 struct LoadStart {
     /// The invalidation generation.
     generation: u32,
-    /// The key's removal stripe.
+    /// The key's stripe of removes and inserts.
     removals: u32,
     /// Whether the key held a fresh entry.
     fresh: bool,
+}
+
+/// One load counted in `Inner::loads_running` while it lives.
+struct LoadRunning<'a, K, V, C> {
+    inner: &'a Inner<K, V, C>,
+}
+
+impl<'a, K, V, C> LoadRunning<'a, K, V, C> {
+    fn start(inner: &'a Inner<K, V, C>) -> Self {
+        inner.loads_running.fetch_add(1, Ordering::Relaxed);
+        // Before the load reads its start (the other half of the handshake
+        // in `Inner::note_user_write`).
+        fence(Ordering::SeqCst);
+        LoadRunning { inner }
+    }
+}
+
+impl<K, V, C> Drop for LoadRunning<'_, K, V, C> {
+    fn drop(&mut self) {
+        self.inner.loads_running.fetch_sub(1, Ordering::Release);
+    }
 }
 
 /// The right to run the one refresh of a stale key; given back on drop.
@@ -348,6 +369,9 @@ where
 {
     let inner = &*cache.inner;
     inner.stats.add(Counter::Load, 1);
+    // Counted as running before the start is read, and until the result
+    // is stored or dropped (see `Inner::note_user_write`).
+    let _running = LoadRunning::start(inner);
     // What the loader reads may predate any invalidation made while it
     // runs: the result is stored under the generation it started in.
     let start = LoadStart {
@@ -419,9 +443,8 @@ where
     }
 
     /// Whether the key was written since the load started: an
-    /// invalidation came, a `remove` in the key's stripe, or the key holds
-    /// a fresh entry it did not hold then (a plain load may replace a
-    /// cached "not found") and so was inserted meanwhile.
+    /// invalidation came, a `remove` or an `insert` in the key's stripe,
+    /// or the key holds a fresh entry it did not hold then.
     ///
     /// Checked before the write, not under its lock: an insert or remove
     /// that lands between the two is ordered before the load's write, as

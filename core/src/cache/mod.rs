@@ -76,7 +76,7 @@ use core::time::Duration;
 
 use alloc::vec::Vec;
 
-use crate::sync::{AtomicU32, Mutex, Ordering};
+use crate::sync::{AtomicU32, AtomicUsize, Mutex, Ordering, fence};
 // `Arc` here only shares immutable settings and the cache itself; it guards
 // no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
 // cannot hold trait objects).
@@ -160,9 +160,13 @@ struct Inner<K, V, C> {
     /// Hashes of the keys whose stale-while-revalidate refresh is running
     /// (see `load.rs`): one refresh per key, claimed synchronously.
     refreshing: Mutex<alloc::collections::BTreeSet<u64>>,
-    /// Bumped by every `remove`, in one of `REMOVAL_STRIPES` stripes by
-    /// key hash: a load that sees its stripe move does not cache its value.
+    /// Bumped by every `remove`, and by every `insert` while a load runs,
+    /// in one of `REMOVAL_STRIPES` stripes by key hash: a load that sees
+    /// its stripe move does not cache its value.
     removals: [AtomicU32; REMOVAL_STRIPES],
+    /// Loads running (`get_or_load` and friends): an insert bumps its
+    /// stripe only while some run (see `Inner::note_user_write`).
+    loads_running: AtomicUsize,
 }
 
 /// Stripes of [`Inner::removals`]: a remove of another key in the same
@@ -221,6 +225,7 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 groups: load::Groups::default(),
                 refreshing: Mutex::new(alloc::collections::BTreeSet::new()),
                 removals: core::array::from_fn(|_| AtomicU32::new(0)),
+                loads_running: AtomicUsize::new(0),
             }),
         }
     }
@@ -331,8 +336,10 @@ where
         let s = &self.inner.settings;
         let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
         let generation = self.inner.generations.current();
+        let hash = self.inner.map.hash(&key);
         self.inner
             .write(key, Some(value), stale_at, expires_at, generation);
+        self.inner.note_user_write(hash);
     }
 
     /// Caches `value` under `key`, expiring after `ttl` instead of the
@@ -342,8 +349,10 @@ where
         let soft = self.inner.settings.refresh_after.filter(|s| *s < ttl);
         let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
         let generation = self.inner.generations.current();
+        let hash = self.inner.map.hash(&key);
         self.inner
             .write(key, Some(value), stale_at, expires_at, generation);
+        self.inner.note_user_write(hash);
     }
 
     /// Removes `key`; returns its value if it was live.
@@ -462,6 +471,27 @@ where
         let cause = self.removal_cause(&slot, site);
         self.notify(&slot, cause);
         Some((slot, cause))
+    }
+
+    /// After an `insert` of `hash`'s key has written: if a load may be
+    /// running, bumps the key's stripe so that the load does not cache its
+    /// older value over this one.
+    ///
+    /// The handshake with `run_load` (`load.rs`), whose start increments
+    /// `loads_running`, fences, then reads the stripe: the insert writes,
+    /// fences, then reads `loads_running`. Of the two reads at least one
+    /// sees the other side's write. If the insert sees no load running, a
+    /// load that starts later reads state after this write, so caching
+    /// over it is a later write. Otherwise the stripe moves, and a load
+    /// that has not yet checked it sees that; one that checks between this
+    /// write and the bump is racing this insert, and goes after it, like
+    /// any two racing writes. An insert with no load running pays a fence
+    /// and a read of a line that only loads write.
+    fn note_user_write(&self, hash: u64) {
+        fence(Ordering::SeqCst);
+        if self.loads_running.load(Ordering::Relaxed) > 0 {
+            self.removal_stripe(hash).fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// The removal counter of `hash`'s stripe.
