@@ -27,6 +27,7 @@
 //! is exact while an entry is at most 2^31 invalidations behind.
 
 use alloc::vec::Vec;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::slot::Slot;
 use crate::sync::{AtomicU32, Ordering, RwLock};
@@ -112,8 +113,12 @@ impl<K, V> Generations<K, V> {
             if older(stamp, *bound) {
                 // A cached "not found" has no value to test; dropping it only
                 // costs a reload.
+                // A panicking predicate holds (see `Cache::invalidate_if`).
+                let holds = |value| {
+                    catch_unwind(AssertUnwindSafe(|| test(&slot.key, value))).unwrap_or(true)
+                };
                 match slot.value() {
-                    Some(value) if !test(&slot.key, value) => {}
+                    Some(value) if !holds(value) => {}
                     _ => return false,
                 }
             }

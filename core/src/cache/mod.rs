@@ -7,6 +7,12 @@
 //!   placed by a randomly seeded 64-bit hash of the key (ahash
 //!   `RandomState`, seeded per cache), so keys chosen by an attacker cannot
 //!   be made to collide. The slot keeps the key and every read compares it.
+//!   One slot per hash, though: two unequal keys with one hash displace
+//!   each other (the listener hears `Replaced`). Seeded 64-bit hashes make
+//!   that a 2^-64 accident, unless the key's `Hash` covers fewer fields
+//!   than its `Eq` (which `Hash` allows): then keys differing only in the
+//!   other fields share one entry's place, so hash every field `Eq`
+//!   compares.
 //! * **Reads.** A hit allocates nothing and waits only for a writer of its
 //!   own shard: under the shard's read lock it finds the slot, checks the
 //!   key, the invalidation generation and (only when the entry has a
@@ -388,7 +394,11 @@ where
     ///
     /// The predicate runs while the cache holds a shard's read lock: it must
     /// not call back into this cache (a write from it deadlocks, and so may
-    /// a read while another thread waits to write).
+    /// a read while another thread waits to write). A predicate that panics
+    /// on an entry counts as holding for it: the entry is invalidated and
+    /// the panic goes no further (were it to reach the reader, every read
+    /// of an older entry and every sweep would panic until an
+    /// `invalidate_all`, the predicate never being retired).
     pub fn invalidate_if(&self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
         let pending = self.inner.generations.invalidate_if(Arc::new(predicate));
         if pending >= invalidation::SWEEP_AFTER {

@@ -264,3 +264,50 @@ fn remove_returns_what_it_judged_before_the_listener_ran() {
     assert_eq!(taken(&log), [(7, 70, RemovalCause::Removed)]);
     armed.lock().unwrap().take();
 }
+
+#[test]
+fn an_expired_entry_pushed_out_by_a_write_is_not_counted_as_an_eviction() {
+    for listening in [true, false] {
+        let (cache, clock, log) = logged(1);
+        let cache = if listening {
+            cache
+        } else {
+            Cache::builder()
+                .max_capacity(1)
+                .time_to_live(Duration::from_secs(10))
+                .clock(clock.clone())
+                .build()
+                .unwrap()
+        };
+        cache.insert(1, 10);
+        clock.advance(Duration::from_secs(20));
+        for k in 2..10 {
+            cache.insert(k, k);
+        }
+        // Key 1 left expired; of 2..=8, each pushed out by the next, at
+        // most all seven were evictions (admission may turn a newcomer away
+        // instead, which is also one).
+        let evictions = cache.stats().evictions;
+        if listening {
+            let log = taken(&log);
+            let sized = log.iter().filter(|e| e.2 == RemovalCause::Size).count() as u64;
+            assert_eq!(evictions, sized, "log {log:?}");
+            assert!(log.contains(&(1, 10, RemovalCause::Expired)), "log {log:?}");
+        }
+        assert!((1..=7).contains(&evictions), "{evictions} evictions");
+    }
+}
+
+#[test]
+fn a_panicking_predicate_invalidates_and_does_not_break_the_cache() {
+    let (cache, _clock, log) = logged(10);
+    cache.insert(1, 10);
+    cache.insert(2, 20);
+    cache.invalidate_if(|k, _| if *k == 1 { panic!("predicate") } else { false });
+    assert_eq!(cache.get(&1), None, "a panic counts as a match");
+    assert_eq!(cache.get(&2), Some(20));
+    cache.run_pending_tasks();
+    assert_eq!(taken(&log), [(1, 10, RemovalCause::Invalidated)]);
+    cache.insert(3, 30);
+    assert_eq!(cache.get(&3), Some(30));
+}

@@ -153,27 +153,40 @@ where
             }
         }
         drop(state);
-        let evictions = u64::from(first.is_some()) + rest.len() as u64;
-        if evictions > 0 {
-            self.stats.add(Counter::Eviction, evictions);
-        }
-        if self.listens() {
-            // Every cause is settled before the first listener call.
-            let removed: Vec<_> = (replaced.into_iter().map(|s| (s, RemovalCause::Replaced)))
-                .chain(
-                    first
-                        .into_iter()
-                        .chain(rest)
-                        .map(|s| (s, RemovalCause::Size)),
-                )
-                .map(|(slot, site)| {
-                    let cause = self.removal_cause(&slot, site);
-                    (slot, cause)
-                })
-                .collect();
-            for (slot, cause) in &removed {
-                self.notify(slot, *cause);
+        // A victim that had already expired or been invalidated left for
+        // that reason, not for room: it is not an eviction, and the
+        // listener hears the same cause as the counter.
+        let victims = first.into_iter().chain(rest).map(|slot| {
+            let cause = self.removal_cause(&slot, RemovalCause::Size);
+            (slot, cause)
+        });
+        if !self.listens() {
+            let evictions = victims
+                .filter(|(_, cause)| *cause == RemovalCause::Size)
+                .count();
+            if evictions > 0 {
+                self.stats.add(Counter::Eviction, evictions as u64);
             }
+            return;
+        }
+        // Every cause is settled before the first listener call.
+        let removed: Vec<_> = replaced
+            .into_iter()
+            .map(|slot| {
+                let cause = self.removal_cause(&slot, RemovalCause::Replaced);
+                (slot, cause)
+            })
+            .chain(victims)
+            .collect();
+        let evictions = removed
+            .iter()
+            .filter(|(_, cause)| *cause == RemovalCause::Size)
+            .count();
+        if evictions > 0 {
+            self.stats.add(Counter::Eviction, evictions as u64);
+        }
+        for (slot, cause) in &removed {
+            self.notify(slot, *cause);
         }
     }
 }
