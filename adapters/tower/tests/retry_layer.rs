@@ -133,8 +133,8 @@ async fn circuit_open_is_never_retried_and_spends_no_budget() {
     let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
     assert!(err.is::<CircuitOpen>());
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-    // One deposit for the request, no withdrawal.
-    assert!(b.available() >= available);
+    // Refused by the breaker: no deposit, no withdrawal.
+    assert_eq!(b.available(), available);
 }
 
 #[tokio::test(start_paused = true)]
@@ -229,53 +229,103 @@ async fn dropping_the_future_stops_retrying() {
     );
 }
 
-/// A first attempt that fails, then a service not ready for `not_ready`;
-/// returns the call and the mock's handle with one more request allowed.
-async fn fail_then_stall(
-    not_ready: Duration,
-) -> (
-    tokio::task::JoinHandle<Result<u32, BoxError>>,
-    mock::Handle<u32, u32>,
-) {
+#[tokio::test(start_paused = true)]
+async fn a_retry_planned_in_time_waits_for_a_late_readiness() {
     let (svc, mut handle) = mock::pair::<u32, u32>();
     let mut svc = RetryLayer::new(limited(10, 5, Duration::from_secs(1))).layer(svc);
     handle.allow(1);
     let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
-    handle
-        .next_request()
-        .await
-        .unwrap()
-        .1
-        .send_error("first failure");
-    // The retry is planned (10 ms backoff); the service then stays not
-    // ready.
-    tokio::time::sleep(not_ready).await;
+    handle.next_request().await.unwrap().1.send_error("down");
+    // The retry is planned (10 ms backoff), then the service stays not
+    // ready past the 1 s limit: the planned retry is still made.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     handle.allow(1);
-    (call, handle)
-}
-
-#[tokio::test(start_paused = true)]
-async fn no_retry_starts_past_max_elapsed_after_waiting_for_readiness() {
-    let (call, mut handle) = fail_then_stall(Duration::from_secs(5)).await;
-    let error = tokio::time::timeout(Duration::from_millis(100), call)
-        .await
-        .expect("the call ends once the service is ready")
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(error.to_string(), "first failure");
-    assert!(
-        no_request_waiting(&mut handle),
-        "no second attempt went out"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn within_max_elapsed_a_late_readiness_still_retries() {
-    let (call, mut handle) = fail_then_stall(Duration::from_millis(500)).await;
     let (request, reply) = handle.next_request().await.unwrap();
     assert_eq!(request, 1);
     reply.send_response(7);
     assert_eq!(call.await.unwrap().unwrap(), 7);
+}
+
+/// A service with one pool slot, taken in `poll_ready` and held by the
+/// response it gives; its first answer is a 503.
+struct PoolOfOne {
+    pool: Arc<tokio::sync::Semaphore>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    calls: Arc<std::sync::atomic::AtomicU32>,
+}
+
+/// A clone shares the pool, not a slot readied for the original.
+impl Clone for PoolOfOne {
+    fn clone(&self) -> Self {
+        PoolOfOne {
+            pool: Arc::clone(&self.pool),
+            permit: None,
+            calls: Arc::clone(&self.calls),
+        }
+    }
+}
+
+/// A response that holds its pool slot until dropped.
+struct Pooled {
+    status: u16,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Service<u32> for PoolOfOne {
+    type Response = Pooled;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<Pooled, BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        if self.permit.is_none() {
+            match Arc::clone(&self.pool).try_acquire_owned() {
+                Ok(permit) => self.permit = Some(permit),
+                // Woken by the test's clock advance, not by the release.
+                Err(_) => return std::task::Poll::Pending,
+            }
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let slot = self.permit.take().expect("readied");
+        std::future::ready(Ok(Pooled {
+            status: if n == 0 { 503 } else { 200 },
+            _slot: slot,
+        }))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_response_is_dropped_before_waiting_for_readiness() {
+    // The 503 holds the only pool slot: kept across the wait, the service
+    // could never become ready again (it hung with max_elapsed set).
+    let inner = PoolOfOne {
+        pool: Arc::new(tokio::sync::Semaphore::new(1)),
+        permit: None,
+        calls: Arc::default(),
+    };
+    let decide = |r: &Result<Pooled, BoxError>| match r {
+        Ok(r) if r.status == 503 => Decision::Retry,
+        _ => Decision::DoNotRetry,
+    };
+    let mut svc = RetryLayer::new(limited(10, 3, Duration::from_secs(1)))
+        .decide(decide)
+        .layer(inner);
+    let mut call = Box::pin(async move { svc.ready().await.unwrap().call(1).await });
+    let mut result = None;
+    for _ in 0..1000 {
+        tokio::select! {
+            r = &mut call => { result = Some(r); break; }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
+    let result = result.expect("the retry got the pool slot back within 5 s");
+    assert_eq!(result.unwrap().status, 200);
 }
 
 #[tokio::test(start_paused = true)]

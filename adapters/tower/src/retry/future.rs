@@ -26,11 +26,13 @@ pin_project! {
     ///
     /// # Time limit
     ///
-    /// With [`RetryPolicy::max_elapsed`], no retry starts past the limit:
-    /// a retry is not planned if its backoff would end past it, and one
-    /// whose service became ready only past it (a concurrency limit or a
-    /// buffer in front of a struggling dependency) is not made; the last
-    /// attempt's result is returned instead.
+    /// [`RetryPolicy::max_elapsed`] is applied when a retry is planned: one
+    /// whose backoff would end past the limit is not made. The failed
+    /// attempt's result is dropped before the wait (a response may hold a
+    /// connection or a pool slot that the inner service needs to become
+    /// ready again), so a retry planned in time is made even if the inner
+    /// service becomes ready only past the limit: bound that wait with a
+    /// timeout layer outside the retry layer.
     pub struct ResponseFuture<S, Req, D, Clk, Slp>
     where
         S: Service<Req>,
@@ -44,9 +46,6 @@ pin_project! {
         attempts: u32,
         started: Nanos,
         delays: Option<Delays<SplitMix64>>,
-        // The result a retry was planned after, returned if the retry
-        // cannot start before `max_elapsed` runs out.
-        last: Option<Result<S::Response, S::Error>>,
         // One `Arc` of the layer's settings rather than copies of them: the
         // future stays small (it is moved on every call) and a request pays
         // one reference count, as it did for the budget alone.
@@ -87,7 +86,6 @@ where
             attempts: 1,
             started,
             delays: None,
-            last: None,
             config: Arc::clone(config),
         }
     }
@@ -171,9 +169,8 @@ where
                     let Some(wait) = wait else {
                         return Poll::Ready(result);
                     };
-                    if config.policy.max_elapsed().is_some() {
-                        *this.last = Some(result);
-                    }
+                    // Dropped before waiting (see "Time limit" above).
+                    drop(result);
                     if wait.is_zero() {
                         this.step.set(Step::Ready);
                     } else {
@@ -188,15 +185,6 @@ where
                 }
                 StepProj::Ready => {
                     ready!(this.service.poll_ready(cx))?;
-                    let config = &**this.config;
-                    if let Some(limit) = config.policy.max_elapsed() {
-                        let elapsed = config.clock.now().saturating_sub(*this.started);
-                        if let Some(last) = this.last.take() {
-                            if elapsed.as_duration() > limit {
-                                return Poll::Ready(last);
-                            }
-                        }
-                    }
                     *this.attempts += 1;
                     let future = this.service.call(this.request.clone());
                     this.step.set(Step::Attempt { future });
