@@ -122,18 +122,18 @@ impl<'a> Control<'a> {
     }
 
     /// Whether the next attempt may not start now: at or past the
-    /// caller's deadline, or (for a retry) past `max_elapsed`. The loop
-    /// plans its waits to end before both, but a sleeper may oversleep and
-    /// a deadline may already have passed when the call begins. Reads the
-    /// clock only when a limit is set.
+    /// caller's deadline. The loop plans its waits to end before it, but a
+    /// sleeper may oversleep and the deadline may already have passed when
+    /// the call begins; the caller has given up by then. (`max_elapsed` is
+    /// the policy's own bound and applies when a retry is planned: a retry
+    /// planned in time is made even if the sleeper wakes a little late.
+    /// A retry stopped here after its wait has already withdrawn its budget
+    /// token when no breaker defers the withdrawal.) Reads the clock only
+    /// when there is a deadline.
     #[inline]
     pub(crate) fn out_of_time(&self, clock: &impl Clock) -> bool {
-        if self.deadline.is_none() && (self.attempts == 0 || self.elapsed_limit.is_none()) {
-            return false;
-        }
-        let now = clock.now();
-        self.deadline.is_some_and(|deadline| now >= deadline)
-            || (self.attempts > 0 && self.elapsed_limit.is_some_and(|limit| now > limit))
+        self.deadline
+            .is_some_and(|deadline| clock.now() >= deadline)
     }
 
     /// Counts an attempt about to run and returns its number (1 first).

@@ -94,9 +94,11 @@ impl<E> Classify<E> for RetryAll {
 /// How many attempts, how far apart, and for how long.
 ///
 /// * `max_attempts`: attempts in total, the first included (default 3).
-/// * `max_elapsed`: no attempt starts later than this after the first one
-///   started (default: no limit). The caller's own deadline is given per
-///   call, to [`Retry::deadline`](super::Retry::deadline).
+/// * `max_elapsed`: no retry is planned to start later than this after the
+///   first attempt started (default: no limit); a sleeper that wakes late
+///   may start a planned retry a little past it. The caller's own deadline,
+///   given per call to [`Retry::deadline`](super::Retry::deadline), is
+///   checked again before every attempt.
 /// * `max_retry_after`: the longest server-requested wait
 ///   ([`Decision::RetryAfter`]) honoured; longer requests wait this long
 ///   (default 60 s).
