@@ -336,3 +336,53 @@ fn a_spawned_refresh_does_not_overwrite_an_insert_made_while_it_ran() {
         "the refresh overwrote a newer insert"
     );
 }
+
+#[test]
+fn a_load_finishing_inside_an_insert_does_not_overwrite_it() {
+    // The removal listener (which may call back into the cache) runs
+    // inside `insert`, after its write: a refresh that started before the
+    // insert and finishes there must see the insert.
+    let clock = ManualClock::new();
+    let spawned: Spawned = Arc::default();
+    let sink = Arc::clone(&spawned);
+    let parked: Arc<Mutex<Option<RefreshTask>>> = Arc::default();
+    let in_listener = Arc::clone(&parked);
+    let gate = Arc::new(AtomicBool::new(false));
+    let opener = Arc::clone(&gate);
+    let cache = Cache::builder()
+        .max_capacity(100)
+        .refresh_after(SOFT)
+        .time_to_live(HARD)
+        .spawn_hook(move |task| sink.lock().unwrap().push(task))
+        .removal_listener(move |_k: &u32, v: &u32, _cause| {
+            if *v == 20 {
+                if let Some(mut task) = in_listener.lock().unwrap().take() {
+                    opener.store(true, Ordering::SeqCst);
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    assert!(task.as_mut().poll(&mut cx).is_ready());
+                }
+            }
+        })
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
+    clock.advance(SOFT);
+    assert_eq!(block_on(cache.get_or_load(1, gated(&gate, Ok(11)))), Ok(10));
+    cache.insert(1, 20);
+    let mut task = spawned.lock().unwrap().pop().expect("a refresh task");
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(task.as_mut().poll(&mut cx).is_pending(), "the refresh runs");
+    *parked.lock().unwrap() = Some(task);
+    // The refresh started before this insert and finishes during it.
+    cache.insert(1, 30);
+    assert!(
+        parked.lock().unwrap().is_none(),
+        "the listener ran the refresh"
+    );
+    assert_eq!(
+        cache.get(&1),
+        Some(30),
+        "the refresh overwrote a newer insert"
+    );
+}

@@ -343,6 +343,7 @@ where
         let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
         let generation = self.inner.generations.current();
         let hash = self.inner.map.hash(&key);
+        self.inner.note_user_write(hash);
         self.inner
             .write(key, Some(value), stale_at, expires_at, generation);
         self.inner.note_user_write(hash);
@@ -356,6 +357,7 @@ where
         let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
         let generation = self.inner.generations.current();
         let hash = self.inner.map.hash(&key);
+        self.inner.note_user_write(hash);
         self.inner
             .write(key, Some(value), stale_at, expires_at, generation);
         self.inner.note_user_write(hash);
@@ -483,20 +485,22 @@ where
         Some((slot, cause))
     }
 
-    /// After an `insert` of `hash`'s key has written: if a load may be
-    /// running, bumps the key's stripe so that the load does not cache its
-    /// older value over this one.
+    /// Called by an `insert` of `hash`'s key before and after it writes: if
+    /// a load may be running, bumps the key's stripe so that the load does
+    /// not cache its older value over this one.
     ///
     /// The handshake with `run_load` (`load.rs`), whose start increments
-    /// `loads_running`, fences, then reads the stripe: the insert writes,
-    /// fences, then reads `loads_running`. Of the two reads at least one
-    /// sees the other side's write. If the insert sees no load running, a
-    /// load that starts later reads state after this write, so caching
-    /// over it is a later write. Otherwise the stripe moves, and a load
-    /// that has not yet checked it sees that; one that checks between this
-    /// write and the bump is racing this insert, and goes after it, like
-    /// any two racing writes. An insert with no load running pays a fence
-    /// and a read of a line that only loads write.
+    /// `loads_running`, fences, then reads the stripe: the insert fences,
+    /// then reads `loads_running`. Before the write, this catches every
+    /// load already running: its stripe moves before the write lands, so
+    /// it cannot finish between the write and a later bump (the write may
+    /// run a removal listener, and take the policy lock, in between).
+    /// After the write, of the insert's read and a starting load's read of
+    /// the stripe at least one sees the other side's write: if the insert
+    /// sees no load running, a load that starts later read state after
+    /// this write, so caching over it is a later write; otherwise the
+    /// stripe moves. An insert with no load running pays two fences and
+    /// two reads of a line that only loads write.
     fn note_user_write(&self, hash: u64) {
         fence(Ordering::SeqCst);
         if self.loads_running.load(Ordering::Relaxed) > 0 {
