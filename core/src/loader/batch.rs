@@ -75,6 +75,10 @@ pub(crate) struct Batch<K, V, E> {
     /// The cache's clear count when the call started: a clear since then
     /// keeps the results out of the cache.
     pub(crate) cache_clears: u64,
+    /// A batch call (a batch function that loads) awaits one of its keys:
+    /// the batch must not hold for an earlier partial call, which may be
+    /// that very call.
+    pub(crate) awaited_by_call: bool,
 }
 
 impl<K, V: Clone, E> Batch<K, V, E> {
@@ -89,6 +93,7 @@ impl<K, V: Clone, E> Batch<K, V, E> {
             leader: None,
             restarted: false,
             cache_clears: 0,
+            awaited_by_call: false,
         }
     }
 

@@ -215,9 +215,10 @@ where
     /// unless `max_wait` is set: drop a load you stop polling, or set
     /// `max_wait`, or turn this off. A batch function that loads (from
     /// this loader or another, a tree whose children are loaded by the same
-    /// loader) is safe when it awaits those loads itself: a leader polled
-    /// inside a batch call never holds. One that hands them to a spawned
-    /// task and awaits its handle has the same hazard as above.
+    /// loader) is safe when it awaits those loads itself: a batch holding
+    /// a key that a batch call awaits never holds, whoever leads it. One
+    /// that hands them to a spawned task and awaits its handle has the
+    /// same hazard as above.
     ///
     /// Measured with `compare loader` (2 tokio workers; its `brace-unheld`
     /// row, one full run, rates against the default in the same run): with

@@ -12,9 +12,9 @@
 //! waits for `2 g` quiet yields (at most 64) rather than `yields`. After the
 //! tick, a batch still waits for an earlier partial batch's call to return
 //! (see `Table::wait_for_partial`), unless the loader was built with
-//! `hold_stragglers(false)` or the leader is polled from inside a batch
-//! call on the same thread (a batch function that loads: the earlier call
-//! may be the one waiting for this batch).
+//! `hold_stragglers(false)` or a batch call awaits one of its keys (a
+//! batch function that loads: the earlier call may be the one waiting for
+//! this batch; see `InsideBatchCall`).
 
 use core::cell::Cell;
 use core::future::{Future, poll_fn};
@@ -87,16 +87,23 @@ async fn call_catching_panics<K, F: BatchFn<K>>(
     .await
 }
 
+#[cfg(not(loom))]
 std::thread_local! {
     /// How many batch calls this thread is polling right now, one inside
     /// another: a batch function that loads (from its own loader or
-    /// another) polls the inner load's leader inside its own poll.
+    /// another) polls the inner load inside its own poll.
     static BATCH_CALLS_POLLING: Cell<u32> = const { Cell::new(0) };
+}
+
+// Loom runs every model thread on one OS thread: its own thread-locals.
+#[cfg(loom)]
+loom::thread_local! {
+    static BATCH_CALLS_POLLING: Cell<u32> = Cell::new(0);
 }
 
 /// Marks this thread as polling a batch call until dropped (also when the
 /// poll panics).
-struct InsideBatchCall;
+pub(crate) struct InsideBatchCall;
 
 impl InsideBatchCall {
     fn enter() -> Self {
@@ -104,11 +111,13 @@ impl InsideBatchCall {
         InsideBatchCall
     }
 
-    /// Whether a batch call is being polled on this thread: a leader polled
-    /// from inside one must not hold for an earlier partial call, which may
-    /// be the very call waiting for it (a loader that recurses into itself,
-    /// a tree of posts whose replies are posts).
-    fn active() -> bool {
+    /// Whether a batch call is being polled on this thread. A key loaded
+    /// from inside one marks its batch as awaited by a call (see
+    /// `Table::enqueue`): that batch must not hold for an earlier partial
+    /// call, which may be the very call waiting for it (a loader that
+    /// recurses into itself, a tree of posts whose replies are posts),
+    /// whoever leads it.
+    pub(crate) fn active() -> bool {
         BATCH_CALLS_POLLING.with(|n| n.get() > 0)
     }
 }
@@ -208,9 +217,6 @@ where
             }
         }
         if this.after_partial {
-            if InsideBatchCall::active() {
-                return Poll::Ready(false);
-            }
             return this.ready_unless_partial_running(cx);
         }
         match &mut this.tick {
@@ -237,7 +243,7 @@ where
             .max(this.longest_gap.saturating_mul(2))
             .min(MAX_QUIET_YIELDS.max(settings.yields));
         if this.quiet_yields >= needed {
-            if !settings.hold_stragglers || InsideBatchCall::active() {
+            if !settings.hold_stragglers {
                 return Poll::Ready(false);
             }
             this.after_partial = true;

@@ -20,6 +20,7 @@ use super::LoadResult;
 use super::batch::{Batch, BatchSizes, Phase};
 use super::batch_fn::BatchOutput;
 use super::cache::ValueCache;
+use super::dispatch::InsideBatchCall;
 use super::error::LoadError;
 use alloc::sync::Arc;
 
@@ -89,7 +90,8 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
                     .batches
                     .get_mut(&id)
                     .expect("in-flight key has a batch");
-                return (Enqueued::Waiting(id, batch.add_waiter(entry)), None);
+                let slot = batch.add_waiter(entry);
+                return (Enqueued::Waiting(id, slot), mark_if_awaited_by_call(batch));
             }
             MapEntry::Vacant(vacant) => vacant,
         };
@@ -111,11 +113,11 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         let entry = batch.add_entry(key);
         vacant.insert((id, entry));
         let slot = batch.add_waiter(entry);
-        let mut wake = None;
+        let mut wake = mark_if_awaited_by_call(batch);
         if batch.entries.len() >= max_batch_size {
             batch.phase = Phase::Closed;
             self.open = None;
-            wake = batch.leader_waker();
+            wake = wake.or_else(|| batch.leader_waker());
         }
         (Enqueued::Waiting(id, slot), wake)
     }
@@ -247,8 +249,9 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
     /// earlier partial batch is still being loaded; if so `waker` is woken
     /// when that call ends.
     pub(crate) fn wait_for_partial(&mut self, id: BatchId, waker: &Waker) -> bool {
+        let awaited = self.batches.get(&id).is_some_and(|b| b.awaited_by_call);
         match self.partial_call {
-            Some(other) if other != id => {
+            Some(other) if other != id && !awaited => {
                 if !self.after_partial.iter().any(|w| w.will_wake(waker)) {
                     self.after_partial.push(waker.clone());
                 }
@@ -299,6 +302,19 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
     pub(crate) fn batches(&self) -> usize {
         self.batches.len()
     }
+}
+
+/// A key joins `batch` while this thread polls a batch call (a batch
+/// function that loads): marks the batch as awaited by a call, the first
+/// time, and returns its leader's waker, so that a leader holding for an
+/// earlier partial call (perhaps the very call that awaits this key) looks
+/// again and sends.
+fn mark_if_awaited_by_call<K, V: Clone, E>(batch: &mut Batch<K, V, E>) -> Option<Waker> {
+    if batch.awaited_by_call || !InsideBatchCall::active() {
+        return None;
+    }
+    batch.awaited_by_call = true;
+    batch.leader_waker()
 }
 
 /// How one call of the batch function ended.
