@@ -249,8 +249,14 @@ fn a_clone_panic_when_opening_a_batch_leaves_no_batch() {
 // is its parent's plus one): with `hold_stragglers` on, the inner batch
 // must not hold for the outer call, which is waiting for it.
 
+/// A tree whose node `k` is its parent's value plus one (the root, 0, is
+/// 0), loaded through its own loader; nodes from `roots_from` on are roots
+/// of their own (value `k`). With `yield_first`, a node yields once before
+/// loading its parent (any await: a lock, a first query).
 struct Tree {
     me: Arc<OnceLock<BatchLoader<u64, Tree>>>,
+    yield_first: bool,
+    roots_from: u64,
 }
 
 impl BatchFn<u64> for Tree {
@@ -260,10 +266,22 @@ impl BatchFn<u64> for Tree {
     async fn load(&self, keys: &[u64]) -> Result<Self::Output, ()> {
         let mut out = std::collections::HashMap::new();
         for &k in keys {
-            // A node's value is its parent's plus one; the root (0) is 0.
-            let v = if k == 0 {
-                0
+            let v = if k == 0 || k >= self.roots_from {
+                k
             } else {
+                if self.yield_first {
+                    let mut yielded = false;
+                    std::future::poll_fn(|cx| {
+                        if yielded {
+                            Poll::Ready(())
+                        } else {
+                            yielded = true;
+                            cx.waker().wake_by_ref();
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                }
                 let loader = self.me.get().expect("set");
                 loader.load(k - 1).await.unwrap().unwrap() + 1
             };
@@ -273,13 +291,21 @@ impl BatchFn<u64> for Tree {
     }
 }
 
-#[test]
-fn a_batch_function_may_load_from_its_own_loader() {
+/// A loader of a [`Tree`], built with its own handle.
+fn tree(yield_first: bool, roots_from: u64) -> BatchLoader<u64, Tree> {
     let me = Arc::new(OnceLock::new());
     let loader = BatchLoader::new(Tree {
         me: Arc::clone(&me),
+        yield_first,
+        roots_from,
     });
     assert!(me.set(loader.clone()).is_ok(), "set once");
+    loader
+}
+
+#[test]
+fn a_batch_function_may_load_from_its_own_loader() {
+    let loader = tree(false, u64::MAX);
     let rt = common::current_thread();
     let result =
         rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), loader.load(2)).await });
@@ -295,50 +321,10 @@ fn a_batch_function_may_load_from_its_own_loader() {
 // leads the open batch its inner load joins: that batch must not hold for
 // the call awaiting it either.
 
-/// Key 2 is 1 + value(1), loaded through the same loader after one yield;
-/// every other key k is k.
-struct Nested {
-    me: Arc<OnceLock<BatchLoader<u64, Nested>>>,
-}
-
-impl BatchFn<u64> for Nested {
-    type Value = u64;
-    type Error = ();
-    type Output = std::collections::HashMap<u64, u64>;
-    async fn load(&self, keys: &[u64]) -> Result<Self::Output, ()> {
-        let mut out = std::collections::HashMap::new();
-        for &k in keys {
-            let v = if k == 2 {
-                // One yield first (any await: a lock, a first query).
-                let mut yielded = false;
-                std::future::poll_fn(|cx| {
-                    if yielded {
-                        Poll::Ready(())
-                    } else {
-                        yielded = true;
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                })
-                .await;
-                let loader = self.me.get().expect("set");
-                loader.load(1).await.unwrap().unwrap() + 1
-            } else {
-                k
-            };
-            out.insert(k, v);
-        }
-        Ok(out)
-    }
-}
-
 #[test]
 fn a_nested_load_that_joins_an_outside_leaders_batch_does_not_wait_for_itself() {
-    let me = Arc::new(OnceLock::new());
-    let loader = BatchLoader::new(Nested {
-        me: Arc::clone(&me),
-    });
-    assert!(me.set(loader.clone()).is_ok());
+    // Key 2 loads key 1 after a yield; key 10 is a root.
+    let loader = tree(true, 10);
     // Task A loads key 2: its batch goes out partial; the call yields.
     let mut a = Box::pin(loader.load(2));
     for _ in 0..100 {
