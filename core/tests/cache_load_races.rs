@@ -386,3 +386,66 @@ fn a_load_finishing_inside_an_insert_does_not_overwrite_it() {
         "the refresh overwrote a newer insert"
     );
 }
+
+#[test]
+fn a_load_started_inside_an_insert_before_its_write_does_not_overwrite_it() {
+    let clock = ManualClock::new();
+    let spawned: Arc<Mutex<Vec<RefreshTask>>> = Arc::default();
+    let sink = Arc::clone(&spawned);
+    let parked: Arc<Mutex<Option<RefreshTask>>> = Arc::default();
+    let (in_weigher, in_listener) = (Arc::clone(&parked), Arc::clone(&parked));
+    let gate = Arc::new(AtomicBool::new(false));
+    let opener = Arc::clone(&gate);
+    let cache = Cache::builder()
+        .max_capacity(100)
+        .refresh_after(SOFT)
+        .time_to_live(HARD)
+        .spawn_hook(move |task| sink.lock().unwrap().push(task))
+        // Runs inside `write`, after the insert's first `note_user_write`
+        // and before the value lands: the refresh starts here.
+        .weigher(move |_k: &u32, v: &u32| {
+            if *v == 30 {
+                if let Some(task) = in_weigher.lock().unwrap().as_mut() {
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    assert!(task.as_mut().poll(&mut cx).is_pending(), "refresh started");
+                }
+            }
+            1
+        })
+        // Runs inside `write`, after the value landed and before the
+        // second `note_user_write`: the refresh finishes here.
+        .removal_listener(move |_k: &u32, v: &u32, _cause| {
+            if *v == 20 {
+                if let Some(mut task) = in_listener.lock().unwrap().take() {
+                    opener.store(true, Ordering::SeqCst);
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    assert!(task.as_mut().poll(&mut cx).is_ready());
+                }
+            }
+        })
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
+        Ok(10)
+    );
+    clock.advance(SOFT);
+    // Stale: served, a refresh (reads 11) handed to the spawn hook, unrun.
+    assert_eq!(block_on(cache.get_or_load(1, gated(&gate, Ok(11)))), Ok(10));
+    // Fresh again when the refresh starts.
+    cache.insert(1, 20);
+    *parked.lock().unwrap() = spawned.lock().unwrap().pop();
+    assert!(parked.lock().unwrap().is_some(), "a refresh task");
+    // The refresh starts and ends inside this insert, around its write.
+    cache.insert(1, 30);
+    assert!(
+        parked.lock().unwrap().is_none(),
+        "the listener ran the refresh"
+    );
+    assert_eq!(
+        cache.get(&1),
+        Some(30),
+        "a refresh that started before the insert's write overwrote it"
+    );
+}

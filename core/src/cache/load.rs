@@ -430,7 +430,7 @@ where
             None => self.deadlines(s.negative_ttl, None),
         };
         let written = key.clone();
-        self.write(key, entry, stale_at, expires_at, start.generation);
+        self.write(key, entry, stale_at, expires_at, start.generation, false);
         // An invalidation between the check above and the write: its stamp
         // alone does not kill the value if a sweep retired the predicate
         // before the write landed (a sweep drops predicates it has applied

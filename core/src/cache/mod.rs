@@ -345,8 +345,7 @@ where
         let hash = self.inner.map.hash(&key);
         self.inner.note_user_write(hash);
         self.inner
-            .write(key, Some(value), stale_at, expires_at, generation);
-        self.inner.note_user_write(hash);
+            .write(key, Some(value), stale_at, expires_at, generation, true);
     }
 
     /// Caches `value` under `key`, expiring after `ttl` instead of the
@@ -359,8 +358,7 @@ where
         let hash = self.inner.map.hash(&key);
         self.inner.note_user_write(hash);
         self.inner
-            .write(key, Some(value), stale_at, expires_at, generation);
-        self.inner.note_user_write(hash);
+            .write(key, Some(value), stale_at, expires_at, generation, true);
     }
 
     /// Removes `key`; returns its value if it was live.
@@ -485,22 +483,25 @@ where
         Some((slot, cause))
     }
 
-    /// Called by an `insert` of `hash`'s key before and after it writes: if
-    /// a load may be running, bumps the key's stripe so that the load does
-    /// not cache its older value over this one.
+    /// Called by an `insert` of `hash`'s key before it writes and as soon
+    /// as its slot is in the map (inside `write`, before any removal
+    /// listener runs): if a load may be running, bumps the key's stripe so
+    /// that the load does not cache its older value over this one.
     ///
     /// The handshake with `run_load` (`load.rs`), whose start increments
     /// `loads_running`, fences, then reads the stripe: the insert fences,
-    /// then reads `loads_running`. Before the write, this catches every
-    /// load already running: its stripe moves before the write lands, so
-    /// it cannot finish between the write and a later bump (the write may
-    /// run a removal listener, and take the policy lock, in between).
-    /// After the write, of the insert's read and a starting load's read of
-    /// the stripe at least one sees the other side's write: if the insert
-    /// sees no load running, a load that starts later read state after
-    /// this write, so caching over it is a later write; otherwise the
-    /// stripe moves. An insert with no load running pays two fences and
-    /// two reads of a line that only loads write.
+    /// then reads `loads_running`. Of the insert's read right after its
+    /// slot lands and a starting load's read of the stripe, at least one
+    /// sees the other side's write: if the insert sees no load running, a
+    /// load that starts later reads state after this write, so caching
+    /// over it is a later write; otherwise the stripe moves before any
+    /// callback of this insert can let the load finish. A load that checks
+    /// between the slot landing and the bump is racing this insert on
+    /// another thread and goes after it, like any two racing writes. The
+    /// call before the write moves the stripe early for loads already
+    /// running (a weigher runs before the slot lands). An insert with no
+    /// load running pays two fences and two reads of a line that only
+    /// loads write.
     fn note_user_write(&self, hash: u64) {
         fence(Ordering::SeqCst);
         if self.loads_running.load(Ordering::Relaxed) > 0 {

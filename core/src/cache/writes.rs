@@ -88,6 +88,10 @@ where
     /// `generation` (the current one for a plain insert, the one a load
     /// started in for a loaded value): only the shard's lock when the key
     /// is resident and weights cannot change, otherwise through the policy.
+    ///
+    /// A user's write (`by_user`, an `insert`) tells running loads as soon
+    /// as its slot is in the map (`note_user_write`), before any listener
+    /// runs: a load that finishes inside a listener must see it.
     pub(super) fn write(
         &self,
         key: K,
@@ -95,6 +99,7 @@ where
         stale_at: Nanos,
         expires_at: Nanos,
         generation: u32,
+        by_user: bool,
     ) {
         let hash = self.map.hash(&key);
         let slot = Slot::new(
@@ -115,6 +120,9 @@ where
             };
             match self.map.replace(hash, slot, carry) {
                 Ok((old, report)) => {
+                    if by_user {
+                        self.note_user_write(hash);
+                    }
                     if report {
                         self.record(hash, true);
                     }
@@ -134,6 +142,9 @@ where
         self.drain(&mut state);
         let PolicyState { policy, evicted } = &mut *state;
         let replaced = self.map.insert(hash, slot);
+        if by_user {
+            self.note_user_write(hash);
+        }
         if replaced.is_some() {
             policy.update_weight(hash, weight, evicted);
         } else {
