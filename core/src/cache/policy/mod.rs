@@ -146,8 +146,8 @@ impl Policy {
     }
 
     /// The weight held for `hash`, if resident (tests check the store
-    /// against it).
-    #[cfg(test)]
+    /// against it; not the loom models).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn weight_of(&self, hash: u64) -> Option<u32> {
         self.segments.weight_of(hash)
     }
