@@ -337,29 +337,40 @@ fn a_spawned_refresh_does_not_overwrite_an_insert_made_while_it_ran() {
     );
 }
 
-#[test]
-fn a_load_finishing_inside_an_insert_does_not_overwrite_it() {
-    // The removal listener (which may call back into the cache) runs
-    // inside `insert`, after its write: a refresh that started before the
-    // insert and finishes there must see the insert.
+/// A refresh of key 1 (loader answers 11 once its gate opens) that starts
+/// before `insert(1, 30)` (right before, or, with `start_in_weigher`,
+/// inside the insert's weigher, before its value lands) and finishes
+/// inside the insert's removal listener. Returns what key 1 then reads.
+fn refresh_finishing_inside_an_insert(start_in_weigher: bool) -> Option<u32> {
     let clock = ManualClock::new();
     let spawned: Spawned = Arc::default();
     let sink = Arc::clone(&spawned);
     let parked: Arc<Mutex<Option<RefreshTask>>> = Arc::default();
-    let in_listener = Arc::clone(&parked);
+    let (in_weigher, in_listener) = (Arc::clone(&parked), Arc::clone(&parked));
     let gate = Arc::new(AtomicBool::new(false));
     let opener = Arc::clone(&gate);
+    let poll = |task: &mut RefreshTask| {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        task.as_mut().poll(&mut cx)
+    };
     let cache = Cache::builder()
         .max_capacity(100)
         .refresh_after(SOFT)
         .time_to_live(HARD)
         .spawn_hook(move |task| sink.lock().unwrap().push(task))
+        .weigher(move |_k: &u32, v: &u32| {
+            if start_in_weigher && *v == 30 {
+                if let Some(task) = in_weigher.lock().unwrap().as_mut() {
+                    assert!(poll(task).is_pending(), "the refresh starts");
+                }
+            }
+            1
+        })
         .removal_listener(move |_k: &u32, v: &u32, _cause| {
             if *v == 20 {
                 if let Some(mut task) = in_listener.lock().unwrap().take() {
                     opener.store(true, Ordering::SeqCst);
-                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                    assert!(task.as_mut().poll(&mut cx).is_ready());
+                    assert!(poll(&mut task).is_ready(), "the refresh finishes");
                 }
             }
         })
@@ -369,83 +380,27 @@ fn a_load_finishing_inside_an_insert_does_not_overwrite_it() {
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
     clock.advance(SOFT);
     assert_eq!(block_on(cache.get_or_load(1, gated(&gate, Ok(11)))), Ok(10));
+    // Fresh again when the refresh starts.
     cache.insert(1, 20);
     let mut task = spawned.lock().unwrap().pop().expect("a refresh task");
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert!(task.as_mut().poll(&mut cx).is_pending(), "the refresh runs");
+    if !start_in_weigher {
+        assert!(poll(&mut task).is_pending(), "the refresh starts");
+    }
     *parked.lock().unwrap() = Some(task);
-    // The refresh started before this insert and finishes during it.
     cache.insert(1, 30);
     assert!(
         parked.lock().unwrap().is_none(),
         "the listener ran the refresh"
     );
-    assert_eq!(
-        cache.get(&1),
-        Some(30),
-        "the refresh overwrote a newer insert"
-    );
+    cache.get(&1)
+}
+
+#[test]
+fn a_load_finishing_inside_an_insert_does_not_overwrite_it() {
+    assert_eq!(refresh_finishing_inside_an_insert(false), Some(30));
 }
 
 #[test]
 fn a_load_started_inside_an_insert_before_its_write_does_not_overwrite_it() {
-    let clock = ManualClock::new();
-    let spawned: Arc<Mutex<Vec<RefreshTask>>> = Arc::default();
-    let sink = Arc::clone(&spawned);
-    let parked: Arc<Mutex<Option<RefreshTask>>> = Arc::default();
-    let (in_weigher, in_listener) = (Arc::clone(&parked), Arc::clone(&parked));
-    let gate = Arc::new(AtomicBool::new(false));
-    let opener = Arc::clone(&gate);
-    let cache = Cache::builder()
-        .max_capacity(100)
-        .refresh_after(SOFT)
-        .time_to_live(HARD)
-        .spawn_hook(move |task| sink.lock().unwrap().push(task))
-        // Runs inside `write`, after the insert's first `note_user_write`
-        // and before the value lands: the refresh starts here.
-        .weigher(move |_k: &u32, v: &u32| {
-            if *v == 30 {
-                if let Some(task) = in_weigher.lock().unwrap().as_mut() {
-                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                    assert!(task.as_mut().poll(&mut cx).is_pending(), "refresh started");
-                }
-            }
-            1
-        })
-        // Runs inside `write`, after the value landed and before the
-        // second `note_user_write`: the refresh finishes here.
-        .removal_listener(move |_k: &u32, v: &u32, _cause| {
-            if *v == 20 {
-                if let Some(mut task) = in_listener.lock().unwrap().take() {
-                    opener.store(true, Ordering::SeqCst);
-                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                    assert!(task.as_mut().poll(&mut cx).is_ready());
-                }
-            }
-        })
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    assert_eq!(
-        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
-        Ok(10)
-    );
-    clock.advance(SOFT);
-    // Stale: served, a refresh (reads 11) handed to the spawn hook, unrun.
-    assert_eq!(block_on(cache.get_or_load(1, gated(&gate, Ok(11)))), Ok(10));
-    // Fresh again when the refresh starts.
-    cache.insert(1, 20);
-    *parked.lock().unwrap() = spawned.lock().unwrap().pop();
-    assert!(parked.lock().unwrap().is_some(), "a refresh task");
-    // The refresh starts and ends inside this insert, around its write.
-    cache.insert(1, 30);
-    assert!(
-        parked.lock().unwrap().is_none(),
-        "the listener ran the refresh"
-    );
-    assert_eq!(
-        cache.get(&1),
-        Some(30),
-        "a refresh that started before the insert's write overwrote it"
-    );
+    assert_eq!(refresh_finishing_inside_an_insert(true), Some(30));
 }
