@@ -228,8 +228,8 @@ fn a_refreshing_caller_dropped_mid_refresh_gives_the_key_back() {
     assert_eq!(block_on(cache.get_or_load(1, ready_value(12))), Ok(12));
 }
 
-#[test]
-fn a_plain_load_replaces_a_cached_not_found() {
+/// A cache with negative caching whose key 1 holds a cached "not found".
+fn holding_a_cached_not_found() -> Cache<u32, u32> {
     let cache = Cache::<u32, u32>::builder()
         .max_capacity(100)
         .negative_ttl(Duration::from_secs(60))
@@ -237,6 +237,12 @@ fn a_plain_load_replaces_a_cached_not_found() {
         .unwrap();
     let none = || std::future::ready(Ok::<Option<u32>, &'static str>(None));
     assert_eq!(block_on(cache.get_or_load_optional(1, none)), Ok(None));
+    cache
+}
+
+#[test]
+fn a_plain_load_replaces_a_cached_not_found() {
+    let cache = holding_a_cached_not_found();
     // `get_or_load` wants a value, so it loads past the cached "not found"
     // and its value replaces it.
     assert_eq!(block_on(cache.get_or_load(1, ready_value(10))), Ok(10));
@@ -300,13 +306,7 @@ fn a_value_loaded_across_an_invalidation_and_its_sweep_is_not_served() {
 
 #[test]
 fn a_load_over_a_cached_not_found_does_not_overwrite_an_insert_made_while_it_ran() {
-    let cache = Cache::<u32, u32>::builder()
-        .max_capacity(100)
-        .negative_ttl(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let none = || std::future::ready(Ok::<Option<u32>, &'static str>(None));
-    assert_eq!(block_on(cache.get_or_load_optional(1, none)), Ok(None));
+    let cache = holding_a_cached_not_found();
     // The key holds a fresh "not found" when the load starts.
     let gate = Arc::new(AtomicBool::new(false));
     let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
