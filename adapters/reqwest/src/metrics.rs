@@ -26,9 +26,10 @@ use crate::host::host_key;
 /// subdomains meets an open-ended set of hosts, and each window holds its
 /// own histograms. When a new host arrives at a full set, the host used
 /// least recently goes, with its figures. Recency is a ticket from one
-/// shared counter, taken by every use (one atomic add per request, which
-/// an HTTP exchange dwarfs); finding the oldest ticket scans the set,
-/// under the write lock, once per new host at a full set.
+/// shared counter, taken by a use unless its host holds the latest ticket
+/// already (an atomic add per request only while several hosts
+/// interleave, which an HTTP exchange dwarfs); finding the oldest ticket
+/// scans the set, under the write lock, once per new host at a full set.
 ///
 /// A request still holding a dropped host's recorder finishes recording
 /// into it; that figure is lost with the rest of the window. The host gets
@@ -91,13 +92,13 @@ impl HostMetrics {
     /// recently used host if the set is full).
     pub fn recorder(&self, host: &str) -> Arc<Red<TokioClock>> {
         if let Some(entry) = self.hosts.read().get(host) {
-            entry.last_used.store(self.ticket(), Ordering::Relaxed);
+            self.touch(entry);
             return Arc::clone(&entry.red);
         }
         let mut hosts = self.hosts.write();
         if let Some(entry) = hosts.get(host) {
             // Created by a racing request between the two locks.
-            entry.last_used.store(self.ticket(), Ordering::Relaxed);
+            self.touch(entry);
             return Arc::clone(&entry.red);
         }
         if hosts.len() >= self.capacity.get() {
@@ -118,6 +119,15 @@ impl HostMetrics {
             },
         );
         red
+    }
+
+    /// Marks `entry` used now: a new ticket, unless it holds the latest
+    /// one already (a host used again and again, with no other host in
+    /// between, writes nothing shared).
+    fn touch(&self, entry: &HostEntry) {
+        if entry.last_used.load(Ordering::Relaxed) + 1 != self.uses.load(Ordering::Relaxed) {
+            entry.last_used.store(self.ticket(), Ordering::Relaxed);
+        }
     }
 
     /// The next use's ticket. Two racing uses of one host may store their

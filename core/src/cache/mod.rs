@@ -342,8 +342,6 @@ where
         let s = &self.inner.settings;
         let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
         let generation = self.inner.generations.current();
-        let hash = self.inner.map.hash(&key);
-        self.inner.note_user_write(hash);
         self.inner
             .write(key, Some(value), stale_at, expires_at, generation, true);
     }
@@ -355,8 +353,6 @@ where
         let soft = self.inner.settings.refresh_after.filter(|s| *s < ttl);
         let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
         let generation = self.inner.generations.current();
-        let hash = self.inner.map.hash(&key);
-        self.inner.note_user_write(hash);
         self.inner
             .write(key, Some(value), stale_at, expires_at, generation, true);
     }
@@ -483,9 +479,9 @@ where
         Some((slot, cause))
     }
 
-    /// Called by an `insert` of `hash`'s key before it writes and as soon
-    /// as its slot is in the map (inside `write`, before any removal
-    /// listener runs): if a load may be running, bumps the key's stripe so
+    /// Called by `write` for an `insert` of `hash`'s key before it writes
+    /// and as soon as its slot is in the map (before any removal listener
+    /// runs): if a load may be running, bumps the key's stripe so
     /// that the load does not cache its older value over this one.
     ///
     /// The handshake with `run_load` (`load.rs`), whose start increments

@@ -89,9 +89,10 @@ where
     /// started in for a loaded value): only the shard's lock when the key
     /// is resident and weights cannot change, otherwise through the policy.
     ///
-    /// A user's write (`by_user`, an `insert`) tells running loads as soon
-    /// as its slot is in the map (`note_user_write`), before any listener
-    /// runs: a load that finishes inside a listener must see it.
+    /// A user's write (`by_user`, an `insert`) tells running loads before
+    /// it starts and as soon as its slot is in the map (`note_user_write`),
+    /// before any listener runs: a load that finishes inside a weigher or a
+    /// listener must see it.
     pub(super) fn write(
         &self,
         key: K,
@@ -102,6 +103,9 @@ where
         by_user: bool,
     ) {
         let hash = self.map.hash(&key);
+        if by_user {
+            self.note_user_write(hash);
+        }
         let slot = Slot::new(
             key,
             value,
@@ -164,37 +168,28 @@ where
             }
         }
         drop(state);
-        // A victim that had already expired or been invalidated left for
-        // that reason, not for room: it is not an eviction, and the
-        // listener hears the same cause as the counter.
-        let victims = first.into_iter().chain(rest).map(|slot| {
-            let cause = self.removal_cause(&slot, RemovalCause::Size);
-            (slot, cause)
-        });
-        if !self.listens() {
-            let evictions = victims
-                .filter(|(_, cause)| *cause == RemovalCause::Size)
-                .count();
-            if evictions > 0 {
-                self.stats.add(Counter::Eviction, evictions as u64);
-            }
-            return;
-        }
-        // Every cause is settled before the first listener call.
-        let removed: Vec<_> = replaced
+        // Each cause is settled once, before the first listener call. A
+        // victim that had already expired or been invalidated left for that
+        // reason, not for room: it is no eviction, and the listener hears
+        // the same cause as the counter.
+        let listens = self.listens();
+        let (mut removed, mut evictions) = (Vec::new(), 0u64);
+        let replaced = replaced
+            .filter(|_| listens)
+            .map(|slot| (slot, RemovalCause::Replaced));
+        let victims = first.into_iter().chain(rest);
+        for (slot, site) in replaced
             .into_iter()
-            .map(|slot| {
-                let cause = self.removal_cause(&slot, RemovalCause::Replaced);
-                (slot, cause)
-            })
-            .chain(victims)
-            .collect();
-        let evictions = removed
-            .iter()
-            .filter(|(_, cause)| *cause == RemovalCause::Size)
-            .count();
+            .chain(victims.map(|slot| (slot, RemovalCause::Size)))
+        {
+            let cause = self.removal_cause(&slot, site);
+            evictions += u64::from(cause == RemovalCause::Size);
+            if listens {
+                removed.push((slot, cause));
+            }
+        }
         if evictions > 0 {
-            self.stats.add(Counter::Eviction, evictions as u64);
+            self.stats.add(Counter::Eviction, evictions);
         }
         for (slot, cause) in &removed {
             self.notify(slot, *cause);

@@ -5,6 +5,10 @@ use core::time::Duration;
 use super::error::ConfigError;
 use super::layout::HistogramConfig;
 
+/// The longest span a window, an SLO period or an alert window may have:
+/// every span stays a `u64` of nanoseconds (about 584 years) with room.
+pub(super) const LONGEST_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The shape of a [`Window`](super::Window): how long it spans, in how many slots, how many
 /// stripes per slot, and the histogram precision.
 ///
@@ -144,7 +148,7 @@ impl WindowConfigBuilder {
                 "must be a power of two up to 64",
             ));
         }
-        if c.span > Duration::from_secs(100 * 365 * 24 * 3600) {
+        if c.span > LONGEST_SPAN {
             return Err(ConfigError::new("span", "must be at most 100 years"));
         }
         if c.slot_len() < Duration::from_micros(1) {

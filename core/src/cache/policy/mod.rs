@@ -90,18 +90,10 @@ pub(crate) struct Policy {
 const WEIGHTED_START: u64 = 256;
 
 impl Policy {
-    /// A policy for a cache of total weight `capacity`. The window starts
-    /// at 1% of it.
+    /// A policy for a cache of `capacity` entries (every weight 1). The
+    /// window starts at 1% of it.
     pub(crate) fn new(capacity: u64) -> Policy {
-        let initial = SHAPES[INITIAL_CHOICE];
-        let window = share(capacity, initial.window_permille);
-        Policy {
-            segments: Segments::new(capacity, window, initial.protected),
-            sketch: FrequencySketch::new(capacity),
-            tuner: WindowTuner::new(capacity),
-            last_miss: None,
-            sized_for: None,
-        }
+        Self::sized(capacity, capacity, None)
     }
 
     /// A policy for a cache whose entries weigh what a weigher says, up to
@@ -112,15 +104,21 @@ impl Policy {
     /// counts once per ten million requests, so an old popular set kept
     /// out a new one for good.
     pub(crate) fn weighted(capacity: u64) -> Policy {
+        let entries = WEIGHTED_START.min(capacity).max(1);
+        Self::sized(capacity, entries, Some(entries))
+    }
+
+    /// A policy of total weight `capacity` whose sketch and shadows are
+    /// sized for `entries` entries.
+    fn sized(capacity: u64, entries: u64, sized_for: Option<u64>) -> Policy {
         let initial = SHAPES[INITIAL_CHOICE];
         let window = share(capacity, initial.window_permille);
-        let entries = WEIGHTED_START.min(capacity).max(1);
         Policy {
             segments: Segments::new(capacity, window, initial.protected),
             sketch: FrequencySketch::new(entries),
             tuner: WindowTuner::with_entries(capacity, entries, INITIAL_CHOICE),
             last_miss: None,
-            sized_for: Some(entries),
+            sized_for,
         }
     }
 

@@ -111,7 +111,8 @@ pub(super) struct WindowTuner {
 
 impl WindowTuner {
     /// Shadows for a cache of `capacity` entries.
-    pub(super) fn new(capacity: u64) -> Self {
+    #[cfg(test)]
+    fn new(capacity: u64) -> Self {
         Self::with_entries(capacity, capacity, INITIAL_CHOICE)
     }
 

@@ -6,10 +6,7 @@ use core::time::Duration;
 
 use crate::metrics::error::ConfigError;
 use crate::metrics::outcome::Outcome;
-
-/// The longest period or alert window: every span must fit a `u64` of
-/// nanoseconds (about 584 years).
-const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+use crate::metrics::window_config::LONGEST_SPAN;
 
 /// Which requests count as good.
 ///
@@ -289,7 +286,7 @@ impl SloConfigBuilder {
                 "must be between 1 and 10 million resolutions",
             ));
         }
-        if c.period > LONGEST {
+        if c.period > LONGEST_SPAN {
             return Err(ConfigError::new("period", "must be at most 100 years"));
         }
         for a in &c.alerts {
@@ -299,7 +296,7 @@ impl SloConfigBuilder {
                     "need resolution <= short window <= long window",
                 ));
             }
-            if a.long > LONGEST {
+            if a.long > LONGEST_SPAN {
                 return Err(ConfigError::new(
                     "alerts",
                     "long window must be at most 100 years",
