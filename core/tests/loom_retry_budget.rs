@@ -95,3 +95,25 @@ fn a_racing_deposit_pays_for_at_most_one_retry() {
         assert_eq!(budget.available(), 0);
     });
 }
+
+#[test]
+fn a_refund_racing_a_withdrawal_and_a_slice_change_gives_back_exactly_one_retry() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let budget = reserve_only(&clock, 1, 1);
+        let paid = budget.try_withdrawal().expect("the floor pays one retry");
+        let (b, c) = (budget.clone(), clock.clone());
+        let t = loom::thread::spawn(move || {
+            // The head moves on while the refund looks for the grant.
+            c.advance(Duration::from_millis(125));
+            b.try_withdraw()
+        });
+        budget.refund(paid);
+        let other = t.join().unwrap();
+        // One retry's worth, refunded once: taken by exactly one of the
+        // racing withdrawal and a later one.
+        let later = budget.try_withdraw();
+        assert!(other ^ later, "racing {other}, later {later}");
+        assert_eq!(budget.available(), 0);
+    });
+}

@@ -251,3 +251,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_refund_gives_the_retry_back_in_its_own_slice() {
+    let clock = ManualClock::new();
+    let b = budget(&clock, 0.0, 1, 1); // the floor: 8 retries per window
+    let paid: Vec<_> = (0..8).map(|_| b.try_withdrawal().unwrap()).collect();
+    assert!(b.try_withdrawal().is_none());
+    let mut paid = paid.into_iter();
+    b.refund(paid.next().unwrap());
+    assert_eq!(b.available(), 1);
+    assert!(b.try_withdraw());
+    assert!(!b.try_withdraw());
+
+    // Refunded after the head moved on: taken off the finished slice's
+    // count, so the retry is free again now and the count stays right
+    // when that slice leaves the window.
+    clock.advance(Duration::from_nanos(3 * SLICE));
+    b.refund(paid.next().unwrap());
+    assert_eq!(b.available(), 1);
+    assert!(b.try_withdraw());
+    assert!(!b.try_withdraw());
+    // Slice 0 (7 grants, one refunded) leaves; slice 3 keeps its one.
+    clock.advance(Duration::from_nanos(5 * SLICE));
+    assert_eq!(b.available(), 7);
+}
+
+#[test]
+fn a_refund_after_the_window_or_from_another_budget_changes_nothing() {
+    let clock = ManualClock::new();
+    let b = budget(&clock, 0.0, 1, 1);
+    let old = b.try_withdrawal().unwrap();
+    clock.advance(TTL + Duration::from_nanos(SLICE));
+    let granted = (0..100).take_while(|_| b.try_withdraw()).count();
+    assert_eq!(granted, 8);
+    b.refund(old); // expired with its slice: no extra retry
+    assert!(!b.try_withdraw());
+
+    let other = budget(&clock, 0.0, 1, 1);
+    let foreign = other.try_withdrawal().unwrap();
+    b.refund(foreign);
+    assert!(
+        !b.try_withdraw(),
+        "a refund from another budget pays nothing here"
+    );
+}

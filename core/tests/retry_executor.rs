@@ -451,3 +451,50 @@ fn an_overslept_wait_starts_no_attempt_past_the_deadline() {
     assert_eq!(attempts.get(), 2);
     assert_eq!(out.unwrap_err().reason(), StopReason::Deadline);
 }
+
+#[test]
+fn a_retry_dropped_during_its_wait_gets_its_budget_back() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+
+    let clock = ManualClock::new();
+    let budget = tight_budget(&clock, 1.0);
+    let never = |_d: Duration| std::future::pending::<()>();
+    let policy = policy(5, ms(10));
+    {
+        let fut = Retry::new(&policy, &clock, &never)
+            .budget(&budget)
+            .run(|_| async { Err::<(), _>("down") });
+        let mut fut = pin!(fut);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        // One deposit, and the retry it paid for is waiting.
+        assert_eq!(budget.available(), 0);
+    }
+    assert_eq!(budget.available(), 1, "the retry never ran: refunded");
+}
+
+#[test]
+fn a_retry_stopped_by_the_deadline_after_its_wait_gets_its_budget_back() {
+    let clock = ManualClock::new();
+    let budget = tight_budget(&clock, 1.0);
+    let oversleep = |d: Duration| clock.advance(d + ms(25));
+    let out = Retry::new(&policy(5, ms(40)), &clock, &oversleep)
+        .budget(&budget)
+        .deadline(Nanos::from_duration(ms(50)))
+        .run_blocking(|_| Err::<(), _>("down"));
+    assert_eq!(out.unwrap_err().reason(), StopReason::Deadline);
+    assert_eq!(budget.available(), 1, "the retry never ran: refunded");
+
+    // A retry that runs is spent.
+    let clock = ManualClock::new();
+    let budget = tight_budget(&clock, 1.0);
+    let sleep = |d: Duration| clock.advance(d);
+    let out = Retry::new(&policy(2, ms(40)), &clock, &sleep)
+        .budget(&budget)
+        .run_blocking(|_| Err::<(), _>("down"));
+    assert_eq!(out.unwrap_err().reason(), StopReason::AttemptsExhausted);
+    assert_eq!(budget.available(), 0);
+}

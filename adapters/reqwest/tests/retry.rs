@@ -470,3 +470,58 @@ fn a_zero_attempt_timeout_is_refused() {
         .unwrap_err();
     assert_eq!(err.field(), "attempt_timeout");
 }
+
+/// A budget with no floor: one retry per first attempt.
+fn one_for_one() -> Arc<RetryBudget<TokioClock>> {
+    Arc::new(
+        RetryBudget::builder()
+            .ratio(1.0)
+            .min_retries_per_sec(0)
+            .build(TokioClock::new())
+            .unwrap(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_refused_by_the_breaker_gets_its_budget_back() {
+    let server = Server::start([]).await;
+    server.otherwise(Reply::Status(503));
+    let budget = one_for_one();
+    let (client, _) = retry_over_breaker(
+        RetryMiddleware::builder(policy(5)).budget(Arc::clone(&budget)),
+        1,
+    );
+    // One 503 (a deposit) trips the breaker; the retry it paid for is
+    // refused, never sent: refunded.
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert_eq!(
+        RetryFailed::find(&err).unwrap().reason(),
+        GaveUp::CircuitOpen
+    );
+    assert_eq!(server.hits(), 1);
+    assert_eq!(budget.available(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_dropped_during_its_wait_gets_its_budget_back() {
+    let server = Server::start([]).await;
+    server.otherwise(Reply::Status(503));
+    let budget = one_for_one();
+    let client = client(RetryMiddleware::builder(policy(5)).budget(Arc::clone(&budget)));
+    let url = server.url("/");
+    let request = tokio::spawn(async move { client.get(url).send().await });
+    // Let the first attempt fail and the retry start its 100 ms wait.
+    let started = Instant::now();
+    while (server.hits() == 0 || budget.available() != 0) && started.elapsed() < BACKOFF / 2 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        budget.available(),
+        0,
+        "the retry is paid for before its wait"
+    );
+    request.abort();
+    let _ = request.await;
+    assert_eq!(server.hits(), 1);
+    assert_eq!(budget.available(), 1, "the retry was never sent: refunded");
+}

@@ -68,9 +68,9 @@
 //!   a breaker that opens while a request is retrying stops it at the next
 //!   attempt with [`CircuitOpen`], which is never retried, and a request
 //!   refused on its first attempt deposits nothing into the retry budget
-//!   (the retry that the breaker refused had already withdrawn its one
-//!   retry: the retry layer pays before it asks the next layer, and the
-//!   budget takes no refunds); and the breaker counts attempts, which is
+//!   (and a retry the breaker refused gets its withdrawal back: the retry
+//!   layer pays before its backoff and refunds a retry that did not reach
+//!   the dependency); and the breaker counts attempts, which is
 //!   what the dependency actually served. With the breaker outside, one
 //!   open circuit would just fail the whole request, and the breaker would
 //!   count a request that succeeded on its third attempt as one success,

@@ -349,3 +349,66 @@ async fn requests_refused_by_an_open_breaker_earn_no_retries() {
     }
     assert_eq!(b.available(), 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_dropped_before_it_is_sent_gets_its_budget_back() {
+    let b = budget(1.0, 0);
+    let (svc, mut handle) = mock::pair::<u32, u32>();
+    let mut svc = RetryLayer::new(constant(100, 5))
+        .budget(b.clone())
+        .layer(svc);
+    handle.allow(100);
+    let call = tokio::spawn(async move { svc.ready().await.unwrap().call(1).await });
+    handle.next_request().await.unwrap().1.send_error("down");
+    tokio::task::yield_now().await;
+    // One deposit, spent on the retry now waiting out its backoff.
+    assert_eq!(b.available(), 0);
+    call.abort();
+    let _ = call.await;
+    assert_eq!(b.available(), 1, "the retry was never sent: refunded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_refused_by_the_breaker_gets_its_budget_back() {
+    let b = budget(1.0, 0);
+    let brk = common::breaker(1, Duration::from_secs(60), 1);
+    let opener = brk.clone();
+    let mut svc = ServiceBuilder::new()
+        .retry_with(RetryLayer::new(constant(10, 3)).budget(b.clone()))
+        .circuit_breaker(CircuitBreakerLayer::new(brk.clone()))
+        .service_fn(move |_: u32| {
+            // The dependency fails, and the breaker is forced open before
+            // the retry: the retry is refused.
+            opener.force_open();
+            async { Err::<u32, &'static str>("down") }
+        });
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>());
+    assert_eq!(b.available(), 1, "the refused retry was refunded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_decider_that_rejects_marked_responses_keeps_them_out_of_the_budget() {
+    let b = budget(1.0, 0);
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = calls.clone();
+    // 0 stands for "a refusal a breaker answered with a response".
+    let inner = tower::service_fn(move |_: u32| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { Ok::<u32, BoxError>(if n == 0 { 500 } else { 0 }) }
+    });
+    let mut svc = RetryLayer::new(constant(10, 3))
+        .budget(b.clone())
+        .decide(|r: &Result<u32, BoxError>| match r {
+            Ok(0) => Decision::Rejected(None),
+            Ok(500) => Decision::Retry,
+            _ => Decision::DoNotRetry,
+        })
+        .layer(inner);
+    // First attempt 500 (deposit, retry paid), retry refused: refunded.
+    assert_eq!(svc.ready().await.unwrap().call(1).await.unwrap(), 0);
+    assert_eq!(b.available(), 1);
+    // A request refused on its first attempt deposits nothing.
+    assert_eq!(svc.ready().await.unwrap().call(1).await.unwrap(), 0);
+    assert_eq!(b.available(), 1);
+}

@@ -31,7 +31,15 @@
 //!   (compare-and-swap), publish slice `h`'s final count into its ring cell
 //!   (a compare-and-swap that never overwrites a newer slice, so a late
 //!   helper is harmless), then compare-and-swap `head` to the new slice with
-//!   no grants. Any thread that finds `head` sealed helps finish the change.
+//!   no grants. Any thread that finds `head` sealed helps finish the change;
+//! * refund (of a grant counted in slice `s`): if the unsealed `head` is at
+//!   `s`, compare-and-swap it one grant lower; once `head` has moved past
+//!   `s`, compare-and-swap `s`'s ring cell one lower if the cell still
+//!   holds `s` (it was published before `head` moved, and a late helper
+//!   never republishes a cell that already holds its slice). A count only
+//!   goes down to its true value, and a grant that read the higher count
+//!   was checked against more grants than there are: it may refuse, never
+//!   over-grant.
 //!
 //! The ring cells of the slices before `h` are written before `head` moves
 //! to `h` (release) and are read after `head` is read (acquire); none of
@@ -232,6 +240,17 @@ pub struct RetryBudget<C> {
     finished: Ring,
     /// The current slice's grants (see the module docs).
     head: CachePadded<AtomicU64>,
+}
+
+/// One retry paid for by [`RetryBudget::try_withdrawal`]: give it to
+/// [`RetryBudget::refund`] if the retry does not run. It names the slice of
+/// the budget's window the retry was counted in.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "dropping a withdrawal keeps the retry spent; refund it if the retry did not run"]
+pub struct Withdrawal {
+    slice: u32,
+    /// The address of the budget that granted it: another budget ignores it.
+    budget: usize,
 }
 
 /// Collects a [`RetryBudget`]'s settings; [`build`](RetryBudgetBuilder::build)
@@ -544,21 +563,107 @@ impl<C: Clock> RetryBudget<C> {
 
     /// Takes one retry's worth out of the budget; `false` (and nothing
     /// taken) when it cannot pay. See the module docs for the protocol.
+    ///
+    /// To give the retry back when it does not run after all, use
+    /// [`try_withdrawal`](Self::try_withdrawal).
     pub fn try_withdraw(&self) -> bool {
+        self.try_withdrawal().is_some()
+    }
+
+    /// Like [`try_withdraw`](Self::try_withdraw), but returns a receipt
+    /// that [`refund`](Self::refund) takes back: for a retry that was paid
+    /// for before it could start (before its backoff, say) and then did
+    /// not run, because the caller gave up during the wait or an open
+    /// breaker refused it. Dropping the receipt keeps the retry spent.
+    ///
+    /// ```
+    /// use brace::retry::RetryBudget;
+    /// use brace::time::ManualClock;
+    ///
+    /// let budget = RetryBudget::builder()
+    ///     .ratio(0.0)
+    ///     .min_retries_per_sec(1)
+    ///     .ttl(std::time::Duration::from_secs(1))
+    ///     .build(ManualClock::new())
+    ///     .unwrap();
+    /// let paid = budget.try_withdrawal().expect("the floor pays one retry");
+    /// assert!(budget.try_withdrawal().is_none());
+    /// budget.refund(paid); // the retry did not run
+    /// assert!(budget.try_withdraw());
+    /// ```
+    pub fn try_withdrawal(&self) -> Option<Withdrawal> {
         let now = self.clock.recent();
         let e = self.slice_of(now);
         loop {
             let head = self.current_head(e);
             let cost = u128::from(self.granted(head) + 1) * u128::from(SCALE);
             if head & GRANT_COUNT == GRANT_COUNT || !self.can_pay(tag_of(head), cost, now) {
-                return false;
+                return None;
             }
             if self
                 .head
                 .compare_exchange(head, head + 1, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                return true;
+                return Some(Withdrawal {
+                    slice: tag_of(head),
+                    budget: self.address(),
+                });
+            }
+        }
+    }
+
+    /// Gives back a retry that was withdrawn and did not run: it stops
+    /// counting against the window, so another retry may take its place.
+    /// A withdrawal older than the window has expired already; refunding it
+    /// changes nothing.
+    ///
+    /// The grant is taken off the slice it was counted in (the head, or the
+    /// slice's cell in the ring once the head has moved on), by a
+    /// compare-and-swap that never lowers a count below zero. Lowering a
+    /// count can only make a concurrent grant's check conservative (it read
+    /// the higher count and may refuse), never let it over-grant.
+    ///
+    /// A withdrawal from another budget is ignored.
+    pub fn refund(&self, withdrawal: Withdrawal) {
+        if withdrawal.budget != self.address() {
+            return;
+        }
+        let slice = withdrawal.slice;
+        loop {
+            let head = self.current_head(self.epoch());
+            if tag_of(head) != slice {
+                // The head has moved past the slice, whose final count is
+                // in the ring (published before the head moved).
+                return self.refund_finished(slice);
+            }
+            if head & GRANT_COUNT == 0 {
+                return;
+            }
+            if self
+                .head
+                .compare_exchange(head, head - 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    /// This budget's identity for its withdrawals.
+    fn address(&self) -> usize {
+        core::ptr::from_ref(self).cast::<()>() as usize
+    }
+
+    /// Takes one grant off finished slice `slice`'s ring cell, if the cell
+    /// still holds that slice.
+    fn refund_finished(&self, slice: u32) {
+        let cell = &self.finished[slice as usize % SLICES];
+        let mut cur = cell.load(Ordering::Acquire);
+        while tag_of(cur) == slice && cur & DEPOSIT_COUNT > 0 {
+            match cell.compare_exchange(cur, cur - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
             }
         }
     }

@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::backoff::{Delays, Jitter};
-use super::budget::RetryBudget;
+use super::budget::{RetryBudget, Withdrawal};
 use super::error::StopReason;
 use super::policy::{Decision, RetryPolicy};
 use super::rng::SplitMix64;
@@ -14,7 +14,8 @@ use crate::time::{Clock, Nanos};
 /// `RetryBudget<C>` behind one reference type.
 pub(crate) trait Account {
     fn deposit(&self);
-    fn try_withdraw(&self) -> bool;
+    fn try_withdrawal(&self) -> Option<Withdrawal>;
+    fn refund(&self, withdrawal: Withdrawal);
 }
 
 impl<C: Clock> Account for RetryBudget<C> {
@@ -24,8 +25,12 @@ impl<C: Clock> Account for RetryBudget<C> {
     }
 
     #[inline]
-    fn try_withdraw(&self) -> bool {
-        RetryBudget::try_withdraw(self)
+    fn try_withdrawal(&self) -> Option<Withdrawal> {
+        RetryBudget::try_withdrawal(self)
+    }
+
+    fn refund(&self, withdrawal: Withdrawal) {
+        RetryBudget::refund(self, withdrawal);
     }
 }
 
@@ -55,6 +60,18 @@ pub(crate) struct Control<'a> {
     /// With a breaker, a retry's withdrawal waits until the breaker has
     /// admitted the attempt ([`Control::pay_for_retry`]).
     defer_withdrawal: bool,
+    /// The next retry's payment, made before its wait: refunded if the
+    /// retry never starts (the caller's deadline passes during the wait,
+    /// or the call is dropped while waiting), spent when it starts.
+    paid: Option<Withdrawal>,
+}
+
+impl Drop for Control<'_> {
+    fn drop(&mut self) {
+        if let (Some(paid), Some(budget)) = (self.paid.take(), self.budget) {
+            budget.refund(paid);
+        }
+    }
 }
 
 impl<'a> Control<'a> {
@@ -80,6 +97,7 @@ impl<'a> Control<'a> {
             deadline,
             attempts: 0,
             defer_withdrawal: false,
+            paid: None,
         }
     }
 
@@ -116,7 +134,10 @@ impl<'a> Control<'a> {
     /// retry. `false` when the budget cannot.
     pub(crate) fn pay_for_retry(&mut self) -> bool {
         match self.budget {
-            Some(budget) if self.defer_withdrawal && self.attempts > 0 => budget.try_withdraw(),
+            // Spent at once: the attempt starts right after.
+            Some(budget) if self.defer_withdrawal && self.attempts > 0 => {
+                budget.try_withdrawal().is_some()
+            }
             _ => true,
         }
     }
@@ -127,9 +148,8 @@ impl<'a> Control<'a> {
     /// the call begins; the caller has given up by then. (`max_elapsed` is
     /// the policy's own bound and applies when a retry is planned: a retry
     /// planned in time is made even if the sleeper wakes a little late.
-    /// A retry stopped here after its wait has already withdrawn its budget
-    /// token when no breaker defers the withdrawal.) Reads the clock only
-    /// when there is a deadline.
+    /// A retry stopped here gets its budget token back when the loop
+    /// ends.) Reads the clock only when there is a deadline.
     #[inline]
     pub(crate) fn out_of_time(&self, clock: &impl Clock) -> bool {
         self.deadline
@@ -139,6 +159,8 @@ impl<'a> Control<'a> {
     /// Counts an attempt about to run and returns its number (1 first).
     #[inline]
     pub(crate) fn begin_attempt(&mut self) -> u32 {
+        // A retry paid for before its wait is spent now that it runs.
+        self.paid = None;
         self.attempts += 1;
         self.attempts
     }
@@ -158,7 +180,8 @@ impl<'a> Control<'a> {
     /// After a failed attempt classified as `decision`, at `now`: the wait
     /// before the next attempt, or why to stop. A retry's budget withdrawal
     /// happens here, before waiting, so an empty budget stops the call at
-    /// once instead of after a sleep.
+    /// once instead of after a sleep; if the retry then never starts, the
+    /// withdrawal is refunded when the loop ends (see [`Control`]'s drop).
     #[inline]
     pub(crate) fn after_failure(&mut self, decision: Decision, clock: &impl Clock) -> Next {
         let wait = match decision {
@@ -183,8 +206,9 @@ impl<'a> Control<'a> {
             }
         }
         if let Some(budget) = self.budget.filter(|_| !self.defer_withdrawal) {
-            if !budget.try_withdraw() {
-                return Next::Stop(StopReason::BudgetExhausted);
+            match budget.try_withdrawal() {
+                Some(paid) => self.paid = Some(paid),
+                None => return Next::Stop(StopReason::BudgetExhausted),
             }
         }
         Next::Wait(wait)

@@ -32,9 +32,9 @@ use crate::time::{Clock, Nanos, Sleeper};
 /// The future returned by `run` is an ordinary state machine: dropping it
 /// at any `.await` (during an attempt or a wait) drops the attempt's future
 /// or the sleep and starts nothing more. A breaker permit held by a dropped
-/// attempt reports "ignored" (its probe slot is freed). A withdrawal already
-/// made for the retry it was waiting to start is not refunded (the budget
-/// counts it as spent, which errs on the side of fewer retries).
+/// attempt reports "ignored" (its probe slot is freed). A budget withdrawal
+/// made for the retry it was waiting to start is refunded: a retry is paid
+/// for only if it starts.
 ///
 /// # Breaker interplay
 ///

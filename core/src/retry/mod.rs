@@ -46,7 +46,7 @@ mod policy;
 mod rng;
 
 pub use backoff::{Backoff, BackoffBuilder, Delays, Jitter};
-pub use budget::{RetryBudget, RetryBudgetBuilder, SCALE};
+pub use budget::{RetryBudget, RetryBudgetBuilder, SCALE, Withdrawal};
 pub use error::{ConfigError, RetryError, StopReason};
 #[cfg(feature = "std")]
 pub use executor::ThreadSleep;

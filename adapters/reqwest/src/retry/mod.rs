@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use brace::retry::{Decision, RetryBudget, RetryPolicy};
+use brace::retry::{Decision, RetryBudget, RetryPolicy, Withdrawal};
 use brace::time::{Clock, Nanos, Sleeper};
 use brace_tokio::{TokioClock, TokioSleeper};
 use http::{Extensions, Method};
@@ -170,7 +170,8 @@ impl fmt::Debug for RetryMiddlewareBuilder {
 /// * The wait is the policy's jittered backoff, or the response's
 ///   `Retry-After` (seconds or HTTP date) capped at the policy's
 ///   `max_retry_after`; a garbage `Retry-After` falls back to the backoff.
-/// * Every retry is withdrawn from the shared [`RetryBudget`], if one is set.
+/// * Every retry is withdrawn from the shared [`RetryBudget`], if one is set,
+///   and refunded if it is not sent or a breaker refuses it.
 /// * A [`CircuitOpen`](crate::CircuitOpen) is never retried, and does not
 ///   deposit into the budget.
 /// * A request whose body cannot be cloned is sent once
@@ -185,7 +186,10 @@ impl fmt::Debug for RetryMiddlewareBuilder {
 /// # Cancellation
 ///
 /// Dropping the request future drops the attempt in flight or the wait; a
-/// withdrawal already made for the next attempt is not refunded.
+/// budget withdrawal made for a retry that was not sent yet is refunded.
+/// (A retry is paid for before its wait, so an empty budget ends the
+/// request at once; a retry refused by a breaker gets its payment back
+/// too.)
 ///
 /// # Clone
 ///
@@ -339,14 +343,24 @@ impl Middleware for RetryMiddleware {
         let method_retried = cfg.methods.contains(req.method());
         let mut delays = None;
         let mut attempts = 0;
+        // The running retry's budget withdrawal: spent unless a breaker
+        // refuses the retry.
+        let mut sent: Option<Withdrawal> = None;
         loop {
             attempts += 1;
             let may_retry = method_retried && attempts < cfg.policy.max_attempts();
             let spare = if may_retry { req.try_clone() } else { None };
             let result = self.attempt(req, extensions, next.clone()).await;
             let decision = self.decide(&result);
-            if attempts == 1 && !matches!(decision, Decision::Rejected(_)) {
-                if let Some(budget) = &cfg.budget {
+            if let Some(budget) = &cfg.budget {
+                // A refused attempt never reached the server: it neither
+                // earns nor spends retries.
+                let refused = matches!(decision, Decision::Rejected(_));
+                match sent.take() {
+                    Some(paid) if refused => budget.refund(paid),
+                    _ => {}
+                }
+                if attempts == 1 && !refused {
                     budget.deposit();
                 }
             }
@@ -386,16 +400,47 @@ impl Middleware for RetryMiddleware {
                     return finish(result, extensions, attempts, Some(GaveUp::Deadline));
                 }
             }
-            if let Some(budget) = &cfg.budget {
-                if !budget.try_withdraw() {
-                    return finish(result, extensions, attempts, Some(GaveUp::BudgetExhausted));
-                }
-            }
+            let paid = match &cfg.budget {
+                Some(budget) => match budget.try_withdrawal() {
+                    Some(paid) => Some(Unsent {
+                        budget,
+                        paid: Some(paid),
+                    }),
+                    None => {
+                        return finish(result, extensions, attempts, Some(GaveUp::BudgetExhausted));
+                    }
+                },
+                None => None,
+            };
             drop(result); // frees the connection before waiting
             if !wait.is_zero() {
                 TokioSleeper.sleep(wait).await;
             }
+            sent = paid.map(Unsent::send);
             req = spare;
+        }
+    }
+}
+
+/// A retry's budget withdrawal before the retry is sent: refunded if
+/// dropped (the request future was dropped during the wait).
+struct Unsent<'a> {
+    budget: &'a RetryBudget<TokioClock>,
+    paid: Option<Withdrawal>,
+}
+
+impl Unsent<'_> {
+    /// The retry is being sent: the withdrawal is no longer refunded on
+    /// drop.
+    fn send(mut self) -> Withdrawal {
+        self.paid.take().expect("taken only here")
+    }
+}
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        if let Some(paid) = self.paid.take() {
+            self.budget.refund(paid);
         }
     }
 }

@@ -28,6 +28,33 @@ use crate::CircuitOpen;
 /// };
 /// assert_eq!(decide.decide(&Ok((200, 0))), Decision::DoNotRetry);
 /// ```
+///
+/// Behind a breaker built with
+/// [`http`](crate::CircuitBreakerLayer::http), a refusal is a 503 response
+/// that carries the [`CircuitOpen`] in its extensions; answering
+/// [`Decision::Rejected`] for it stops the request and keeps the refusal
+/// out of the retry budget (no deposit, and a refused retry's withdrawal
+/// is refunded):
+///
+/// ```
+/// use brace::breaker::Rejected;
+/// use brace::retry::Decision;
+/// use brace_tower::retry::DecideRetry;
+/// use brace_tower::CircuitOpen;
+///
+/// let decide = |r: &Result<http::Response<()>, std::convert::Infallible>| match r {
+///     Ok(response) => match response.extensions().get::<CircuitOpen>() {
+///         Some(open) => Decision::Rejected(open.retry_after()),
+///         None if response.status().is_server_error() => Decision::Retry,
+///         None => Decision::DoNotRetry,
+///     },
+///     Err(never) => match *never {},
+/// };
+/// let mut refused = http::Response::new(());
+/// *refused.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+/// refused.extensions_mut().insert(CircuitOpen::new(Rejected::ForcedOpen));
+/// assert_eq!(decide.decide(&Ok(refused)), Decision::Rejected(None));
+/// ```
 pub trait DecideRetry<Res, E> {
     /// What to do with `result`.
     fn decide(&self, result: &Result<Res, E>) -> Decision;

@@ -7,7 +7,7 @@ use core::task::{Context, Poll, ready};
 use core::time::Duration;
 use std::sync::Arc;
 
-use brace::retry::{Decision, Delays, RetryBudget, RetryPolicy, SplitMix64};
+use brace::retry::{Decision, Delays, RetryBudget, RetryPolicy, SplitMix64, Withdrawal};
 use brace::time::{Clock, Nanos, Sleeper};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -22,7 +22,17 @@ pin_project! {
     ///
     /// Dropping it drops the attempt in flight or cancels the wait; no
     /// further attempt is made. A request dropped during its first attempt
-    /// makes no budget deposit.
+    /// makes no budget deposit; one dropped while waiting to retry gets the
+    /// retry's budget withdrawal back.
+    ///
+    /// # Budget
+    ///
+    /// A retry is paid for when it is planned, before its backoff (so an
+    /// empty budget ends the request at once rather than after a wait), and
+    /// the payment is refunded if the retry does not reach the dependency:
+    /// the request is dropped before the retry is sent, or the retry is
+    /// refused by a circuit breaker (an error that is a [`CircuitOpen`], or
+    /// a result the decider calls [`Decision::Rejected`]).
     ///
     /// # Time limit
     ///
@@ -50,7 +60,39 @@ pin_project! {
         // future stays small (it is moved on every call) and a request pays
         // one reference count, as it did for the budget alone.
         config: Arc<RetryLayer<D, Clk, Slp>>,
+        // The next retry's payment while it waits to be sent (refunded if
+        // this future is dropped), then while it runs (refunded if a
+        // breaker refuses it).
+        paid: Paid,
     }
+
+    impl<S, Req, D, Clk, Slp> PinnedDrop for ResponseFuture<S, Req, D, Clk, Slp>
+    where
+        S: Service<Req>,
+        Clk: Clock,
+        Slp: Sleeper,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let (Paid::Waiting(paid), Some(budget)) =
+                (core::mem::take(this.paid), &this.config.budget)
+            {
+                budget.refund(paid);
+            }
+        }
+    }
+}
+
+/// Where the next retry's budget withdrawal stands.
+#[derive(Debug, Default)]
+enum Paid {
+    /// No retry paid for (no budget, or no retry planned).
+    #[default]
+    Nothing,
+    /// Paid for; the retry has not been sent yet.
+    Waiting(Withdrawal),
+    /// Paid for and sent; spent unless a breaker refuses it.
+    Sent(Withdrawal),
 }
 
 pin_project! {
@@ -87,6 +129,7 @@ where
             started,
             delays: None,
             config: Arc::clone(config),
+            paid: Paid::Nothing,
         }
     }
 }
@@ -100,7 +143,7 @@ fn next_wait<Res, E: 'static, Clk: Clock>(
     delays: &mut Option<Delays<SplitMix64>>,
     elapsed: impl FnOnce() -> Option<Duration>,
     budget: Option<&RetryBudget<Clk>>,
-) -> Option<Duration> {
+) -> Option<(Duration, Option<Withdrawal>)> {
     if let Err(e) = result {
         if CircuitOpen::is_in(e) {
             return None;
@@ -122,12 +165,11 @@ fn next_wait<Res, E: 'static, Clk: Clock>(
             return None;
         }
     }
-    if let Some(budget) = budget {
-        if !budget.try_withdraw() {
-            return None;
-        }
-    }
-    Some(wait)
+    let paid = match budget {
+        Some(budget) => Some(budget.try_withdrawal()?),
+        None => None,
+    };
+    Some((wait, paid))
 }
 
 impl<S, Req, D, Clk, Slp> Future for ResponseFuture<S, Req, D, Clk, Slp>
@@ -148,14 +190,20 @@ where
                 StepProj::Attempt { future } => {
                     let result = ready!(future.poll(cx));
                     let config = &**this.config;
-                    if *this.attempts == 1 {
-                        if let Some(budget) = &config.budget {
-                            if !matches!(&result, Err(e) if CircuitOpen::is_in(e)) {
-                                budget.deposit();
-                            }
+                    let decision = config.decide.decide(&result);
+                    // Refused by a breaker: the attempt never reached the
+                    // dependency, so it neither earns nor spends retries.
+                    let refused = matches!(decision, Decision::Rejected(_))
+                        || matches!(&result, Err(e) if CircuitOpen::is_in(e));
+                    if let Some(budget) = &config.budget {
+                        match core::mem::take(this.paid) {
+                            Paid::Sent(paid) if refused => budget.refund(paid),
+                            _ => {}
+                        }
+                        if *this.attempts == 1 && !refused {
+                            budget.deposit();
                         }
                     }
-                    let decision = config.decide.decide(&result);
                     let started = *this.started;
                     let wait = next_wait(
                         &result,
@@ -166,9 +214,12 @@ where
                         || Some(config.clock.now().saturating_sub(started).as_duration()),
                         config.budget.as_deref(),
                     );
-                    let Some(wait) = wait else {
+                    let Some((wait, paid)) = wait else {
                         return Poll::Ready(result);
                     };
+                    if let Some(paid) = paid {
+                        *this.paid = Paid::Waiting(paid);
+                    }
                     // Dropped before waiting (see "Time limit" above).
                     drop(result);
                     if wait.is_zero() {
@@ -185,6 +236,9 @@ where
                 }
                 StepProj::Ready => {
                     ready!(this.service.poll_ready(cx))?;
+                    if let Paid::Waiting(paid) = core::mem::take(this.paid) {
+                        *this.paid = Paid::Sent(paid);
+                    }
                     *this.attempts += 1;
                     let future = this.service.call(this.request.clone());
                     this.step.set(Step::Attempt { future });

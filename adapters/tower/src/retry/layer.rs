@@ -62,10 +62,17 @@ impl<D, Clk, Slp> RetryLayer<D, Clk, Slp> {
     /// whose first attempt ends deposits into it, unless that attempt was
     /// refused by an open breaker ([`CircuitOpen`](crate::CircuitOpen)):
     /// refused requests never reached the dependency, so they earn no
-    /// retries for the moment it comes back. (A breaker built with
-    /// [`http`](crate::CircuitBreakerLayer::http) refuses with a 503
-    /// response, not an error; those refusals deposit like any response.)
-    /// The budget reads the same clock as the layer.
+    /// retries for the moment it comes back. A retry is paid for before
+    /// its backoff and refunded if it is not sent (the request is dropped
+    /// meanwhile) or a breaker refuses it.
+    ///
+    /// A breaker built with [`http`](crate::CircuitBreakerLayer::http)
+    /// refuses with a 503 response, not an error, carrying the
+    /// [`CircuitOpen`](crate::CircuitOpen) in its extensions: a decider
+    /// that answers [`Decision::Rejected`](brace::retry::Decision::Rejected)
+    /// for such responses (see [`DecideRetry`](super::DecideRetry)) keeps
+    /// them out of the budget too; any other decision counts them as
+    /// responses. The budget reads the same clock as the layer.
     pub fn budget(mut self, budget: Arc<RetryBudget<Clk>>) -> Self {
         self.budget = Some(budget);
         self
