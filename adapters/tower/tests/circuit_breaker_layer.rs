@@ -292,3 +292,37 @@ async fn on_open_can_be_chosen_separately() {
     let r = svc.ready().await.unwrap().call(()).await.unwrap();
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test(start_paused = true)]
+async fn readiness_asked_again_after_the_breaker_closed_does_not_refuse() {
+    let b = breaker(1, Duration::from_secs(10), 1);
+    let probe = ContractProbe::new(|x| if x == 0 { Err("down") } else { Ok(x) });
+    let calls = probe.calls.clone();
+    let mut svc = CircuitBreakerLayer::new(b.clone()).layer(probe);
+    let _ = svc.ready().await.unwrap().call(0).await;
+    assert_eq!(b.state(), State::Open);
+
+    // Readied while open ("ready: the call will fail fast"), then left.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(is_ready(svc.poll_ready(&mut cx)));
+    b.reset();
+
+    // Readiness asked again before the next request sees the reset.
+    assert_eq!(svc.ready().await.unwrap().call(7).await.unwrap(), 7);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_readied_while_open_probes_once_the_open_time_is_over() {
+    let b = breaker(1, Duration::from_secs(10), 1);
+    let probe = ContractProbe::new(|x| if x == 0 { Err("down") } else { Ok(x) });
+    let mut svc = CircuitBreakerLayer::new(b.clone()).layer(probe);
+    let _ = svc.ready().await.unwrap().call(0).await;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(is_ready(svc.poll_ready(&mut cx)));
+
+    tokio::time::advance(Duration::from_secs(60)).await;
+    // The next request is the half-open probe, and it closes the breaker.
+    assert_eq!(svc.ready().await.unwrap().call(7).await.unwrap(), 7);
+    assert_eq!(b.state(), State::Closed);
+}

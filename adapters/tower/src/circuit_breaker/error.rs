@@ -61,10 +61,12 @@ impl CircuitOpen {
     /// assert_eq!(CircuitOpen::new(Rejected::ProbesInFlight { retry_after: Duration::from_millis(1200) }).retry_after_secs(), Some(2));
     /// assert_eq!(CircuitOpen::new(Rejected::ProbesInFlight { retry_after: Duration::ZERO }).retry_after_secs(), Some(0));
     /// assert_eq!(CircuitOpen::new(Rejected::ForcedOpen).retry_after_secs(), None);
+    /// // The longest wait saturates rather than overflowing.
+    /// assert_eq!(CircuitOpen::new(Rejected::ProbesInFlight { retry_after: Duration::MAX }).retry_after_secs(), Some(u64::MAX));
     /// ```
     pub fn retry_after_secs(&self) -> Option<u64> {
         self.retry_after()
-            .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+            .map(|d| d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0)))
     }
 
     /// Whether `error` is, or wraps at its top level, a [`CircuitOpen`].

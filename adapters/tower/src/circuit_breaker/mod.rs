@@ -136,14 +136,16 @@ where
     type Future = ResponseFuture<S::Future, B::Permit, C, O>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Readiness granted for a fail-fast answer holds until `call`.
-        if self.fail_fast.is_some() {
-            return Poll::Ready(Ok(()));
-        }
+        // Asked afresh on every poll: a fail-fast answer readied earlier is
+        // dropped once the breaker admits again (reset, or its open time
+        // over: this call may be the probe), and a refusal's `retry_after`
+        // stays current. A `call` with no poll in between still gets the
+        // answer readied for it.
         if let Some(open) = self.breakers.rejects_every_request() {
             self.fail_fast = Some(open);
             return Poll::Ready(Ok(()));
         }
+        self.fail_fast = None;
         self.inner
             .poll_ready(cx)
             .map_err(|e| self.on_open.inner_error(e))
