@@ -107,6 +107,31 @@ pub struct BurnReading {
     short: f64,
 }
 
+/// Relative slack when a burn is compared with an alert's rate.
+const RATE_TOLERANCE: f64 = 1e-9;
+
+/// The fraction of events a target allows to be bad, `1 - target`, as the
+/// decimal it was meant to be: `1.0 - 0.999` is 0.0010000000000000009 in
+/// floating point, which read a burn of exactly 14.4 as 14.399999999999986
+/// and an exactly spent budget as 8.9e-16 remaining. Rounded to twelve
+/// decimals when that moves it by less than a billionth of itself (a
+/// target with more nines keeps its difference as it is).
+fn error_budget(target: f64) -> f64 {
+    const SCALE: f64 = 1e12;
+    let allowed = 1.0 - target;
+    let rounded = ((allowed * SCALE + 0.5) as u64) as f64 / SCALE;
+    let moved = if rounded > allowed {
+        rounded - allowed
+    } else {
+        allowed - rounded
+    };
+    if rounded > 0.0 && moved <= allowed * RATE_TOLERANCE {
+        rounded
+    } else {
+        allowed
+    }
+}
+
 impl BurnReading {
     /// The alert this reading is for.
     pub fn alert(&self) -> &BurnAlert {
@@ -124,9 +149,14 @@ impl BurnReading {
         self.short
     }
 
-    /// Whether both windows reach the alert's burn rate.
+    /// Whether both windows reach the alert's burn rate. "Reach" allows
+    /// for rounding: a burn within a billionth of the rate (relative)
+    /// counts, so 144 bad of 10,000 against a 99.9% target, a burn of
+    /// exactly 14.4 that floating point may compute as 14.399999999999986,
+    /// fires a 14.4 alert.
     pub fn firing(&self) -> bool {
-        self.long >= self.alert.burn_rate() && self.short >= self.alert.burn_rate()
+        let rate = self.alert.burn_rate() * (1.0 - RATE_TOLERANCE);
+        self.long >= rate && self.short >= rate
     }
 }
 
@@ -342,7 +372,7 @@ impl<C: Clock> SloTracker<C> {
             total += f.1;
             bad += f.2;
         }
-        let allowed = 1.0 - self.config.target;
+        let allowed = error_budget(self.config.target);
         let burn = |ticks: u64| {
             let (t, b) = fine
                 .iter()
@@ -351,7 +381,7 @@ impl<C: Clock> SloTracker<C> {
             if t == 0 {
                 0.0
             } else {
-                b as f64 / t as f64 / allowed
+                b as f64 / (t as f64 * allowed)
             }
         };
         let burns: Vec<BurnReading> = self
