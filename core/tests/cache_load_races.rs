@@ -404,3 +404,64 @@ fn a_load_finishing_inside_an_insert_does_not_overwrite_it() {
 fn a_load_started_inside_an_insert_before_its_write_does_not_overwrite_it() {
     assert_eq!(refresh_finishing_inside_an_insert(true), Some(30));
 }
+
+/// Loads key 1 (the loader reads 10 and is held open), runs `write`, then
+/// starts a second caller of key 1 (its loader reads 20): what the second
+/// caller gets, once both loads are let go.
+fn a_caller_after(write: impl FnOnce(&Cache<u32, u32>)) -> Loaded<u32> {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut first = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(first.as_mut()).is_pending());
+    write(&cache);
+    let mut later = pin!(cache.get_or_load(1, ready_value(20)));
+    let answer = poll_once(later.as_mut());
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(10)));
+    match answer {
+        Poll::Ready(answer) => answer.map_err(|_| "failed"),
+        Poll::Pending => block_on(later).map_err(|_| "failed"),
+    }
+}
+
+#[test]
+fn a_caller_after_a_remove_does_not_join_the_load_that_began_before_it() {
+    // Found by review: the second caller joined the first load and got 10,
+    // a value read before the remove it came after.
+    assert_eq!(
+        a_caller_after(|c| {
+            c.remove(&1);
+        }),
+        Ok(20)
+    );
+}
+
+#[test]
+fn a_caller_after_an_invalidation_does_not_join_the_load_that_began_before_it() {
+    assert_eq!(a_caller_after(|c| c.invalidate_all()), Ok(20));
+    assert_eq!(a_caller_after(|c| c.invalidate_if(|_, _| true)), Ok(20));
+}
+
+#[test]
+fn with_no_write_in_between_a_later_caller_joins_the_load() {
+    // The epoch in the flight key changes nothing when nothing was written.
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut first = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(first.as_mut()).is_pending());
+    let mut later = pin!(cache.get_or_load(1, ready_value(20)));
+    assert!(
+        poll_once(later.as_mut()).is_pending(),
+        "joined the first load"
+    );
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(poll_once(later.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(cache.stats().loads, 1);
+}

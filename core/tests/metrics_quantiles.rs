@@ -164,7 +164,13 @@ fn the_rank_is_not_pushed_up_by_a_product_that_rounds_up() {
         h.record(Duration::from_millis(ms));
     }
     let snap = h.snapshot();
-    for (q, want_ms) in [(0.07, 7.0), (0.14, 14.0), (0.28, 28.0), (0.55, 55.0), (0.56, 56.0)] {
+    for (q, want_ms) in [
+        (0.07, 7.0),
+        (0.14, 14.0),
+        (0.28, 28.0),
+        (0.55, 55.0),
+        (0.56, 56.0),
+    ] {
         let got_ms = snap.quantile(q).unwrap().as_secs_f64() * 1e3;
         let error = (got_ms - want_ms).abs() / want_ms;
         assert!(error <= 0.01, "p{q}: {got_ms} ms, want {want_ms} ms");

@@ -135,7 +135,9 @@ where
     ///   still answers its callers but is not cached: what it read may be
     ///   what the invalidation was for, and the insert is newer. The same
     ///   for a `remove` of the key, or of a key that shares its removal
-    ///   stripe (1 in 64).
+    ///   stripe (1 in 64). A caller that comes after such a `remove` or
+    ///   invalidation does not join that load: it starts its own, so it
+    ///   never gets a value read before the removal it followed.
     ///
     /// # Errors
     ///
@@ -253,11 +255,12 @@ where
             },
             Found::Absent => None,
         };
-        let group = self.inner.groups.get::<K, T, E>();
+        let group = self.inner.groups.get::<FlightKey<K>, T, E>();
+        let flight = (key.clone(), self.inner.flight_epoch(&key));
         let (cache, load_key) = (self.clone(), key.clone());
         let work = move || run_load(cache, load_key, loader, shape.store);
         let Some(stale) = stale else {
-            return group.work(key, work).await;
+            return group.work(flight, work).await;
         };
         // Past the soft TTL: serve `stale`, refresh once. The claim is taken
         // here, synchronously, not when a refresh's future is first polled:
@@ -273,12 +276,12 @@ where
                 // stale entry stays until its hard TTL). The claim goes when
                 // this task ends or is dropped unpolled.
                 let _claim = claim;
-                let _ = group.work(key, work).await;
+                let _ = group.work(flight, work).await;
             }));
             self.inner.stats.add(Counter::StaleServed, 1);
             return Ok(stale);
         }
-        let outcome = group.work(key.clone(), work).await;
+        let outcome = group.work(flight, work).await;
         drop(claim);
         match outcome {
             Ok(fresh) => Ok(fresh),
@@ -294,6 +297,10 @@ where
         }
     }
 }
+
+/// A load's single-flight key: the cache key and the epoch of removals and
+/// invalidations it started in (see [`Inner::flight_epoch`]).
+type FlightKey<K> = (K, u64);
 
 /// What a load saw of its key before it called the loader.
 struct LoadStart {
@@ -440,6 +447,22 @@ where
         if self.generations.current() != start.generation {
             self.remove_key(&written, RemovalCause::Invalidated);
         }
+    }
+
+    /// The epoch a load of `key` starting now belongs to: the invalidation
+    /// generation and the key's removal stripe. Part of the load's
+    /// single-flight key, so a caller that comes after a `remove` of the
+    /// key (or of a key in its stripe, 1 in 64), an `invalidate_all` or an
+    /// `invalidate_if` starts a fresh load instead of joining one that began
+    /// before and may have read what was removed (its callers still get
+    /// its value; it is not cached). Read with the same orderings as
+    /// [`LoadStart`], so whatever a load's start check would see, its
+    /// epoch sees.
+    fn flight_epoch(&self, key: &K) -> u64 {
+        let removals = self
+            .removal_stripe(self.map.hash(key))
+            .load(Ordering::Acquire);
+        u64::from(self.generations.current()) << 32 | u64::from(removals)
     }
 
     /// Whether the key was written since the load started: an

@@ -305,7 +305,48 @@ where
         self.work_with_deadline(key, sleeper.sleep(timeout), make)
     }
 
-    /// Keys whose work is in flight right now.
+    /// Detaches `key`'s work in flight, if any: the callers already waiting
+    /// on it still get its outcome (and a waiter still takes it over if
+    /// its driver is dropped), but a caller that comes later starts a fresh
+    /// execution instead of joining it. Returns whether there was one.
+    ///
+    /// For data that changed while the work was running: a cache drops a
+    /// key's in-flight load when the key is removed, so nobody who asks
+    /// after the removal gets a value read before it.
+    ///
+    /// ```
+    /// use brace::singleflight::Group;
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let group: Group<&str, u32, ()> = Group::new();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut old = pin!(group.work("row", || async {
+    ///     std::future::pending::<()>().await; // still reading the old row
+    ///     Ok(1)
+    /// }));
+    /// assert!(old.as_mut().poll(&mut cx).is_pending());
+    /// assert!(group.forget(&"row"));
+    /// // A later caller runs its own work rather than joining the old one.
+    /// let mut fresh = pin!(group.work("row", || async { Ok(2) }));
+    /// assert_eq!(fresh.as_mut().poll(&mut cx), Poll::Ready(Ok(2)));
+    /// assert_eq!(group.stats().executions, 2);
+    /// ```
+    pub fn forget(&self, key: &K) -> bool {
+        // Dropped after the lock: the flight lives on in its callers.
+        let detached = self.in_flight.lock().remove(key);
+        detached.is_some()
+    }
+
+    /// Detaches every key's work in flight, as [`forget`](Self::forget)
+    /// does for one.
+    pub fn forget_all(&self) {
+        // Keys and flights are dropped after the lock.
+        let detached: alloc::vec::Vec<_> = self.in_flight.lock().drain().collect();
+        drop(detached);
+    }
+
+    /// Keys whose work is in flight right now (detached work not counted).
     pub fn in_flight(&self) -> usize {
         self.in_flight.lock().len()
     }

@@ -382,3 +382,28 @@ fn a_value_whose_clone_panics_hands_the_flight_on() {
     );
     assert_eq!(group.in_flight(), 0);
 }
+
+#[test]
+fn forgotten_work_still_answers_its_callers_and_hands_on_but_nobody_new_joins() {
+    let group: Group<u32, u32, ()> = Group::new();
+    let gate = Rc::new(Cell::new(false));
+    let g = Rc::clone(&gate);
+    let mut leader = Box::pin(group.work(1, move || gated(g, 10)));
+    assert!(leader.as_mut().poll(&mut noop_cx()).is_pending());
+    let mut follower = pin!(group.work(1, || ready(Ok::<u32, ()>(11))));
+    assert!(follower.as_mut().poll(&mut noop_cx()).is_pending());
+
+    group.forget_all();
+    assert_eq!(group.in_flight(), 0);
+    assert!(!group.forget(&1), "nothing left to forget");
+    // A later caller runs its own work.
+    let mut later = pin!(group.work(1, || ready(Ok::<u32, ()>(20))));
+    assert_eq!(later.as_mut().poll(&mut noop_cx()), Poll::Ready(Ok(20)));
+
+    // The forgotten work's leader is dropped: its follower takes over with
+    // its own closure, as for work still in the map.
+    drop(leader);
+    assert_eq!(follower.as_mut().poll(&mut noop_cx()), Poll::Ready(Ok(11)));
+    assert_eq!(group.in_flight(), 0);
+    assert_eq!(group.stats().executions, 3);
+}
