@@ -166,6 +166,25 @@ fn config_errors_name_the_field() {
         "alerts"
     );
     assert_eq!(b().stripes(0).build().unwrap_err().field(), "stripes");
+    // A 6 h alert over a 1 h period would burn over the period alone.
+    let too_long = BurnAlert::new(
+        Duration::from_secs(6 * 3600),
+        Duration::from_secs(300),
+        6.0,
+        AlertLevel::Warning,
+    );
+    let err = b()
+        .period(Duration::from_secs(3600))
+        .alerts([too_long])
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "alerts");
+    assert!(
+        b().period(Duration::from_secs(6 * 3600))
+            .alerts([too_long])
+            .build()
+            .is_ok()
+    );
 }
 
 #[test]

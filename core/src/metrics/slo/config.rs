@@ -265,7 +265,8 @@ impl SloConfigBuilder {
     /// `resolution` (below 1 ms), `period` (shorter than the resolution,
     /// longer than 10 million resolutions or than 100 years), `alerts` (a
     /// window shorter than the resolution, a short window longer than its
-    /// long one, a long window above 100 000 resolutions or 100 years, or
+    /// long one, a long window longer than the period (whose events are
+    /// all the tracker keeps), above 100 000 resolutions or 100 years, or
     /// a burn rate that is not a positive number) or `stripes` (not a power
     /// of two up to 64). (100 years keeps every span a `u64` of
     /// nanoseconds.)
@@ -294,6 +295,14 @@ impl SloConfigBuilder {
                 return Err(ConfigError::new(
                     "alerts",
                     "need resolution <= short window <= long window",
+                ));
+            }
+            if a.long > c.period {
+                // The budget keeps only the period's events: a longer
+                // window would read as the period.
+                return Err(ConfigError::new(
+                    "alerts",
+                    "long window must be at most the period",
                 ));
             }
             if a.long > LONGEST_SPAN {
