@@ -406,10 +406,12 @@ where
         Ok(loaded) => match store(loaded, inner.settings.negative_ttl.is_some()) {
             Some(entry) => inner.write_loaded(key, entry, &start),
             // Not found, and "not found" is not cached: a stale value the
-            // load was refreshing is gone from the backend, so from here too.
+            // load was refreshing is gone from the backend, so from here too
+            // (reported as `Removed`). Only a slot that is not fresh: an
+            // insert landing after the check above is kept.
             None => {
                 if inner.peek(&key).is_some() && !inner.written_during_load(&key, &start) {
-                    cache.remove(&key);
+                    inner.remove_refreshed_away(&key);
                 }
             }
         },
@@ -480,6 +482,20 @@ where
                 .load(Ordering::Acquire)
                 != start.removals
             || (!start.fresh && self.holds_fresh(key))
+    }
+
+    /// A refresh found `key` gone from the backend: removes its entry as
+    /// `remove` would, unless a write made it fresh since (the check is
+    /// made under the shard's write lock).
+    fn remove_refreshed_away(&self, key: &K) {
+        let hash = self.map.hash(key);
+        // As in `remove`: loads of the key running now do not cache what
+        // they read before.
+        self.removal_stripe(hash).fetch_add(1, Ordering::AcqRel);
+        let now = self.clock.recent();
+        let _ = self.remove_key_if(key, RemovalCause::Removed, |slot| {
+            slot.freshness(now) != Freshness::Fresh
+        });
     }
 
     /// Whether `key` holds a live entry before its soft deadline.

@@ -467,10 +467,28 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.remove_key_if(key, site, |_| true)
+    }
+
+    /// As [`remove_key`](Self::remove_key), only if `also` holds for the
+    /// key's slot (checked under the shard's write lock, so no write can
+    /// land between the check and the removal).
+    fn remove_key_if<Q>(
+        &self,
+        key: &Q,
+        site: RemovalCause,
+        also: impl Fn(&Slot<K, V>) -> bool,
+    ) -> Option<(Slot<K, V>, RemovalCause)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.map.hash(key);
         let mut state = self.policy.lock();
         self.drain(&mut state);
-        let slot = self.map.remove_if(hash, |slot| slot.key.borrow() == key)?;
+        let slot = self
+            .map
+            .remove_if(hash, |slot| slot.key.borrow() == key && also(slot))?;
         state.policy.remove(hash);
         drop(state);
         // Judged once: the listener may change what a second look says.

@@ -35,7 +35,10 @@ pub enum RemovalCause {
     /// Invalidated by [`invalidate_all`](super::Cache::invalidate_all) or
     /// [`invalidate_if`](super::Cache::invalidate_if).
     Invalidated,
-    /// Removed by [`remove`](super::Cache::remove).
+    /// Removed by [`remove`](super::Cache::remove), or by a refresh whose
+    /// loader found the key gone
+    /// ([`get_or_load_optional`](super::Cache::get_or_load_optional)
+    /// returning `None` with no negative caching).
     Removed,
     /// Its value was replaced by a later write of the same key.
     Replaced,
