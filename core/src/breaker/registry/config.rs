@@ -108,18 +108,23 @@ impl RegistryBuilder {
         if self.idle_after.is_zero() {
             return Err(RegistryConfigError::ZeroIdleAfter);
         }
-        // Up to 16 shards, each holding at least 8 breakers when it can.
-        let shards = (self.capacity / 8).clamp(1, 16).next_power_of_two().min(16);
-        let shards = if shards > self.capacity { 1 } else { shards };
+        // Up to 16 shards (a power of two), each holding at least 8
+        // breakers when it can; the capacity is split among them exactly,
+        // the first `capacity % shards` holding one more.
+        let wanted = (self.capacity / 8).clamp(1, 16);
+        let shards = if wanted.is_power_of_two() {
+            wanted
+        } else {
+            wanted.next_power_of_two() / 2
+        };
         let hasher = Hasher::new();
-        let per_shard = self.capacity / shards;
         let idle_after = Nanos::from_duration(self.idle_after);
         Ok(BreakerRegistry {
             shards: (0..shards)
                 .map(|_| CachePadded::new(RwLock::new(HashMap::with_hasher(hasher.clone()))))
                 .collect(),
             hasher,
-            per_shard,
+            capacity: self.capacity,
             idle_after,
             stamp_every: (idle_after.as_u64() / 16).max(1),
             config: self.config,

@@ -80,7 +80,9 @@ struct Entry<C: Clock> {
 pub struct BreakerRegistry<K, C: Clock = SystemClock> {
     shards: Box<[Shard<K, C>]>,
     hasher: Hasher,
-    per_shard: usize,
+    /// The most breakers held at once, split among the shards (see
+    /// [`BreakerRegistry::shard_capacity`]).
+    capacity: usize,
     idle_after: Nanos,
     stamp_every: u64,
     config: Config,
@@ -104,8 +106,18 @@ where
     C: Clock + Clone,
 {
     fn shard_of<Q: Hash + ?Sized>(&self, key: &Q) -> &Shard<K, C> {
-        let h = self.hasher.hash_one(key) as usize;
-        &self.shards[h % self.shards.len()]
+        &self.shards[self.shard_index(key)]
+    }
+
+    fn shard_index<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        self.hasher.hash_one(key) as usize % self.shards.len()
+    }
+
+    /// How many breakers shard `index` holds at most: an equal share of
+    /// the capacity, the first `capacity % shards` shards one more.
+    fn shard_capacity(&self, index: usize) -> usize {
+        let n = self.shards.len();
+        self.capacity / n + usize::from(index < self.capacity % n)
     }
 
     fn touch(&self, entry: &Entry<C>, now: Nanos) {
@@ -135,7 +147,8 @@ where
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let now = self.clock.now();
-        let shard = self.shard_of(key);
+        let index = self.shard_index(key);
+        let shard = &self.shards[index];
         if let Some(entry) = shard.read().get(key) {
             self.touch(entry, now);
             return Arc::clone(&entry.breaker);
@@ -145,8 +158,9 @@ where
             self.touch(entry, now);
             return Arc::clone(&entry.breaker);
         }
-        if map.len() >= self.per_shard {
-            self.make_room(&mut map, now);
+        let limit = self.shard_capacity(index);
+        if map.len() >= limit {
+            self.make_room(&mut map, limit, now);
         }
         let breaker = Arc::new(CircuitBreaker::new(self.config.clone(), self.clock.clone()));
         map.insert(
@@ -276,7 +290,7 @@ where
 
     /// The most breakers the registry holds at once.
     pub fn capacity(&self) -> usize {
-        self.per_shard * self.shards.len()
+        self.capacity
     }
 
     /// Every key with a snapshot of its breaker, for dashboards.
@@ -316,9 +330,9 @@ where
     }
 
     /// Frees at least one slot in a full shard.
-    fn make_room(&self, map: &mut HashMap<K, Entry<C>, Hasher>, now: Nanos) {
+    fn make_room(&self, map: &mut HashMap<K, Entry<C>, Hasher>, limit: usize, now: Nanos) {
         self.retain_busy(map, now);
-        if map.len() < self.per_shard {
+        if map.len() < limit {
             return;
         }
         let keep_rank = |e: &Entry<C>| {
@@ -343,7 +357,7 @@ impl<K, C: Clock> fmt::Debug for BreakerRegistry<K, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerRegistry")
             .field("shards", &self.shards.len())
-            .field("capacity", &(self.per_shard * self.shards.len()))
+            .field("capacity", &self.capacity)
             .field("idle_after", &self.idle_after)
             .finish_non_exhaustive()
     }
