@@ -12,7 +12,14 @@
 //!   that a 2^-64 accident, unless the key's `Hash` covers fewer fields
 //!   than its `Eq` (which `Hash` allows): then keys differing only in the
 //!   other fields share one entry's place, so hash every field `Eq`
-//!   compares.
+//!   compares. The slot does not keep its hash (it would cost 8 bytes an
+//!   entry): finding a slot by hash alone (evicting a victim) and growing
+//!   a table hash stored keys again, so a key's `Hash` must not panic. As
+//!   for std's `HashMap`, one that does is a logic error the cache
+//!   survives memory-safe and working, but it may keep an entry the policy
+//!   no longer knows (never evicted: the cache holds one more), or lose
+//!   entries a growing table had not moved yet (`entry_count` keeps
+//!   counting them).
 //! * **Reads.** A hit allocates nothing and waits only for a writer of its
 //!   own shard: under the shard's read lock it finds the slot, checks the
 //!   key, the invalidation generation and (only when the entry has a

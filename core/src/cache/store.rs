@@ -28,7 +28,10 @@
 //!   forth on every hit; a writer takes every stripe.
 //!   Under a read lock the cache may run user `invalidate_if` predicates
 //!   (the first read of an entry after an invalidation); under a write lock
-//!   it runs no user code: a probe and a move, or a table's growth.
+//!   it runs no user code but the key's `Hash` and `Eq`: a probe and a
+//!   move, or a table's growth (the slot does not keep its hash, so a probe
+//!   by hash and a growth hash stored keys again; see the cache's module
+//!   docs on a `Hash` that panics).
 //! * Writers take the shard's write lock. Adding or removing a key happens
 //!   only while the caller holds the cache's policy lock (the lock order is
 //!   policy, then shard), so `len` changes in step with the policy.
