@@ -136,7 +136,10 @@ pub use policy::PolicySimulator;
 /// probe and a move); writes that add or remove keys also serialise on one
 /// short policy lock. Each shard's lock has one stripe per CPU (up to 8): a
 /// read takes its thread's stripe, a write takes them all, so concurrent
-/// readers of a shard do not contend on one cache line.
+/// readers of a shard do not contend on one cache line. The key's `Hash`
+/// and `Eq` and the value's `Clone` run under a shard's lock: they must not
+/// call back into the same cache (a write from them deadlocks, and so may
+/// a read while another thread waits to write).
 ///
 /// ```
 /// use brace::cache::Cache;
