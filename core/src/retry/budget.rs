@@ -71,6 +71,10 @@ use super::error::ConfigError;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 use crate::time::{Clock, Nanos};
 
+/// The next budget's id (see [`Withdrawal`]). Not protocol state: the
+/// core's atomic even under loom.
+static NEXT_BUDGET_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// Units one retry costs.
 pub const SCALE: u64 = 1_000_000;
 /// Slices per window.
@@ -223,6 +227,8 @@ const OTHERS_MAX_USES: u64 = 64;
 /// ```
 pub struct RetryBudget<C> {
     clock: C,
+    /// Unique among the process's budgets: tells its withdrawals apart.
+    id: u64,
     slice_nanos: u64,
     /// `u64::MAX / slice_nanos`: turns the division by the slice length into
     /// a multiplication.
@@ -249,8 +255,8 @@ pub struct RetryBudget<C> {
 #[must_use = "dropping a withdrawal keeps the retry spent; refund it if the retry did not run"]
 pub struct Withdrawal {
     slice: u32,
-    /// The address of the budget that granted it: another budget ignores it.
-    budget: usize,
+    /// The id of the budget that granted it: another budget ignores it.
+    budget: u64,
 }
 
 /// Collects a [`RetryBudget`]'s settings; [`build`](RetryBudgetBuilder::build)
@@ -348,6 +354,7 @@ impl RetryBudgetBuilder {
             .collect();
         Ok(RetryBudget {
             clock,
+            id: NEXT_BUDGET_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             slice_nanos,
             slice_reciprocal: u64::MAX / slice_nanos,
             used: CachePadded::new(AtomicU64::new(0)),
@@ -607,7 +614,7 @@ impl<C: Clock> RetryBudget<C> {
             {
                 return Some(Withdrawal {
                     slice: tag_of(head),
-                    budget: self.address(),
+                    budget: self.id,
                 });
             }
         }
@@ -626,7 +633,7 @@ impl<C: Clock> RetryBudget<C> {
     ///
     /// A withdrawal from another budget is ignored.
     pub fn refund(&self, withdrawal: Withdrawal) {
-        if withdrawal.budget != self.address() {
+        if withdrawal.budget != self.id {
             return;
         }
         let slice = withdrawal.slice;
@@ -648,11 +655,6 @@ impl<C: Clock> RetryBudget<C> {
                 return;
             }
         }
-    }
-
-    /// This budget's identity for its withdrawals.
-    fn address(&self) -> usize {
-        core::ptr::from_ref(self).cast::<()>() as usize
     }
 
     /// Takes one grant off finished slice `slice`'s ring cell, if the cell
