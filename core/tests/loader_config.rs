@@ -363,6 +363,36 @@ fn a_clear_during_a_call_keeps_its_result_out_of_the_cache() {
 }
 
 #[test]
+fn a_load_after_a_clear_does_not_join_the_call_running_before_it() {
+    // Found by review: the later load joined the running call and got what
+    // it read before the clear (the value the cache refused to keep).
+    for (cache, clear_all) in [(true, false), (true, true), (false, false)] {
+        let (backend, gate) = Backend::gated();
+        let loader = BatchLoader::builder(backend.clone())
+            .cache(cache)
+            .build()
+            .unwrap();
+        let before = a_cached_load_in_flight(&loader, &backend);
+        if clear_all {
+            loader.clear_all();
+        } else {
+            loader.clear(&8);
+        }
+        let mut after = loader.load(8);
+        assert!(poll_once(&mut after).is_pending());
+        gate.add_permits(2);
+        let (before, after) = block_on(futures_util::future::join(before, after));
+        assert_eq!((before.unwrap(), after.unwrap()), (Some(80), Some(80)));
+        assert_eq!(
+            backend.calls(),
+            [vec![8], vec![8]],
+            "cache {cache}, clear_all {clear_all}: the later load reads again"
+        );
+        assert_eq!((loader.pending_keys(), loader.in_flight_batches()), (0, 0));
+    }
+}
+
+#[test]
 fn a_value_primed_during_a_call_is_kept() {
     let (backend, gate) = Backend::gated();
     let loader = BatchLoader::builder(backend.clone())

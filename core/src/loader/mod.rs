@@ -288,17 +288,21 @@ where
         self.inner.table.lock().cache.prime(key, value)
     }
 
-    /// Drops `key` from the cache; returns whether it was there. Results of
-    /// batch calls already running (which may have read what changed) are
-    /// not stored in the cache when they return; their callers still get
-    /// them. The same holds for [`clear_all`](Self::clear_all).
+    /// Drops `key` from the cache; returns whether it was there. A batch
+    /// call already running may have read what changed: its results are
+    /// not stored in the cache when they return, and a load of `key` made
+    /// after this call does not join it but goes into a new batch (the
+    /// running call's own callers still get its result). The same holds
+    /// for [`clear_all`](Self::clear_all), for every key. Useful with the
+    /// cache off too, to stop later loads from joining a call that started
+    /// before a write.
     pub fn clear(&self, key: &K) -> bool {
-        self.inner.table.lock().cache.remove(key)
+        self.inner.table.lock().clear(key)
     }
 
-    /// Empties the cache.
+    /// Empties the cache; see [`clear`](Self::clear).
     pub fn clear_all(&self) {
-        self.inner.table.lock().cache.clear();
+        self.inner.table.lock().clear_all();
     }
 
     /// Whether this loader caches values.

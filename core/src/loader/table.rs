@@ -3,8 +3,11 @@
 //!
 //! Invariants (hold whenever the lock is free):
 //! * `open` names a batch in `Filling`, or is `None`.
-//! * `in_flight[k] == (id, i)` iff batch `id` is not `Done`, its entry `i`
-//!   has key `k` and is still `sent`. So a key is in at most one batch.
+//! * If `in_flight[k] == (id, i)`, batch `id` is not `Done` and its entry
+//!   `i` has key `k` and is still `sent`; every sent entry of a batch not
+//!   `Done` is in the map, except one a `clear` detached while its call was
+//!   running (it still answers its callers; new loads of its key start a
+//!   new flight). So a key has at most one flight that new loads join.
 //! * A batch is in `batches` until its last waiter has left.
 //! * `partial_call` names a batch in `Loading` (or `Closed` for a restart)
 //!   that was sent before it was full; it is cleared when that batch is done
@@ -293,6 +296,39 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         let mut wakers = Vec::new();
         self.end_partial(id, &mut wakers);
         (wakers, cancelled)
+    }
+
+    /// Drops `key` from the cache and detaches its flight if that flight's
+    /// call is already running: the call may have read what changed, so a
+    /// load made from now on starts a new flight instead of joining it (its
+    /// own callers still get its result; `finish_call` keeps it out of the
+    /// cache). A flight whose call has not started reads after the clear
+    /// and stays joinable. Returns whether the cache held `key`.
+    pub(crate) fn clear(&mut self, key: &K) -> bool {
+        let removed = self.cache.remove(key);
+        let running = self
+            .in_flight
+            .get(key)
+            .is_some_and(|(id, _)| self.batch_is_loading(*id));
+        if running {
+            self.in_flight.remove(key);
+        }
+        removed
+    }
+
+    /// Empties the cache and detaches every flight whose call is running,
+    /// as [`clear`](Self::clear) does for one key.
+    pub(crate) fn clear_all(&mut self) {
+        self.cache.clear();
+        let batches = &self.batches;
+        self.in_flight
+            .retain(|_, (id, _)| batches.get(id).is_none_or(|b| b.phase != Phase::Loading));
+    }
+
+    fn batch_is_loading(&self, id: BatchId) -> bool {
+        self.batches
+            .get(&id)
+            .is_some_and(|b| b.phase == Phase::Loading)
     }
 
     pub(crate) fn pending_keys(&self) -> usize {
