@@ -142,6 +142,21 @@ fn invalid_configs_are_refused_naming_the_field() {
         err.to_string()
             .starts_with("max_wait must be greater than zero")
     );
+    // u32::MAX quiet yields would stall a leader for minutes (noted by review).
+    let endless = BatchLoader::builder(Backend::new())
+        .yields(u32::MAX)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        (endless, endless.field()),
+        (ConfigError::TooManyYields, "yields")
+    );
+    assert!(
+        BatchLoader::builder(Backend::new())
+            .yields(brace::loader::MAX_YIELDS)
+            .build()
+            .is_ok()
+    );
 }
 
 /// Polls `load` (which must stay pending) up to 100 times, until the

@@ -212,3 +212,63 @@ fn a_panic_while_results_are_published_leaves_other_flights_of_the_key_alone() {
     drop((follower, second, third));
     assert_idle(&loader);
 }
+
+/// A batch function whose future answers, then panics when dropped.
+struct PanicsOnDrop {
+    calls: Arc<AtomicUsize>,
+}
+
+struct Answer(Option<std::collections::HashMap<u64, u64>>);
+
+impl Future for Answer {
+    type Output = Result<std::collections::HashMap<u64, u64>, std::convert::Infallible>;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(self.0.take().expect("polled once")))
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the batch call's future panics in its drop");
+        }
+    }
+}
+
+impl brace::loader::BatchFn<u64> for PanicsOnDrop {
+    type Value = u64;
+    type Error = std::convert::Infallible;
+    type Output = std::collections::HashMap<u64, u64>;
+    fn load(&self, keys: &[u64]) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Answer(Some(keys.iter().map(|&k| (k, k)).collect()))
+    }
+}
+
+#[test]
+fn a_batch_future_that_panics_in_its_drop_is_a_panicking_batch_function() {
+    // Noted by review: the panic came out of the leader's poll (its caller
+    // panicked instead of getting an error) and the batch was sent again.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let loader = BatchLoader::builder(PanicsOnDrop {
+        calls: Arc::clone(&calls),
+    })
+    .build()
+    .unwrap();
+    let mut leader = loader.load(1);
+    let mut follower = loader.load(2);
+    assert!(poll_once(&mut leader).is_pending());
+    assert!(poll_once(&mut follower).is_pending());
+    let led = catch_unwind(AssertUnwindSafe(|| drive(&mut leader)));
+    let led = led.expect("the leader's caller does not panic");
+    assert!(
+        matches!(led, Some(Err(brace::loader::LoadError::Panicked))),
+        "{led:?}"
+    );
+    assert!(matches!(
+        drive(&mut follower),
+        Some(Err(brace::loader::LoadError::Panicked))
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not sent again");
+    assert_idle(&loader);
+}

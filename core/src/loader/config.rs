@@ -23,6 +23,10 @@ pub const DEFAULT_MAX_BATCH_SIZE: usize = 1000;
 /// The default number of yields in a row that must add no key before the
 /// leader sends.
 pub const DEFAULT_YIELDS: u32 = 2;
+/// The most quiet yields a loader may be configured to wait for: a yield
+/// costs the executor a pass over its ready tasks, so more is a long
+/// stall, not the end of a tick (use `max_wait` to wait longer).
+pub const MAX_YIELDS: u32 = 1024;
 
 /// The `max_wait` bound: its duration and a sleeper to time it.
 pub(crate) struct MaxWait {
@@ -178,7 +182,7 @@ where
     /// made 1.02–1.07 batch calls per level over 100-request runs where
     /// `yields(4)` made 1.11–1.23 on the same machine
     /// (`core/tests/loader_spawn.rs`), at the same request rate in
-    /// `compare loader`.
+    /// `compare loader`. At most [`MAX_YIELDS`]: `build` refuses more.
     pub fn yields(mut self, yields: u32) -> Self {
         self.settings.yields = yields;
         self
@@ -329,10 +333,14 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::MaxBatchSizeZero`] or [`ConfigError::MaxWaitZero`].
+    /// [`ConfigError::MaxBatchSizeZero`], [`ConfigError::MaxWaitZero`] or
+    /// [`ConfigError::TooManyYields`].
     pub fn build(self) -> Result<BatchLoader<K, F>, ConfigError> {
         if self.settings.max_batch_size == 0 {
             return Err(ConfigError::MaxBatchSizeZero);
+        }
+        if self.settings.yields > MAX_YIELDS {
+            return Err(ConfigError::TooManyYields);
         }
         if self.max_wait_zero {
             return Err(ConfigError::MaxWaitZero);

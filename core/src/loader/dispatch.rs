@@ -64,8 +64,10 @@ where
     super::wake_all(wakers);
 }
 
-/// Calls `batch_fn` and polls its future; a panic in either becomes
-/// [`CallOutcome::Panicked`] and the future is not polled again.
+/// Calls `batch_fn`, polls its future and drops it once it has an answer;
+/// a panic in any of the three becomes [`CallOutcome::Panicked`] (a future
+/// whose drop panics after it returned is a batch function that panicked)
+/// and the future is not polled again.
 async fn call_catching_panics<K, F: BatchFn<K>>(
     batch_fn: &F,
     keys: &[K],
@@ -73,16 +75,25 @@ async fn call_catching_panics<K, F: BatchFn<K>>(
     let Ok(call) = catch_unwind(AssertUnwindSafe(|| batch_fn.load(keys))) else {
         return CallOutcome::Panicked;
     };
-    let mut call = pin!(call);
+    let mut call = pin!(Some(call));
     poll_fn(|cx| {
-        match catch_unwind(AssertUnwindSafe(|| {
+        let polled = catch_unwind(AssertUnwindSafe(|| {
             let _inside = InsideBatchCall::enter();
-            call.as_mut().poll(cx)
-        })) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => Poll::Ready(CallOutcome::Returned(result.map_err(Arc::new))),
-            Err(_panic) => Poll::Ready(CallOutcome::Panicked),
+            call.as_mut()
+                .as_pin_mut()
+                .expect("not polled after it answered")
+                .poll(cx)
+        }));
+        if matches!(polled, Ok(Poll::Pending)) {
+            return Poll::Pending;
         }
+        // Done (answered or panicked): dropped here, where a panic in its
+        // drop is caught, not later in the leader's unwinding future.
+        let dropped = catch_unwind(AssertUnwindSafe(|| call.set(None)));
+        Poll::Ready(match (polled, dropped) {
+            (Ok(Poll::Ready(result)), Ok(())) => CallOutcome::Returned(result.map_err(Arc::new)),
+            _ => CallOutcome::Panicked,
+        })
     })
     .await
 }

@@ -101,6 +101,10 @@ pub enum ConfigError {
     /// `max_wait` was zero: use `yields(0)` to send a batch at the leader's
     /// first poll instead.
     MaxWaitZero,
+    /// `yields` was above [`MAX_YIELDS`](crate::loader::MAX_YIELDS): a
+    /// leader would yield that many times in a row before sending, which is
+    /// a hang, not a tick; bound the wait with `max_wait` instead.
+    TooManyYields,
 }
 
 impl ConfigError {
@@ -109,6 +113,7 @@ impl ConfigError {
         match self {
             ConfigError::MaxBatchSizeZero => "max_batch_size",
             ConfigError::MaxWaitZero => "max_wait",
+            ConfigError::TooManyYields => "yields",
         }
     }
 }
@@ -119,6 +124,11 @@ impl fmt::Display for ConfigError {
             ConfigError::MaxBatchSizeZero => f.write_str("max_batch_size must be at least 1"),
             ConfigError::MaxWaitZero => f.write_str(
                 "max_wait must be greater than zero (use yields(0) to send at the first poll)",
+            ),
+            ConfigError::TooManyYields => write!(
+                f,
+                "yields must be at most {} (bound longer waits with max_wait)",
+                super::MAX_YIELDS
             ),
         }
     }

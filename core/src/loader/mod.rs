@@ -111,7 +111,7 @@ use core::hash::Hash;
 use futures_util::future::{Either, join_all, ready};
 
 pub use batch_fn::{BatchFn, BatchOutput};
-pub use config::{DEFAULT_MAX_BATCH_SIZE, DEFAULT_YIELDS, LoaderBuilder};
+pub use config::{DEFAULT_MAX_BATCH_SIZE, DEFAULT_YIELDS, LoaderBuilder, MAX_YIELDS};
 pub use error::{ConfigError, LoadError};
 pub use load::Load;
 pub use stats::{LoaderStats, SIZE_BUCKETS, size_bucket_range};
