@@ -407,3 +407,55 @@ fn forgotten_work_still_answers_its_callers_and_hands_on_but_nobody_new_joins() 
     assert_eq!(group.in_flight(), 0);
     assert_eq!(group.stats().executions, 3);
 }
+
+/// Work whose future answers once `gate` opens, then panics when dropped.
+struct AnswersThenPanics {
+    gate: Rc<Cell<bool>>,
+    value: Option<u32>,
+}
+
+impl Future for AnswersThenPanics {
+    type Output = Result<u32, ()>;
+    fn poll(mut self: core::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.gate.get() {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(self.value.take().expect("polled once")))
+    }
+}
+
+impl Drop for AnswersThenPanics {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the work panics in its drop");
+        }
+    }
+}
+
+#[test]
+fn work_that_panics_in_its_drop_is_work_that_panicked() {
+    let group: Group<u32, u32, ()> = Group::new();
+    let gate = Rc::new(Cell::new(false));
+    let g = Rc::clone(&gate);
+    let mut leader = pin!(group.work(1, move || AnswersThenPanics {
+        gate: g,
+        value: Some(7),
+    }));
+    assert!(leader.as_mut().poll(&mut noop_cx()).is_pending());
+    let mut follower = pin!(group.work(1, || ready(Ok::<u32, ()>(8))));
+    assert!(follower.as_mut().poll(&mut noop_cx()).is_pending());
+    gate.set(true);
+    let led = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        leader.as_mut().poll(&mut noop_cx())
+    }))
+    .expect("the leader's caller does not panic");
+    assert_eq!(led, Poll::Ready(Err(SingleFlightError::LeaderPanicked)));
+    assert_eq!(
+        follower.as_mut().poll(&mut noop_cx()),
+        Poll::Ready(Err(SingleFlightError::LeaderPanicked)),
+        "the follower is not handed the work to run again"
+    );
+    let stats = group.stats();
+    assert_eq!((stats.executions, stats.panics), (1, 1));
+    assert_eq!(group.in_flight(), 0);
+}

@@ -97,7 +97,15 @@ where
                 Role::Leader => match poll_running(this.running.as_mut(), cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(outcome) => {
-                        this.running.set(None);
+                        // Dropped with panics caught: a future that panics
+                        // in its drop is work that panicked (uncaught, the
+                        // unwind would hand the work to a follower, which
+                        // would run it again).
+                        let dropped = catch_unwind(AssertUnwindSafe(|| this.running.set(None)));
+                        let outcome = match dropped {
+                            Ok(()) => outcome,
+                            Err(_panic) => Err(SingleFlightError::LeaderPanicked),
+                        };
                         if matches!(outcome, Err(SingleFlightError::LeaderPanicked)) {
                             this.group.counters.panicked();
                         }
