@@ -465,3 +465,29 @@ fn with_no_write_in_between_a_later_caller_joins_the_load() {
     assert_eq!(poll_once(later.as_mut()), Poll::Ready(Ok(10)));
     assert_eq!(cache.stats().loads, 1);
 }
+
+#[test]
+fn inserts_of_other_keys_during_a_load_do_not_split_its_flight() {
+    // A thousand other keys cover the load's stripe of 64 all but surely:
+    // an insert there while a load runs keeps that load's value out of the
+    // cache, but must not make later callers of the key start their own.
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut first = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(first.as_mut()).is_pending());
+    for k in 1000..2000 {
+        cache.insert(k, k);
+    }
+    let mut later = pin!(cache.get_or_load(1, ready_value(20)));
+    assert!(
+        poll_once(later.as_mut()).is_pending(),
+        "joined the first load"
+    );
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(poll_once(later.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(cache.stats().loads, 1);
+}

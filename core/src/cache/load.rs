@@ -452,19 +452,18 @@ where
     }
 
     /// The epoch a load of `key` starting now belongs to: the invalidation
-    /// generation and the key's removal stripe. Part of the load's
+    /// generation and the key's stripe of removes. Part of the load's
     /// single-flight key, so a caller that comes after a `remove` of the
     /// key (or of a key in its stripe, 1 in 64), an `invalidate_all` or an
     /// `invalidate_if` starts a fresh load instead of joining one that began
     /// before and may have read what was removed (its callers still get
-    /// its value; it is not cached). Read with the same orderings as
-    /// [`LoadStart`], so whatever a load's start check would see, its
-    /// epoch sees.
+    /// its value; it is not cached). Inserts do not move it (see
+    /// `Inner::detaches`).
     fn flight_epoch(&self, key: &K) -> u64 {
-        let removals = self
-            .removal_stripe(self.map.hash(key))
+        let removes = self
+            .detach_stripe(self.map.hash(key))
             .load(Ordering::Acquire);
-        u64::from(self.generations.current()) << 32 | u64::from(removals)
+        u64::from(self.generations.current()) << 32 | u64::from(removes)
     }
 
     /// Whether the key was written since the load started: an
@@ -490,8 +489,9 @@ where
     fn remove_refreshed_away(&self, key: &K) {
         let hash = self.map.hash(key);
         // As in `remove`: loads of the key running now do not cache what
-        // they read before.
+        // they read before, and later callers do not join them.
         self.removal_stripe(hash).fetch_add(1, Ordering::AcqRel);
+        self.detach_stripe(hash).fetch_add(1, Ordering::AcqRel);
         let now = self.clock.recent();
         let _ = self.remove_key_if(key, RemovalCause::Removed, |slot| {
             slot.freshness(now) != Freshness::Fresh

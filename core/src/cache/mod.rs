@@ -180,6 +180,14 @@ struct Inner<K, V, C> {
     /// in one of `REMOVAL_STRIPES` stripes by key hash: a load that sees
     /// its stripe move does not cache its value.
     removals: [AtomicU32; REMOVAL_STRIPES],
+    /// Bumped by every `remove` (and by a refresh that finds its key gone),
+    /// in the key's stripe of `REMOVAL_STRIPES`: with the invalidation
+    /// generation, part of a load's single-flight key, so that a caller
+    /// after a remove starts its own load rather than join one that began
+    /// before (see `Inner::flight_epoch`). Inserts leave it alone: a caller
+    /// after an insert finds the value, and a bump per insert would split
+    /// a hot key's flight whenever another key of its stripe is written.
+    detaches: [AtomicU32; REMOVAL_STRIPES],
     /// Loads running (`get_or_load` and friends): an insert bumps its
     /// stripe only while some run (see `Inner::note_user_write`).
     loads_running: AtomicUsize,
@@ -241,6 +249,7 @@ impl<K, V, C: Clock> Cache<K, V, C> {
                 groups: load::Groups::default(),
                 refreshing: Mutex::new(alloc::collections::BTreeSet::new()),
                 removals: core::array::from_fn(|_| AtomicU32::new(0)),
+                detaches: core::array::from_fn(|_| AtomicU32::new(0)),
                 loads_running: AtomicUsize::new(0),
             }),
         }
@@ -376,8 +385,10 @@ where
         let inner = &*self.inner;
         let hash = inner.map.hash(key);
         // Before the removal, so a load of the key that checks its stripe
-        // after this removal sees it (see `load.rs`).
+        // after this removal sees it, and a caller that comes after it
+        // does not join a load that began before (see `load.rs`).
         inner.removal_stripe(hash).fetch_add(1, Ordering::AcqRel);
+        inner.detach_stripe(hash).fetch_add(1, Ordering::AcqRel);
         let (slot, cause) = inner.remove_key(key, RemovalCause::Removed)?;
         if cause == RemovalCause::Removed {
             slot.into_value()
@@ -536,6 +547,11 @@ where
     /// The removal counter of `hash`'s stripe.
     fn removal_stripe(&self, hash: u64) -> &AtomicU32 {
         &self.removals[(hash >> 58) as usize % REMOVAL_STRIPES]
+    }
+
+    /// The remove counter of `hash`'s stripe that loads' flights carry.
+    fn detach_stripe(&self, hash: u64) -> &AtomicU32 {
+        &self.detaches[(hash >> 58) as usize % REMOVAL_STRIPES]
     }
 
     /// Whether the slot may be served and is stale, or why not. May run
