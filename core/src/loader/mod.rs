@@ -125,7 +125,7 @@ use table::{Enqueued, Table};
 /// The loader's maps (in-flight keys, batches, the request cache). Keys are
 /// the caller's (ids, often small integers): hashed with ahash, not std's
 /// SipHash, which costs several times more per key.
-type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+type FastMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
 
 /// What one `load` answers: the value, `None` for a key the batch function
 /// did not return, or why it failed.

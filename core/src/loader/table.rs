@@ -17,7 +17,7 @@ use super::FastMap;
 use alloc::vec::Vec;
 use core::hash::Hash;
 use core::task::Waker;
-use std::collections::hash_map::Entry as MapEntry;
+use hashbrown::hash_map::{Entry as MapEntry, EntryRef};
 
 use super::LoadResult;
 use super::batch::{Batch, BatchSizes, Phase};
@@ -363,17 +363,21 @@ pub(crate) enum CallOutcome<O, E> {
 /// there. A user panic while a batch's results are published (a result
 /// extractor, a value's clone) can leave some of its keys already off the
 /// map and the batch to be sent again; meanwhile a new load of such a key
-/// opens another flight, which the re-sent batch must not take off.
+/// opens another flight, which the re-sent batch must not take off (nor
+/// may a flight a `clear` detached take off its key's new one).
 ///
-/// A lookup, then a removal: taking the entry out and putting another
-/// batch's back would lose that batch's flight if the key's `Hash` panicked
-/// on the way back in.
+/// One probe: the entry is found by reference and removed through its
+/// handle. The key is hashed once, before anything changes, so a `Hash`
+/// that panics leaves the map as it was (taking the entry out and putting
+/// another batch's back could lose that batch's flight).
 fn remove_flight<K: Hash + Eq>(
     in_flight: &mut FastMap<K, (BatchId, usize)>,
     key: &K,
     flight: (BatchId, usize),
 ) {
-    if in_flight.get(key) == Some(&flight) {
-        in_flight.remove(key);
+    if let EntryRef::Occupied(entry) = in_flight.entry_ref(key) {
+        if *entry.get() == flight {
+            entry.remove();
+        }
     }
 }
