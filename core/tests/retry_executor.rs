@@ -498,3 +498,57 @@ fn a_retry_stopped_by_the_deadline_after_its_wait_gets_its_budget_back() {
     assert_eq!(out.unwrap_err().reason(), StopReason::AttemptsExhausted);
     assert_eq!(budget.available(), 0);
 }
+
+#[test]
+fn a_retry_refused_by_a_breaker_inside_the_operation_gets_its_budget_back() {
+    // The first attempt fails (a deposit, and the retry is paid for); the
+    // retry comes back refused by a breaker the operation calls through.
+    let clock = ManualClock::new();
+    let budget = tight_budget(&clock, 1.0);
+    #[derive(Debug)]
+    enum CallError {
+        Down,
+        CircuitOpen,
+    }
+    let classify = |e: &CallError| match e {
+        CallError::Down => Decision::Retry,
+        CallError::CircuitOpen => Decision::Rejected(None),
+    };
+    let sleep = |d: Duration| clock.advance(d);
+    let err = Retry::new(&policy(5, ms(10)), &clock, &sleep)
+        .budget(&budget)
+        .classify(classify)
+        .run_blocking(|attempt| {
+            Err::<(), _>(if attempt == 1 {
+                CallError::Down
+            } else {
+                CallError::CircuitOpen
+            })
+        })
+        .unwrap_err();
+    assert_eq!(err.reason(), StopReason::Rejected { retry_in: None });
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(budget.available(), 1, "the refused retry was refunded");
+
+    // With a breaker attached to the loop the payment waits for its permit;
+    // a refusal from further inside is refunded the same way.
+    let clock = ManualClock::new();
+    let budget = tight_budget(&clock, 1.0);
+    let breaker =
+        brace::breaker::CircuitBreaker::new(brace::breaker::Config::default(), clock.clone());
+    let sleep = |d: Duration| clock.advance(d);
+    let err = Retry::new(&policy(5, ms(10)), &clock, &sleep)
+        .budget(&budget)
+        .breaker(&breaker)
+        .classify(classify)
+        .run_blocking(|attempt| {
+            Err::<(), _>(if attempt == 1 {
+                CallError::Down
+            } else {
+                CallError::CircuitOpen
+            })
+        })
+        .unwrap_err();
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(budget.available(), 1, "the refused retry was refunded");
+}

@@ -136,8 +136,9 @@ where
     ///   what the invalidation was for, and the insert is newer. The same
     ///   for a `remove` of the key, or of a key that shares its removal
     ///   stripe (1 in 64). A caller that comes after such a `remove` or
-    ///   invalidation does not join that load: it starts its own, so it
-    ///   never gets a value read before the removal it followed.
+    ///   invalidation does not join that load: it starts its own. (A
+    ///   `remove` that lands between a load's last check and its write is
+    ///   ordered before the write, like any two racing writes.)
     ///
     /// # Errors
     ///

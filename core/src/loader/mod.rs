@@ -315,7 +315,9 @@ where
         self.inner.table.lock().cache.len()
     }
 
-    /// Keys in batches that are filling or being loaded (0 when idle).
+    /// Keys in batches that are filling or being loaded (0 when idle),
+    /// except a key whose running call a [`clear`](Self::clear) detached:
+    /// that call still answers its callers but is no longer counted.
     pub fn pending_keys(&self) -> usize {
         self.inner.table.lock().pending_keys()
     }

@@ -62,8 +62,12 @@ pub(crate) struct Control<'a> {
     defer_withdrawal: bool,
     /// The next retry's payment, made before its wait: refunded if the
     /// retry never starts (the caller's deadline passes during the wait,
-    /// or the call is dropped while waiting), spent when it starts.
+    /// or the call is dropped while waiting).
     paid: Option<Withdrawal>,
+    /// The running retry's payment: spent, unless the attempt turns out to
+    /// have been refused by a breaker inside the operation
+    /// ([`Decision::Rejected`]), which never reached the dependency.
+    sent: Option<Withdrawal>,
 }
 
 impl Drop for Control<'_> {
@@ -98,6 +102,7 @@ impl<'a> Control<'a> {
             attempts: 0,
             defer_withdrawal: false,
             paid: None,
+            sent: None,
         }
     }
 
@@ -134,9 +139,15 @@ impl<'a> Control<'a> {
     /// retry. `false` when the budget cannot.
     pub(crate) fn pay_for_retry(&mut self) -> bool {
         match self.budget {
-            // Spent at once: the attempt starts right after.
+            // The attempt starts right after (`begin_attempt`).
             Some(budget) if self.defer_withdrawal && self.attempts > 0 => {
-                budget.try_withdrawal().is_some()
+                match budget.try_withdrawal() {
+                    Some(paid) => {
+                        self.paid = Some(paid);
+                        true
+                    }
+                    None => false,
+                }
             }
             _ => true,
         }
@@ -159,8 +170,9 @@ impl<'a> Control<'a> {
     /// Counts an attempt about to run and returns its number (1 first).
     #[inline]
     pub(crate) fn begin_attempt(&mut self) -> u32 {
-        // A retry paid for before its wait is spent now that it runs.
-        self.paid = None;
+        // A retry paid for before its wait runs now: spent, unless the
+        // attempt comes back refused (see `reached_dependency`).
+        self.sent = self.paid.take();
         self.attempts += 1;
         self.attempts
     }
@@ -170,6 +182,8 @@ impl<'a> Control<'a> {
     /// they neither earn nor spend retries.
     #[inline]
     pub(crate) fn reached_dependency(&mut self) {
+        // The running retry reached the dependency: its payment is spent.
+        self.sent = None;
         if self.attempts == 1 {
             if let Some(budget) = self.budget {
                 budget.deposit();
@@ -186,7 +200,14 @@ impl<'a> Control<'a> {
     pub(crate) fn after_failure(&mut self, decision: Decision, clock: &impl Clock) -> Next {
         let wait = match decision {
             Decision::DoNotRetry => return Next::Stop(StopReason::NotRetryable),
-            Decision::Rejected(retry_in) => return Next::Stop(StopReason::Rejected { retry_in }),
+            Decision::Rejected(retry_in) => {
+                // Refused before reaching the dependency: a retry paid for
+                // before its wait gets its payment back.
+                if let (Some(sent), Some(budget)) = (self.sent.take(), self.budget) {
+                    budget.refund(sent);
+                }
+                return Next::Stop(StopReason::Rejected { retry_in });
+            }
             Decision::Retry => None,
             Decision::RetryAfter(asked) => Some(asked.min(self.policy.max_retry_after())),
         };

@@ -52,9 +52,9 @@ use crate::time::{Clock, Nanos, Sleeper};
 ///   classifier says retry; ignored when it says do not retry.
 /// * If the breaker sits inside the operation (a tower layer, say), classify
 ///   its rejection as [`Decision::Rejected`] (`Decision::from(&rejected)`):
-///   the loop stops at once, without waiting or touching the budget. A
-///   withdrawal already made for that attempt cannot be undone in this
-///   form; prefer [`Retry::breaker`].
+///   the loop stops at once, without waiting; a refused first attempt
+///   does not deposit, and a refused retry gets back the withdrawal made
+///   for it (the attempt never reached the dependency).
 ///
 /// ```
 /// use brace::retry::{Backoff, Decision, Retry, RetryBudget, RetryPolicy, StopReason};
