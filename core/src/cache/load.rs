@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use super::RemovalCause;
 use super::slot::{Freshness, Slot};
 use super::stats::Counter;
+use super::writes::Writer;
 use super::{Cache, Found, Inner};
 use crate::singleflight::{Group, SingleFlightError};
 use crate::sync::{Ordering, RwLock, fence};
@@ -136,9 +137,8 @@ where
     ///   what the invalidation was for, and the insert is newer. The same
     ///   for a `remove` of the key, or of a key that shares its removal
     ///   stripe (1 in 64). A caller that comes after such a `remove` or
-    ///   invalidation does not join that load: it starts its own. (A
-    ///   `remove` that lands between a load's last check and its write is
-    ///   ordered before the write, like any two racing writes.)
+    ///   invalidation does not join that load: it starts its own, so it
+    ///   never gets a value read before the removal it followed.
     ///
     /// # Errors
     ///
@@ -440,7 +440,25 @@ where
             None => self.deadlines(s.negative_ttl, None),
         };
         let written = key.clone();
-        self.write(key, entry, stale_at, expires_at, start.generation, false);
+        // Checked again under the shard's write lock, where no insert can
+        // land between the check and the write (an insert that starts later
+        // writes after this, so the newer value stays).
+        let hash = self.map.hash(&written);
+        let now = self.clock.recent();
+        let yields = |resident: Option<&Slot<K, V>>| {
+            self.generations.current() != start.generation
+                || self.removal_stripe(hash).load(Ordering::Acquire) != start.removals
+                || (!start.fresh
+                    && resident.is_some_and(|slot| slot.freshness(now) == Freshness::Fresh))
+        };
+        self.write(
+            key,
+            entry,
+            stale_at,
+            expires_at,
+            start.generation,
+            Writer::Load(&yields),
+        );
         // An invalidation between the check above and the write: its stamp
         // alone does not kill the value if a sweep retired the predicate
         // before the write landed (a sweep drops predicates it has applied
@@ -471,10 +489,13 @@ where
     /// invalidation came, a `remove` or an `insert` in the key's stripe,
     /// or the key holds a fresh entry it did not hold then.
     ///
-    /// Checked before the write, not under its lock: an insert or remove
-    /// that lands between the two is ordered before the load's write, as
-    /// for any two racing writes; an invalidation there is caught after the
-    /// write (see `write_loaded`).
+    /// A first look, before the write's work; `write_loaded` asks again
+    /// under the shard's write lock, where no insert or remove can land
+    /// between the answer and the write (a loom model,
+    /// `core/tests/loom_cache_load_insert.rs`, found a stale load
+    /// overwriting an insert, and outliving a remove, that landed between a
+    /// check made here alone and the write). An invalidation after that is
+    /// caught after the write (see `write_loaded`).
     fn written_during_load(&self, key: &K, start: &LoadStart) -> bool {
         self.generations.current() != start.generation
             || self

@@ -101,6 +101,7 @@ use policy::Policy;
 use slot::{Freshness, Slot};
 use stats::{Counter, Stats};
 use store::Store;
+use writes::Writer;
 
 pub use config::{CacheBuilder, ConfigError, RefreshTask};
 pub use removal::RemovalCause;
@@ -361,8 +362,14 @@ where
         let s = &self.inner.settings;
         let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
         let generation = self.inner.generations.current();
-        self.inner
-            .write(key, Some(value), stale_at, expires_at, generation, true);
+        self.inner.write(
+            key,
+            Some(value),
+            stale_at,
+            expires_at,
+            generation,
+            Writer::User,
+        );
     }
 
     /// Caches `value` under `key`, expiring after `ttl` instead of the
@@ -372,8 +379,14 @@ where
         let soft = self.inner.settings.refresh_after.filter(|s| *s < ttl);
         let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
         let generation = self.inner.generations.current();
-        self.inner
-            .write(key, Some(value), stale_at, expires_at, generation, true);
+        self.inner.write(
+            key,
+            Some(value),
+            stale_at,
+            expires_at,
+            generation,
+            Writer::User,
+        );
     }
 
     /// Removes `key`; returns its value if it was live.

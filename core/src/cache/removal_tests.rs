@@ -98,7 +98,7 @@ fn cached_not_found_entries_are_not_reported() {
         Nanos::MAX,
         Nanos::MAX,
         cache.inner.generations.current(),
-        false,
+        crate::cache::writes::Writer::User,
     );
     assert_eq!(cache.remove(&7), None);
     cache.insert(7, 70);

@@ -73,6 +73,16 @@ fn shard_count(capacity: u64) -> u64 {
     least_buckets_split(capacity, MIN_SHARDS, MAX_SHARDS)
 }
 
+/// What [`Store::replace`] did.
+pub(super) enum Replaced<K, V, R> {
+    /// Replaced the resident slot.
+    Done(R),
+    /// No slot under the hash: the new one, unstored.
+    Absent(Slot<K, V>),
+    /// The writer yielded to the resident slot: the new one, unstored.
+    Yielded(Slot<K, V>),
+}
+
 /// A shard: its table behind a striped lock. Padded to its own cache line,
 /// so an insert that updates one table's header does not evict the headers
 /// of the shards beside it from other readers' caches.
@@ -144,34 +154,47 @@ impl<K: Hash, V> Store<K, V> {
 
     /// Puts `slot` in place of the one under `hash` and returns the old one
     /// with what `carry(old, new)` returned (run under the lock); if no slot
-    /// is under `hash`, hands `slot` back unstored.
+    /// is under `hash`, hands `slot` back unstored. If `yields(resident)`
+    /// (also run under the lock) holds, nothing is written either:
+    /// [`Replaced::Yielded`].
     pub(super) fn replace<R>(
         &self,
         hash: u64,
         slot: Slot<K, V>,
+        yields: impl FnOnce(Option<&Slot<K, V>>) -> bool,
         carry: impl FnOnce(&Slot<K, V>, &Slot<K, V>) -> R,
-    ) -> Result<(Slot<K, V>, R), Slot<K, V>> {
+    ) -> Replaced<K, V, (Slot<K, V>, R)> {
         let mut table = self.shard(hash).write();
         match table.find_mut(hash, self.holds(hash)) {
+            Some(resident) if yields(Some(resident)) => Replaced::Yielded(slot),
             Some(resident) => {
                 let old = core::mem::replace(resident, slot);
                 let carried = carry(&old, resident);
-                Ok((old, carried))
+                Replaced::Done((old, carried))
             }
-            None => Err(slot),
+            None => Replaced::Absent(slot),
         }
     }
 
-    /// Stores `slot` under `hash`; returns the slot it replaced. Only under
-    /// the cache's policy lock.
-    pub(super) fn insert(&self, hash: u64, slot: Slot<K, V>) -> Option<Slot<K, V>> {
+    /// Stores `slot` under `hash` and returns the slot it replaced, unless
+    /// `yields(resident)` holds (run under the shard's lock, with the slot
+    /// stored under `hash` now, if any). Only under the cache's policy
+    /// lock.
+    pub(super) fn insert(
+        &self,
+        hash: u64,
+        slot: Slot<K, V>,
+        yields: impl Fn(Option<&Slot<K, V>>) -> bool,
+    ) -> Result<Option<Slot<K, V>>, Slot<K, V>> {
         let mut table = self.shard(hash).write();
         match table.entry(hash, self.holds(hash), |s| self.hasher.hash(&s.key)) {
-            Entry::Occupied(mut resident) => Some(core::mem::replace(resident.get_mut(), slot)),
+            Entry::Occupied(resident) if yields(Some(resident.get())) => Err(slot),
+            Entry::Occupied(mut resident) => Ok(Some(core::mem::replace(resident.get_mut(), slot))),
+            Entry::Vacant(_) if yields(None) => Err(slot),
             Entry::Vacant(vacant) => {
                 vacant.insert(slot);
                 self.len.fetch_add(1, Ordering::Relaxed);
-                None
+                Ok(None)
             }
         }
     }
@@ -228,10 +251,18 @@ mod tests {
         let store = Store::<u64, u64>::new(10_000);
         let hashes: Vec<u64> = (0..1_000).map(|k| store.hash(&k)).collect();
         for (k, &h) in hashes.iter().enumerate() {
-            assert!(store.insert(h, slot(k as u64, 0)).is_none());
+            assert!(
+                store
+                    .insert(h, slot(k as u64, 0), |_| false)
+                    .unwrap()
+                    .is_none()
+            );
         }
         assert_eq!(store.len(), 1_000);
-        let old = store.insert(hashes[7], slot(7, 70)).expect("resident");
+        let old = store
+            .insert(hashes[7], slot(7, 70), |_| false)
+            .unwrap()
+            .expect("resident");
         assert_eq!(old.value(), Some(&0));
         assert_eq!(store.len(), 1_000);
         assert_eq!(
@@ -242,13 +273,23 @@ mod tests {
             store.read(hashes[7], |s| s.key == 8, |s| s.value().copied()),
             None
         );
-        let absent = store.replace(store.hash(&5_000u64), slot(5_000, 1), |_, _| ());
-        assert_eq!(absent.err().map(|s| s.key), Some(5_000));
-        let (old, carried) = store
-            .replace(hashes[9], slot(9, 90), |old, new| {
-                (old.value().copied(), new.value().copied())
-            })
-            .expect("resident");
+        let absent = store.replace(store.hash(&5_000u64), slot(5_000, 1), |_| false, |_, _| ());
+        assert!(matches!(absent, Replaced::Absent(s) if s.key == 5_000));
+        // A writer that yields to the resident slot writes nothing.
+        let yielded = store.replace(hashes[9], slot(9, 99), |r| r.is_some(), |_, _| ());
+        assert!(matches!(yielded, Replaced::Yielded(s) if s.key == 9));
+        assert!(matches!(
+            store.insert(hashes[9], slot(9, 99), |r| r.is_some()),
+            Err(s) if s.key == 9
+        ));
+        let Replaced::Done((old, carried)) = store.replace(
+            hashes[9],
+            slot(9, 90),
+            |_| false,
+            |old, new| (old.value().copied(), new.value().copied()),
+        ) else {
+            panic!("resident");
+        };
         assert_eq!(
             (old.value().copied(), carried),
             (Some(0), (Some(0), Some(90)))

@@ -8,9 +8,23 @@ use alloc::vec::Vec;
 use super::access_buffer::Push;
 use super::slot::Slot;
 use super::stats::Counter;
+use super::store::Replaced;
 use super::{Death, Inner, PolicyState, RemovalCause};
 use crate::sync::Ordering;
 use crate::time::{Clock, Nanos};
+
+/// Whether a load's write must give way to the slot stored under its key
+/// now (`None`: no slot); asked under the shard's write lock.
+pub(super) type YieldTest<'a, K, V> = dyn Fn(Option<&Slot<K, V>>) -> bool + 'a;
+
+/// Who writes a slot (see [`Inner::write`]).
+pub(super) enum Writer<'a, K, V> {
+    /// An application's `insert`: running loads are told.
+    User,
+    /// A load's result, written unless the test says the key was written
+    /// since the load started.
+    Load(&'a YieldTest<'a, K, V>),
+}
 
 impl<K, V, C> Inner<K, V, C>
 where
@@ -89,10 +103,16 @@ where
     /// started in for a loaded value): only the shard's lock when the key
     /// is resident and weights cannot change, otherwise through the policy.
     ///
-    /// A user's write (`by_user`, an `insert`) tells running loads before
+    /// A user's write ([`Writer::User`], an `insert`) tells running loads before
     /// it starts and as soon as its slot is in the map (`note_user_write`),
     /// before any listener runs: a load that finishes inside a weigher or a
     /// listener must see it.
+    ///
+    /// A load's write ([`Writer::Load`]) passes a test: checked under the
+    /// shard's write lock with the slot stored under the key then (if
+    /// any), it says whether the key was written since the load started;
+    /// if so nothing is written. Checked there, an insert that starts
+    /// after the check writes after this write, so the newer value stays.
     pub(super) fn write(
         &self,
         key: K,
@@ -100,8 +120,14 @@ where
         stale_at: Nanos,
         expires_at: Nanos,
         generation: u32,
-        by_user: bool,
+        writer: Writer<'_, K, V>,
     ) {
+        let (by_user, test) = match writer {
+            Writer::User => (true, None),
+            Writer::Load(test) => (false, Some(test)),
+        };
+        // An insert never yields (and makes no indirect call to find out).
+        let yields = |resident: Option<&Slot<K, V>>| test.is_some_and(|t| t(resident));
         let hash = self.map.hash(&key);
         if by_user {
             self.note_user_write(hash);
@@ -122,8 +148,9 @@ where
                 new.reported().store(reported, Ordering::Relaxed);
                 self.hit_filter.admit(new.reported())
             };
-            match self.map.replace(hash, slot, carry) {
-                Ok((old, report)) => {
+            match self.map.replace(hash, slot, yields, carry) {
+                Replaced::Yielded(_) => return,
+                Replaced::Done((old, report)) => {
                     if by_user {
                         self.note_user_write(hash);
                     }
@@ -136,7 +163,7 @@ where
                     }
                     return;
                 }
-                Err(slot) => slot,
+                Replaced::Absent(slot) => slot,
             }
         } else {
             slot
@@ -145,7 +172,15 @@ where
         let mut state = self.policy.lock();
         self.drain(&mut state);
         let PolicyState { policy, evicted } = &mut *state;
-        let replaced = self.map.insert(hash, slot);
+        let replaced = match self.map.insert(hash, slot, yields) {
+            Ok(replaced) => replaced,
+            Err(slot) => {
+                // Dropped after the policy lock, as evicted slots are.
+                drop(state);
+                drop(slot);
+                return;
+            }
+        };
         if by_user {
             self.note_user_write(hash);
         }

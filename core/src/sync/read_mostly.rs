@@ -17,7 +17,9 @@
 //!   parking_lot's locks (a cache write at two threads, which takes all of
 //!   them, cost ~187 ns with std's against ~148, medians of ten runs);
 //!   under Miri they are std's, because Miri rejects parking_lot_core's
-//!   futex call (it passes a reference where the syscall takes a pointer).
+//!   futex call (it passes a reference where the syscall takes a pointer);
+//!   under loom they are loom's, so that its models see the ordering the
+//!   locks give.
 //!   Either way this module only takes and drops guards: its unsafe code is
 //!   the guards' dereferences of the cell, which rely on reader-writer
 //!   semantics both locks provide, and that is what Miri checks.
@@ -51,9 +53,11 @@ use core::cell::UnsafeCell;
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 
-#[cfg(not(miri))]
+#[cfg(loom)]
+use loom::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(not(any(miri, loom)))]
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-#[cfg(miri)]
+#[cfg(all(miri, not(loom)))]
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{CachePadded, thread_index};
@@ -128,14 +132,15 @@ impl<T> ReadMostlyLock<T> {
 }
 
 /// A stripe's guard as its lock returns it: parking_lot's directly.
-#[cfg(not(miri))]
+#[cfg(not(any(miri, loom)))]
 #[inline]
 fn held<G>(guard: G) -> G {
     guard
 }
 
-/// A stripe's guard as its lock returns it: std's, poisoning ignored.
-#[cfg(miri)]
+/// A stripe's guard as its lock returns it: std's (or loom's), poisoning
+/// ignored.
+#[cfg(any(miri, loom))]
 fn held<G>(result: std::sync::LockResult<G>) -> G {
     result.unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -323,9 +328,9 @@ mod tests {
 
     impl Probe for RwLock<()> {
         fn try_lock_exclusive_probe(&self) -> bool {
-            #[cfg(not(miri))]
+            #[cfg(not(any(miri, loom)))]
             return self.try_write().is_some();
-            #[cfg(miri)]
+            #[cfg(any(miri, loom))]
             return self.try_write().is_ok();
         }
     }
