@@ -219,21 +219,26 @@ fn an_error_at_the_start_of_the_period_still_counts_once_retired() {
     assert_eq!((status.total(), status.bad()), (total, 1));
 }
 
-#[test]
-fn an_alert_fires_at_exactly_its_burn_rate_and_a_spent_budget_reads_zero() {
+/// The default SLO (99.9%) after `bad` errors among 10,000 requests.
+fn after_errors(bad: u32) -> brace::metrics::SloStatus {
     let clock = ManualClock::new();
     let slo = SloTracker::new(SloConfig::default(), clock.clone());
     clock.advance(Duration::from_secs(1));
-    // 144 bad of 10,000 against 99.9%: a burn of exactly 14.4.
     for i in 0..10_000u32 {
-        let outcome = if i < 144 {
+        let outcome = if i < bad {
             Outcome::Error
         } else {
             Outcome::Success
         };
         slo.record(Duration::from_millis(1), outcome);
     }
-    let status = slo.evaluate();
+    slo.evaluate()
+}
+
+#[test]
+fn an_alert_fires_at_exactly_its_burn_rate_and_a_spent_budget_reads_zero() {
+    // 144 bad of 10,000 against 99.9%: a burn of exactly 14.4.
+    let status = after_errors(144);
     let critical = status.burns()[0];
     assert_eq!(critical.alert().burn_rate(), 14.4);
     assert!(
@@ -243,18 +248,6 @@ fn an_alert_fires_at_exactly_its_burn_rate_and_a_spent_budget_reads_zero() {
         critical.short_burn()
     );
     assert_eq!(status.level(), AlertLevel::Critical);
-
     // 10 bad of 10,000: the 0.1% budget exactly spent.
-    let clock = ManualClock::new();
-    let slo = SloTracker::new(SloConfig::default(), clock.clone());
-    clock.advance(Duration::from_secs(1));
-    for i in 0..10_000u32 {
-        let outcome = if i < 10 {
-            Outcome::Error
-        } else {
-            Outcome::Success
-        };
-        slo.record(Duration::from_millis(1), outcome);
-    }
-    assert_eq!(slo.evaluate().budget_remaining(), 0.0);
+    assert_eq!(after_errors(10).budget_remaining(), 0.0);
 }

@@ -503,8 +503,8 @@ fn a_retry_stopped_by_the_deadline_after_its_wait_gets_its_budget_back() {
 fn a_retry_refused_by_a_breaker_inside_the_operation_gets_its_budget_back() {
     // The first attempt fails (a deposit, and the retry is paid for); the
     // retry comes back refused by a breaker the operation calls through.
-    let clock = ManualClock::new();
-    let budget = tight_budget(&clock, 1.0);
+    // With a breaker attached to the loop too, the payment waits for its
+    // permit; a refusal from further inside is refunded the same way.
     #[derive(Debug)]
     enum CallError {
         Down,
@@ -514,41 +514,35 @@ fn a_retry_refused_by_a_breaker_inside_the_operation_gets_its_budget_back() {
         CallError::Down => Decision::Retry,
         CallError::CircuitOpen => Decision::Rejected(None),
     };
-    let sleep = |d: Duration| clock.advance(d);
-    let err = Retry::new(&policy(5, ms(10)), &clock, &sleep)
-        .budget(&budget)
-        .classify(classify)
-        .run_blocking(|attempt| {
+    for loop_breaker in [false, true] {
+        let clock = ManualClock::new();
+        let budget = tight_budget(&clock, 1.0);
+        let breaker =
+            brace::breaker::CircuitBreaker::new(brace::breaker::Config::default(), clock.clone());
+        let sleep = |d: Duration| clock.advance(d);
+        let policy = policy(5, ms(10));
+        let retry = Retry::new(&policy, &clock, &sleep)
+            .budget(&budget)
+            .classify(classify);
+        let refused = |attempt: u32| {
             Err::<(), _>(if attempt == 1 {
                 CallError::Down
             } else {
                 CallError::CircuitOpen
             })
-        })
+        };
+        let err = if loop_breaker {
+            retry.breaker(&breaker).run_blocking(refused)
+        } else {
+            retry.run_blocking(refused)
+        }
         .unwrap_err();
-    assert_eq!(err.reason(), StopReason::Rejected { retry_in: None });
-    assert_eq!(err.attempts(), 2);
-    assert_eq!(budget.available(), 1, "the refused retry was refunded");
-
-    // With a breaker attached to the loop the payment waits for its permit;
-    // a refusal from further inside is refunded the same way.
-    let clock = ManualClock::new();
-    let budget = tight_budget(&clock, 1.0);
-    let breaker =
-        brace::breaker::CircuitBreaker::new(brace::breaker::Config::default(), clock.clone());
-    let sleep = |d: Duration| clock.advance(d);
-    let err = Retry::new(&policy(5, ms(10)), &clock, &sleep)
-        .budget(&budget)
-        .breaker(&breaker)
-        .classify(classify)
-        .run_blocking(|attempt| {
-            Err::<(), _>(if attempt == 1 {
-                CallError::Down
-            } else {
-                CallError::CircuitOpen
-            })
-        })
-        .unwrap_err();
-    assert_eq!(err.attempts(), 2);
-    assert_eq!(budget.available(), 1, "the refused retry was refunded");
+        assert_eq!(err.reason(), StopReason::Rejected { retry_in: None });
+        assert_eq!(err.attempts(), 2);
+        assert_eq!(
+            budget.available(),
+            1,
+            "loop breaker {loop_breaker}: refunded"
+        );
+    }
 }

@@ -361,15 +361,7 @@ where
     pub fn insert(&self, key: K, value: V) {
         let s = &self.inner.settings;
         let (stale_at, expires_at) = self.inner.deadlines(s.time_to_live, s.refresh_after);
-        let generation = self.inner.generations.current();
-        self.inner.write(
-            key,
-            Some(value),
-            stale_at,
-            expires_at,
-            generation,
-            Writer::User,
-        );
+        self.insert_until(key, value, stale_at, expires_at);
     }
 
     /// Caches `value` under `key`, expiring after `ttl` instead of the
@@ -378,8 +370,15 @@ where
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         let soft = self.inner.settings.refresh_after.filter(|s| *s < ttl);
         let (stale_at, expires_at) = self.inner.deadlines(Some(ttl), soft);
+        self.insert_until(key, value, stale_at, expires_at);
+    }
+
+    /// An application's write of `key`, stale at `stale_at` and gone at
+    /// `expires_at`.
+    fn insert_until(&self, key: K, value: V, stale_at: Nanos, expires_at: Nanos) {
         let generation = self.inner.generations.current();
-        self.inner.write(
+        let inner = &self.inner;
+        inner.write(
             key,
             Some(value),
             stale_at,
