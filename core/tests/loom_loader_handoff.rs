@@ -142,3 +142,26 @@ fn a_load_that_fills_the_batch_wakes_its_parked_leader() {
         assert_eq!(loader.in_flight_batches(), 0);
     });
 }
+
+/// A `clear` of key 1 races a load of key 1 on another thread while a
+/// first load of key 1 is being answered here: both loads get the value,
+/// whether the second joined the first call or (cleared meanwhile) went
+/// into a batch of its own, and nothing stays in flight.
+#[test]
+fn a_clear_racing_a_load_of_a_key_in_flight_strands_nobody() {
+    loom::model(|| {
+        let loader = BatchLoader::builder(Tenfold::AfterAYield)
+            .yields(1)
+            .build()
+            .unwrap();
+        let (other, clearer) = (loader.clone(), loader.clone());
+        let later = loom::thread::spawn(move || loom::future::block_on(other.load(1)));
+        let clear = loom::thread::spawn(move || clearer.clear(&1));
+        let first = loom::future::block_on(loader.load(1));
+        assert_eq!(first.unwrap(), Some(10));
+        assert_eq!(later.join().unwrap().unwrap(), Some(10));
+        let _ = clear.join().unwrap();
+        assert_eq!(loader.pending_keys(), 0);
+        assert_eq!(loader.in_flight_batches(), 0);
+    });
+}

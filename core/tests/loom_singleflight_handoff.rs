@@ -102,3 +102,30 @@ fn dropped_heir_passes_the_work_on() {
         assert_eq!(group.in_flight(), 0);
     });
 }
+
+/// `forget` races a leader being dropped and a follower on another thread:
+/// the follower gets a value (its own work's, or the one it inherited, or
+/// the fresh execution's after the key was forgotten), nobody hangs, and
+/// the map ends empty whichever flight `forget` took off it.
+#[test]
+fn forget_racing_a_hand_off_strands_nobody() {
+    loom::model(|| {
+        let group = Arc::new(TestGroup::new());
+        let (follower_group, forget_group) = (Arc::clone(&group), Arc::clone(&group));
+        let follower = loom::thread::spawn(move || {
+            loom::future::block_on(follower_group.work(1, || ready(Ok(7))))
+        });
+        let forgetter = loom::thread::spawn(move || forget_group.forget(&1));
+
+        let mut dropped = Box::pin(group.work(1, pending));
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(v) = dropped.as_mut().poll(&mut cx) {
+            assert_eq!(v, Ok(7));
+        }
+        drop(dropped);
+
+        assert_eq!(follower.join().unwrap(), Ok(7));
+        let _ = forgetter.join().unwrap();
+        assert_eq!(group.in_flight(), 0);
+    });
+}
