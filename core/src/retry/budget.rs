@@ -251,6 +251,26 @@ pub struct RetryBudget<C> {
 /// One retry paid for by [`RetryBudget::try_withdrawal`]: give it to
 /// [`RetryBudget::refund`] if the retry does not run. It names the slice of
 /// the budget's window the retry was counted in.
+///
+/// ```
+/// use brace::retry::RetryBudget;
+/// use brace::time::ManualClock;
+///
+/// let budget = RetryBudget::builder().ratio(1.0).min_retries_per_sec(0)
+///     .build(ManualClock::new()).unwrap();
+/// budget.deposit();
+/// let paid = budget.try_withdrawal().expect("one deposit pays one retry");
+/// // The caller gave up before the retry was sent:
+/// budget.refund(paid);
+/// assert_eq!(budget.available(), 1);
+/// // A receipt from another budget is ignored.
+/// let other = RetryBudget::builder().ratio(1.0).min_retries_per_sec(0)
+///     .build(ManualClock::new()).unwrap();
+/// other.deposit();
+/// let foreign = other.try_withdrawal().unwrap();
+/// budget.refund(foreign);
+/// assert_eq!(budget.available(), 1);
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "dropping a withdrawal keeps the retry spent; refund it if the retry did not run"]
 pub struct Withdrawal {

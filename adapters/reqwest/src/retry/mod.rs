@@ -59,6 +59,28 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Builds a [`RetryMiddleware`]; see [`RetryMiddleware::builder`].
+///
+/// ```
+/// use brace::retry::{Backoff, RetryPolicy};
+/// use brace_reqwest::RetryMiddleware;
+/// use std::time::Duration;
+///
+/// let policy = RetryPolicy::builder(Backoff::none()).max_attempts(2).build().unwrap();
+/// let retry = RetryMiddleware::builder(policy)
+///     .retry_post() // opt in: the server de-duplicates POSTs
+///     .honour_retry_after(false)
+///     .seed(42) // reproducible jitter
+///     .build()
+///     .unwrap();
+/// assert!(retry.budget().is_none());
+/// // A zero attempt timeout is refused, naming the setting.
+/// let policy = RetryPolicy::builder(Backoff::none()).build().unwrap();
+/// let err = RetryMiddleware::builder(policy)
+///     .attempt_timeout(Duration::ZERO)
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.field(), "attempt_timeout");
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryMiddlewareBuilder {
     policy: RetryPolicy,

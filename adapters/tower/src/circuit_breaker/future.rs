@@ -20,6 +20,27 @@ pin_project! {
     /// the breaker frees the slot (a half-open probe slot too) and counts
     /// nothing.
     #[derive(Debug)]
+    ///
+    /// ```
+    /// use brace::breaker::{CircuitBreaker, Config};
+    /// use brace_tokio::TokioClock;
+    /// use brace_tower::{BoxError, CircuitBreakerLayer, CircuitOpen};
+    /// use std::sync::Arc;
+    /// use tower::{Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let breaker = Arc::new(CircuitBreaker::new(Config::default(), TokioClock::new()));
+    /// let echo = tower::service_fn(|x: u32| async move { Ok::<_, std::io::Error>(x) });
+    /// let mut svc = CircuitBreakerLayer::new(breaker.clone()).layer(echo);
+    /// let called = svc.ready().await.unwrap().call(1); // holds its permit
+    /// assert_eq!(called.await.unwrap(), 1);
+    /// breaker.force_open();
+    /// let refused = svc.ready().await.unwrap().call(2); // ready at once
+    /// let err: BoxError = refused.await.unwrap_err();
+    /// assert!(err.is::<CircuitOpen>());
+    /// # }
+    /// ```
     pub struct ResponseFuture<F, P, C, O> {
         #[pin]
         kind: Kind<F, P, C>,

@@ -69,6 +69,25 @@ use crate::{Classify, ErrorsAreFailures};
 /// `Send`/`Sync` when the inner service, the breaker source, the classifier
 /// and the rejection policy are. Taking a permit on a closed breaker takes no
 /// lock.
+///
+/// ```
+/// use brace::breaker::{CircuitBreaker as Breaker, Config};
+/// use brace_tokio::TokioClock;
+/// use brace_tower::CircuitBreakerLayer;
+/// use brace_tower::circuit_breaker::{CircuitBreaker, SharedBreaker};
+/// use std::sync::Arc;
+/// use tower::{Layer, Service, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let breaker = Arc::new(Breaker::new(Config::default(), TokioClock::new()));
+/// let inner = tower::service_fn(|x: u32| async move { Ok::<_, std::io::Error>(x + 1) });
+/// let svc: CircuitBreaker<_, SharedBreaker<TokioClock>> =
+///     CircuitBreakerLayer::new(breaker).layer(inner);
+/// let mut other = svc.clone(); // shares the breaker, starts unreadied
+/// assert_eq!(other.ready().await.unwrap().call(1).await.unwrap(), 2);
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct CircuitBreaker<S, B, C = ErrorsAreFailures, O = FailFast> {
     inner: S,

@@ -10,6 +10,22 @@ use crate::Outcome;
 /// [`KeyedBreakers`](super::KeyedBreakers) (one breaker per key, from a
 /// [`BreakerRegistry`](brace::breaker::registry::BreakerRegistry)). Implement
 /// it yourself to put some other admission decision behind the layer.
+///
+/// ```
+/// use brace::breaker::{CircuitBreaker, Config};
+/// use brace_tokio::TokioClock;
+/// use brace_tower::Outcome;
+/// use brace_tower::circuit_breaker::{RecordOutcome, SelectBreaker, SharedBreaker};
+/// use std::sync::Arc;
+///
+/// let breaker = Arc::new(CircuitBreaker::new(Config::default(), TokioClock::new()));
+/// let source = SharedBreaker::new(breaker.clone());
+/// // What the layer does around each call:
+/// let permit = SelectBreaker::<&str>::try_acquire(&source, &"GET /").unwrap();
+/// permit.record(Outcome::Success);
+/// breaker.force_open();
+/// assert!(SelectBreaker::<&str>::rejects_every_request(&source).is_some());
+/// ```
 pub trait SelectBreaker<Req> {
     /// Proof of admission; the call's outcome is recorded on it.
     type Permit: RecordOutcome;
@@ -38,6 +54,24 @@ pub trait SelectBreaker<Req> {
 ///
 /// Dropping it without recording frees its slot and counts nothing (the
 /// call was cancelled).
+///
+/// ```
+/// use brace_tower::Outcome;
+/// use brace_tower::circuit_breaker::RecordOutcome;
+/// use std::cell::Cell;
+///
+/// /// A permit that only remembers the outcome (a test double, say).
+/// struct Noted<'a>(&'a Cell<Option<Outcome>>);
+/// impl RecordOutcome for Noted<'_> {
+///     fn record(self, outcome: Outcome) {
+///         self.0.set(Some(outcome));
+///     }
+/// }
+///
+/// let seen = Cell::new(None);
+/// Noted(&seen).record(Outcome::Failure);
+/// assert_eq!(seen.get(), Some(Outcome::Failure));
+/// ```
 pub trait RecordOutcome {
     /// Records the call's outcome, consuming the permit.
     fn record(self, outcome: Outcome);

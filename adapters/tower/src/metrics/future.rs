@@ -18,6 +18,25 @@ pin_project! {
     ///
     /// Dropped before completion, it records an error with the latency
     /// until the drop.
+    ///
+    /// ```
+    /// use brace::metrics::{Red, WindowConfig};
+    /// use brace_tokio::TokioClock;
+    /// use brace_tower::MetricsLayer;
+    /// use std::sync::Arc;
+    /// use tower::{Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let red = Arc::new(Red::new(WindowConfig::default(), TokioClock::new()));
+    /// let never = tower::service_fn(|_: u32| std::future::pending::<Result<u32, std::io::Error>>());
+    /// let mut svc = MetricsLayer::new(red.clone()).layer(never);
+    /// let abandoned = svc.ready().await.unwrap().call(1);
+    /// drop(abandoned); // the caller went away: an error
+    /// let s = red.snapshot();
+    /// assert_eq!((s.count(), s.errors()), (1, 1));
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F, Clk: Clock, Cls> {
         #[pin]

@@ -34,6 +34,26 @@ use crate::{Classify, ErrorsAreFailures};
 /// # Clone
 ///
 /// Clones record into the same window. A clone starts unreadied.
+///
+/// ```
+/// use brace::metrics::{Red, WindowConfig};
+/// use brace_tokio::TokioClock;
+/// use brace_tower::MetricsLayer;
+/// use brace_tower::metrics::Metrics;
+/// use std::sync::Arc;
+/// use tower::{Layer, Service, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let red = Arc::new(Red::new(WindowConfig::default(), TokioClock::new()));
+/// let echo = tower::service_fn(|x: u32| async move { Ok::<_, std::io::Error>(x) });
+/// let mut svc: Metrics<_, TokioClock> = MetricsLayer::new(red.clone()).layer(echo);
+/// let mut other = svc.clone(); // records into the same window
+/// svc.ready().await.unwrap().call(1).await.unwrap();
+/// other.ready().await.unwrap().call(2).await.unwrap();
+/// assert_eq!(red.snapshot().count(), 2);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Metrics<S, Clk, Cls = ErrorsAreFailures> {
     inner: S,

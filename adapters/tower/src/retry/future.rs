@@ -43,6 +43,34 @@ pin_project! {
     /// ready again), so a retry planned in time is made even if the inner
     /// service becomes ready only past the limit: bound that wait with a
     /// timeout layer outside the retry layer.
+    ///
+    /// ```
+    /// use brace::retry::{Backoff, RetryBudget, RetryPolicy};
+    /// use brace_tokio::TokioClock;
+    /// use brace_tower::RetryLayer;
+    /// use std::sync::Arc;
+    /// use std::future::Future;
+    /// use std::time::Duration;
+    /// use tower::{Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let budget = Arc::new(
+    ///     RetryBudget::builder().ratio(1.0).min_retries_per_sec(0).build(TokioClock::new()).unwrap(),
+    /// );
+    /// let backoff = Backoff::constant(Duration::from_secs(1)).build().unwrap();
+    /// let policy = RetryPolicy::builder(backoff).max_attempts(3).build().unwrap();
+    /// let down = tower::service_fn(|_: u32| async { Err::<u32, _>("down") });
+    /// let mut svc = RetryLayer::new(policy).budget(budget.clone()).layer(down);
+    /// let mut request = Box::pin(svc.ready().await.unwrap().call(1));
+    /// // The first attempt fails; the retry is paid for and waits its second.
+    /// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// assert!(request.as_mut().poll(&mut cx).is_pending());
+    /// assert_eq!(budget.available(), 0);
+    /// drop(request); // given up before the retry was sent: refunded
+    /// assert_eq!(budget.available(), 1);
+    /// # }
+    /// ```
     pub struct ResponseFuture<S, Req, D, Clk, Slp>
     where
         S: Service<Req>,

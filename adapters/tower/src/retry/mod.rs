@@ -53,6 +53,30 @@ use brace_tokio::{TokioClock, TokioSleeper};
 ///
 /// `Send`/`Sync` when the inner service, request, classifier, clock and
 /// sleeper are; the budget is lock-free.
+///
+/// ```
+/// use brace::retry::{Backoff, RetryPolicy};
+/// use brace_tower::RetryLayer;
+/// use brace_tower::retry::Retry;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use tower::{Layer, Service, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let policy = RetryPolicy::builder(Backoff::none()).max_attempts(3).build().unwrap();
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let seen = calls.clone();
+/// // Fails once, then answers.
+/// let flaky = tower::service_fn(move |x: u32| {
+///     let n = seen.fetch_add(1, Ordering::SeqCst);
+///     async move { if n == 0 { Err("down") } else { Ok(x) } }
+/// });
+/// let mut svc: Retry<_> = RetryLayer::new(policy).layer(flaky);
+/// assert_eq!(svc.ready().await.unwrap().call(7).await, Ok(7));
+/// assert_eq!(calls.load(Ordering::SeqCst), 2);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Retry<S, D = RetryErrors, Clk = TokioClock, Slp = TokioSleeper> {
     inner: S,
