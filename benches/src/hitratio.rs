@@ -272,7 +272,13 @@ pub fn run(opts: &Options) {
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while let Some(at) = next.lock().unwrap().next() {
+                // The index is taken in a statement of its own: the guard of
+                // a `while let` condition lives through the loop body, which
+                // ran the cases one at a time whatever the core count.
+                loop {
+                    let Some(at) = next.lock().unwrap().next() else {
+                        break;
+                    };
                     let row = measure(&cases[at], if opts.quick { 1 } else { RUNS });
                     rows.lock().unwrap()[at] = Some(row);
                 }

@@ -5,7 +5,8 @@
 //! rustix's safe wrapper, as nanoseconds since one process-wide origin:
 //! `now` from `CLOCK_MONOTONIC` (what `std::time::Instant` reads), `recent`
 //! from `CLOCK_MONOTONIC_COARSE`, the kernel's time as of its last tick
-//! (1 to 4 ms old), which skips reading and scaling the hardware counter.
+//! (a few milliseconds old: 1 to 4 ms as a rule, up to 7 ms seen on a
+//! busy 2-vCPU VM), which skips reading and scaling the hardware counter.
 //! The kernel derives both from one base, so a coarse reading is never
 //! later than a precise one taken after it. Elsewhere both are
 //! `Instant`-based and `recent` is `now`.
