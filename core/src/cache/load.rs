@@ -305,12 +305,12 @@ type FlightKey<K> = (K, u64);
 
 /// What a load saw of its key before it called the loader.
 struct LoadStart {
+    /// The key's hash.
+    hash: u64,
     /// The invalidation generation.
     generation: u32,
     /// The key's stripe of removes and inserts.
     removals: u32,
-    /// Whether the key held a fresh entry.
-    fresh: bool,
 }
 
 /// One load counted in `Inner::loads_running` while it lives.
@@ -382,12 +382,11 @@ where
     let _running = LoadRunning::start(inner);
     // What the loader reads may predate any invalidation made while it
     // runs: the result is stored under the generation it started in.
+    let hash = inner.map.hash(&key);
     let start = LoadStart {
+        hash,
         generation: inner.generations.current(),
-        removals: inner
-            .removal_stripe(inner.map.hash(&key))
-            .load(Ordering::Acquire),
-        fresh: inner.holds_fresh(&key),
+        removals: inner.removal_stripe(hash).load(Ordering::Acquire),
     };
     let mut panics = PanicCounter {
         inner,
@@ -408,10 +407,9 @@ where
             Some(entry) => inner.write_loaded(key, entry, &start),
             // Not found, and "not found" is not cached: a stale value the
             // load was refreshing is gone from the backend, so from here too
-            // (reported as `Removed`). Only a slot that is not fresh: an
-            // insert landing after the check above is kept.
+            // (reported as `Removed`).
             None => {
-                if inner.peek(&key).is_some() && !inner.written_during_load(&key, &start) {
+                if inner.peek(&key).is_some() && !inner.written_since(&start) {
                     inner.remove_refreshed_away(&key);
                 }
             }
@@ -431,33 +429,23 @@ where
     /// invalidation came since (the value may be what it invalidated) or
     /// the key was written meanwhile (that value is newer).
     fn write_loaded(&self, key: K, entry: Option<V>, start: &LoadStart) {
-        if self.written_during_load(&key, start) {
-            return;
-        }
         let s = &self.settings;
         let (stale_at, expires_at): (Nanos, Nanos) = match entry {
             Some(_) => self.deadlines(s.time_to_live, s.refresh_after),
             None => self.deadlines(s.negative_ttl, None),
         };
         let written = key.clone();
-        // Checked again under the shard's write lock, where no insert can
-        // land between the check and the write (an insert that starts later
-        // writes after this, so the newer value stays).
-        let hash = self.map.hash(&written);
-        let now = self.clock.recent();
-        let yields = |resident: Option<&Slot<K, V>>| {
-            self.generations.current() != start.generation
-                || self.removal_stripe(hash).load(Ordering::Acquire) != start.removals
-                || (!start.fresh
-                    && resident.is_some_and(|slot| slot.freshness(now) == Freshness::Fresh))
-        };
+        // Asked under the shard's write lock, where no insert or remove
+        // can land between the answer and the write (one that starts later
+        // writes after this, so the newer state stays).
+        let written_since = || self.written_since(start);
         self.write(
             key,
             entry,
             stale_at,
             expires_at,
             start.generation,
-            Writer::Load(&yields),
+            Writer::Load(&written_since),
         );
         // An invalidation between the check above and the write: its stamp
         // alone does not kill the value if a sweep retired the predicate
@@ -486,23 +474,18 @@ where
     }
 
     /// Whether the key was written since the load started: an
-    /// invalidation came, a `remove` or an `insert` in the key's stripe,
-    /// or the key holds a fresh entry it did not hold then.
-    ///
-    /// A first look, before the write's work; `write_loaded` asks again
-    /// under the shard's write lock, where no insert or remove can land
-    /// between the answer and the write (a loom model,
-    /// `core/tests/loom_cache_load_insert.rs`, found a stale load
-    /// overwriting an insert, and outliving a remove, that landed between a
-    /// check made here alone and the write). An invalidation after that is
-    /// caught after the write (see `write_loaded`).
-    fn written_during_load(&self, key: &K, start: &LoadStart) -> bool {
+    /// invalidation came, or a `remove` or an `insert` in the key's stripe
+    /// (an insert bumps the stripe whenever a load may be running; see
+    /// `Inner::note_user_write`). `write_loaded` asks under the shard's
+    /// write lock, where nothing can land between the answer and the write:
+    /// asked before it alone, a loom model
+    /// (`core/tests/loom_cache_load_insert.rs`) found a stale load
+    /// overwriting an insert, and outliving a remove, that landed in
+    /// between. An invalidation after the write is caught by
+    /// `write_loaded` itself.
+    fn written_since(&self, start: &LoadStart) -> bool {
         self.generations.current() != start.generation
-            || self
-                .removal_stripe(self.map.hash(key))
-                .load(Ordering::Acquire)
-                != start.removals
-            || (!start.fresh && self.holds_fresh(key))
+            || self.removal_stripe(start.hash).load(Ordering::Acquire) != start.removals
     }
 
     /// A refresh found `key` gone from the backend: removes its entry as
@@ -518,12 +501,6 @@ where
         let _ = self.remove_key_if(key, RemovalCause::Removed, |slot| {
             slot.freshness(now) != Freshness::Fresh
         });
-    }
-
-    /// Whether `key` holds a live entry before its soft deadline.
-    fn holds_fresh(&self, key: &K) -> bool {
-        self.read_key(key, |slot| matches!(self.judge(slot), Ok(Freshness::Fresh)))
-            .unwrap_or(false)
     }
 
     /// The live entry under `key` (`Some(None)`: a cached "not found"),

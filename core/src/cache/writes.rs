@@ -13,17 +13,17 @@ use super::{Death, Inner, PolicyState, RemovalCause};
 use crate::sync::Ordering;
 use crate::time::{Clock, Nanos};
 
-/// Whether a load's write must give way to the slot stored under its key
-/// now (`None`: no slot); asked under the shard's write lock.
-pub(super) type YieldTest<'a, K, V> = dyn Fn(Option<&Slot<K, V>>) -> bool + 'a;
+/// Whether a load's write must give way (its key was written since the
+/// load started); asked under the shard's write lock.
+pub(super) type YieldTest<'a> = dyn Fn() -> bool + 'a;
 
 /// Who writes a slot (see [`Inner::write`]).
-pub(super) enum Writer<'a, K, V> {
+pub(super) enum Writer<'a> {
     /// An application's `insert`: running loads are told.
     User,
     /// A load's result, written unless the test says the key was written
     /// since the load started.
-    Load(&'a YieldTest<'a, K, V>),
+    Load(&'a YieldTest<'a>),
 }
 
 impl<K, V, C> Inner<K, V, C>
@@ -108,10 +108,9 @@ where
     /// before any listener runs: a load that finishes inside a weigher or a
     /// listener must see it.
     ///
-    /// A load's write ([`Writer::Load`]) passes a test: checked under the
-    /// shard's write lock with the slot stored under the key then (if
-    /// any), it says whether the key was written since the load started;
-    /// if so nothing is written. Checked there, an insert that starts
+    /// A load's write ([`Writer::Load`]) passes a test, asked under the
+    /// shard's write lock: whether the key was written since the load
+    /// started; if so nothing is written. Checked there, an insert that starts
     /// after the check writes after this write, so the newer value stays.
     pub(super) fn write(
         &self,
@@ -120,14 +119,14 @@ where
         stale_at: Nanos,
         expires_at: Nanos,
         generation: u32,
-        writer: Writer<'_, K, V>,
+        writer: Writer<'_>,
     ) {
         let (by_user, test) = match writer {
             Writer::User => (true, None),
             Writer::Load(test) => (false, Some(test)),
         };
         // An insert never yields (and makes no indirect call to find out).
-        let yields = |resident: Option<&Slot<K, V>>| test.is_some_and(|t| t(resident));
+        let yields = || test.is_some_and(|t| t());
         let hash = self.map.hash(&key);
         if by_user {
             self.note_user_write(hash);

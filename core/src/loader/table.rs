@@ -306,12 +306,10 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
     /// and stays joinable. Returns whether the cache held `key`.
     pub(crate) fn clear(&mut self, key: &K) -> bool {
         let removed = self.cache.remove(key);
-        let running = self
-            .in_flight
-            .get(key)
-            .is_some_and(|(id, _)| self.batch_is_loading(*id));
-        if running {
-            self.in_flight.remove(key);
+        if let EntryRef::Occupied(flight) = self.in_flight.entry_ref(key) {
+            if is_loading(&self.batches, flight.get().0) {
+                flight.remove();
+            }
         }
         removed
     }
@@ -322,13 +320,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E> Table<K, V, E> {
         self.cache.clear();
         let batches = &self.batches;
         self.in_flight
-            .retain(|_, (id, _)| batches.get(id).is_none_or(|b| b.phase != Phase::Loading));
-    }
-
-    fn batch_is_loading(&self, id: BatchId) -> bool {
-        self.batches
-            .get(&id)
-            .is_some_and(|b| b.phase == Phase::Loading)
+            .retain(|_, (id, _)| !is_loading(batches, *id));
     }
 
     pub(crate) fn pending_keys(&self) -> usize {
@@ -351,6 +343,11 @@ fn mark_if_awaited_by_call<K, V: Clone, E>(batch: &mut Batch<K, V, E>) -> Option
     }
     batch.awaited_by_call = true;
     batch.leader_waker()
+}
+
+/// Whether batch `id` is running its call.
+fn is_loading<K, V, E>(batches: &FastMap<BatchId, Batch<K, V, E>>, id: BatchId) -> bool {
+    batches.get(&id).is_some_and(|b| b.phase == Phase::Loading)
 }
 
 /// How one call of the batch function ended.
