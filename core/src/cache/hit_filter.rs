@@ -1,8 +1,8 @@
 //! Which read hits are worth telling the eviction policy about.
 //!
 //! Reporting a hit costs the policy a few cache misses on structures as
-//! large as the cache (its index, the entry's LRU node and neighbours, the
-//! frequency sketch): most of a read's time in a large cache. But a hit on
+//! large as the cache (the entry's node and its neighbours, the frequency
+//! sketch): most of a read's time in a large cache. But a hit on
 //! an entry that was reported a moment ago changes almost nothing: the
 //! entry is already near the most recent end of its queue and its frequency
 //! counter is already high. So a large cache reports a hit only if the

@@ -123,11 +123,11 @@ pub use policy::PolicySimulator;
 /// Per entry: the slot in the table (the key, the value, the hard deadline,
 /// the soft one as a 16-bit distance and two stamps: 32 bytes for `u64`
 /// keys and values; a cached "not found" costs no extra tag), at about 85%
-/// table occupancy once the cache is full, plus about 30 bytes of eviction
-/// policy (a 16-byte LRU node, about 5.9 of index and 8.4 of frequency
-/// sketch). Measured for 1M `u64 -> u64` entries: 69.9 bytes each (`cargo
-/// run --release -p brace-benches --bin cache_bytes`). Anything a key or
-/// value owns on the heap comes on top.
+/// table occupancy once the cache is full, plus about 22 bytes of eviction
+/// policy (a 12-byte node in a table 90% full that is also its index, and
+/// 8.4 bytes of frequency sketch). Measured for 1M `u64 -> u64` entries:
+/// 61.0 bytes each (`cargo run --release -p brace-benches --bin
+/// cache_bytes`). Anything a key or value owns on the heap comes on top.
 ///
 /// # Thread safety
 ///

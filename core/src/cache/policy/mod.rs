@@ -37,17 +37,16 @@
 //!
 //! - [`wtinylfu`]: window, probation and protected queues, TinyLFU admission;
 //! - [`sketch`]: frequency estimates (count-min, 4-bit counters, halving);
-//! - [`lru`]: the queues as index-linked lists over one slab;
+//! - [`nodes`]: the queues, linked through one hash-keyed table of nodes;
 //! - [`tuner`]: the shadow policies that choose the window size (and
 //!   whether to keep a protected segment).
 //!
 //! Entries are known only by their 64-bit key hash; the cache maps hashes to
 //! keys and values. Everything is single-threaded: the cache serialises the
-//! calls. Nothing here allocates per operation once the slabs, indexes and
+//! calls. Nothing here allocates per operation once the node tables and
 //! sketches have grown to the cache's size.
 
-mod index;
-mod lru;
+mod nodes;
 mod simulator;
 mod sketch;
 mod tuner;

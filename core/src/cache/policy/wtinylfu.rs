@@ -12,8 +12,7 @@
 //! from the miniature simulations in [`super::tuner`]. The same type runs
 //! the real policy and each simulation.
 
-use super::index::NodeIndex;
-use super::lru::{LruLists, Queue};
+use super::nodes::{Nodes, Queue};
 use super::sketch::FrequencySketch;
 use alloc::vec::Vec;
 
@@ -32,14 +31,13 @@ const MAX_DEMOTIONS: usize = 16_384;
 /// protected entries are read).
 const DEMOTIONS_PER_INSERT: usize = 16;
 
-/// Window, probation and protected queues over one slab and a hash index.
+/// Window, probation and protected queues over one table of nodes.
 /// The frequency sketch that admission consults is the caller's: the
 /// window-size shadows see the same requests, so they share one.
 #[derive(Debug)]
 pub(super) struct Segments {
     capacity: u64,
-    lists: LruLists,
-    index: NodeIndex,
+    lists: Nodes,
     window_max: u64,
     protected_max: u64,
 }
@@ -52,8 +50,7 @@ impl Segments {
         let window_max = window_max.min(capacity);
         Segments {
             capacity,
-            lists: LruLists::with_limit(capacity),
-            index: NodeIndex::new(capacity),
+            lists: Nodes::new(capacity),
             window_max,
             protected_max: protected_share(capacity, window_max, protected),
         }
@@ -137,8 +134,7 @@ impl Segments {
             evict.push(hash);
             return;
         }
-        let index = self.lists.push(hash, weight, Queue::Window);
-        self.index.insert(hash, index, &self.lists);
+        self.lists.push(hash, weight, Queue::Window);
         // What a reshape left over its demotion quota drains here too, not
         // only on hits in probation (a scan that hits only protected
         // entries would keep them there for ever).
@@ -173,7 +169,7 @@ impl Segments {
 
     /// Forgets `hash` if it is resident.
     pub(super) fn remove(&mut self, hash: u64) {
-        if let Some(index) = self.index.remove(hash, &self.lists) {
+        if let Some(index) = self.find(hash) {
             self.lists.remove(index);
         }
     }
@@ -187,14 +183,13 @@ impl Segments {
 
     /// The node index of the resident `hash`.
     pub(super) fn find(&self, hash: u64) -> Option<u32> {
-        self.index.find(hash, &self.lists)
+        self.lists.find(hash)
     }
 
-    /// Drops the entry at slab `index` and reports it.
+    /// Drops the entry at slot `index` and reports it (no other node
+    /// moves: the caller's other slots stay valid).
     fn evict_index(&mut self, index: u32, evict: &mut Vec<u64>) {
-        let hash = self.lists.hash(index);
-        self.remove(hash);
-        evict.push(hash);
+        evict.push(self.lists.remove(index));
     }
 
     /// Moves the protected segment's least recently used entries to

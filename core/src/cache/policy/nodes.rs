@@ -1,0 +1,966 @@
+//! The policy's nodes: one hash table that is at once the index from key
+//! hash to node and the storage of the three LRU queues (window,
+//! probation, protected) that link the nodes.
+//!
+//! # Why one table
+//!
+//! A node must hold its entry's 64-bit hash (eviction names the entry to
+//! the cache by it) and its two links. Kept in a slab with a separate index
+//! (a hash table of slab positions), a million entries cost 16 bytes of
+//! node and about 6 of index each. Here a node lives in a bucket chosen by
+//! its hash, so the bucket already says part of the hash: the node keeps
+//! only the rest (see *Layout*), and there is no index. A million entries
+//! take 12 bytes a node in a table 90% full: 13.3 bytes each.
+//!
+//! # Layout
+//!
+//! The table is `buckets` buckets of [`WAYS`] slots. A node's place is
+//! decided by `mixed`, its hash put through a bijective mix ([`spread`]:
+//! the cache's hashes are random, but the policy's tests and simulator feed
+//! it small integers). Its *primary* bucket is
+//! `(mixed >> 32) · buckets >> 32`; given it, `mixed >> 32` is one of at
+//! most `⌈2^32 / buckets⌉` values, whose low `b` bits pin it down. A node
+//! stores `mixed`'s low `32 + b` bits (the *remainder*), and its hash is
+//! recovered exactly from the remainder and the primary bucket. Its
+//! *secondary* bucket is `g − primary` (modulo `buckets`) for `g` a hash of
+//! the remainder, so either bucket and the remainder give the other, and a
+//! flag says which one the node is in (cuckoo hashing with two choices of
+//! a bucket of four). Packed in one 96-bit (past about sixteen million
+//! slots, 128-bit) record, low bits first:
+//!
+//! | word | low bits | the rest |
+//! |---|---|---|
+//! | 0 | remainder's low 32 (`mixed`'s) | |
+//! | 1 | previous node's slot (`P = ⌈log2 (slots + 1)⌉` bits) | extras, low part |
+//! | 2 | next node's slot (`P` bits) | extras, next part |
+//! | 3 (past 16 million slots) | extras, the rest | |
+//!
+//! The extras are, low bits first: occupied (1), in its secondary bucket
+//! (1), queue (2), the remainder's high `b` bits. A million entries:
+//! 277,778 buckets, `P` = 21, `b` = 14: 18 bits of extras in the 22 that
+//! words 1 and 2 leave. A lookup compares the first word of each record
+//! with `mixed`'s low 32 bits and reads the rest only on a match; a link
+//! is read or written as one word.
+//!
+//! # Protocol
+//!
+//! * **Lookup** reads the two buckets: eight records, and compares
+//!   remainders of the records whose primary bucket is the key's.
+//! * **Insert** takes a free slot of either bucket. When both are full, a
+//!   breadth-first search over the nodes' other buckets finds the shortest
+//!   chain of nodes that can each move to their other bucket, ending at a
+//!   free slot; the chain moves from its far end, so every node is always
+//!   in one of its buckets. A moved node's neighbours (or its queue's head
+//!   and tail) are pointed at its new slot.
+//! * **Removal moves nothing**: a slot number stays valid until the next
+//!   insert.
+//! * **Growth.** Past 90% full, or when the search finds no chain, the
+//!   table is rebuilt at twice the buckets (up to the size for its
+//!   capacity, beyond it only if weightless entries make more nodes than
+//!   the capacity), the queues replayed in order.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::sketch::spread;
+
+/// Which of the three queues a node belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Queue {
+    /// The admission window: new entries, plain LRU.
+    Window = 0,
+    /// Main space, entries seen once since admission; victims come from here.
+    Probation = 1,
+    /// Main space, entries hit while on probation.
+    Protected = 2,
+}
+
+impl Queue {
+    const ALL: [Queue; 3] = [Queue::Window, Queue::Probation, Queue::Protected];
+
+    fn from_bits(bits: u64) -> Queue {
+        match bits {
+            0 => Queue::Window,
+            1 => Queue::Probation,
+            _ => Queue::Protected,
+        }
+    }
+}
+
+/// Slots per bucket.
+const WAYS: usize = 4;
+/// The table grows past 90 nodes in 100 slots.
+const LOAD_PERCENT: usize = 90;
+/// Fewest buckets a table has.
+const MIN_BUCKETS: usize = 4;
+/// Most slots: slot numbers and their "none" fit in 28 bits, so words 1
+/// and 2 keep at least 4 bits each for the extras, and the occupied,
+/// secondary and queue bits are always word 1's.
+const MAX_SLOTS: usize = (1 << 28) - 1;
+/// Most nodes the search for a chain of moves looks at.
+const SEARCH_LIMIT: usize = 1024;
+
+/// The extras' fields (see the module docs).
+const OCCUPIED: u64 = 1;
+const SECONDARY: u64 = 2;
+const QUEUE_SHIFT: u32 = 2;
+const HIGH_SHIFT: u32 = 4;
+
+/// The inverse of [`spread`], which is a bijection on `u64`.
+fn unspread(mixed: u64) -> u64 {
+    const INVERSE_1: u64 = inverse(0xBF58_476D_1CE4_E5B9);
+    const INVERSE_2: u64 = inverse(0x94D0_49BB_1331_11EB);
+    let mut x = mixed;
+    x ^= (x >> 31) ^ (x >> 62);
+    x = x.wrapping_mul(INVERSE_2);
+    x ^= (x >> 27) ^ (x >> 54);
+    x = x.wrapping_mul(INVERSE_1);
+    x ^ (x >> 30) ^ (x >> 60)
+}
+
+/// The multiplicative inverse of the odd `a` modulo 2^64 (Newton's
+/// iteration; each step doubles the correct low bits).
+const fn inverse(a: u64) -> u64 {
+    let mut x = a; // correct to 3 bits for any odd `a`
+    let mut step = 0;
+    while step < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        step += 1;
+    }
+    x
+}
+
+const fn mask(bits: u32) -> u128 {
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1 << bits) - 1
+    }
+}
+
+/// Field widths for a table of `buckets` buckets.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    buckets: usize,
+    /// 32-bit words per record: 3 or 4.
+    stride: usize,
+    position_bits: u32,
+    /// `b`: the bits of `mixed >> 32` kept beside its low 32.
+    high_bits: u32,
+    /// `⌊2^64 / buckets⌋` (saturated), to find a primary bucket's first
+    /// `mixed` without dividing.
+    reciprocal: u64,
+}
+
+impl Layout {
+    fn for_buckets(buckets: usize) -> Layout {
+        let slots = buckets * WAYS;
+        debug_assert!(buckets >= 1 && slots <= MAX_SLOTS);
+        let position_bits = usize::BITS - slots.leading_zeros(); // slots < 2^P: "none" fits
+        let widest = (1u64 << 32).div_ceil(buckets as u64);
+        let high_bits = u64::BITS - (widest - 1).leading_zeros();
+        let extras = HIGH_SHIFT + high_bits;
+        Layout {
+            buckets,
+            stride: if extras <= 2 * (32 - position_bits) {
+                3
+            } else {
+                4
+            },
+            position_bits,
+            high_bits,
+            reciprocal: u64::try_from((1u128 << 64) / buckets as u128).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn slots(&self) -> usize {
+        self.buckets * WAYS
+    }
+
+    /// "No node".
+    fn nil(&self) -> u32 {
+        mask(self.position_bits) as u32
+    }
+
+    /// Bits of extras in each of words 1 and 2.
+    fn gap(&self) -> u32 {
+        32 - self.position_bits
+    }
+
+    fn remainder(&self, mixed: u64) -> u64 {
+        mixed & (mask(32 + self.high_bits) as u64)
+    }
+
+    fn primary(&self, mixed: u64) -> usize {
+        (((mixed >> 32) * self.buckets as u64) >> 32) as usize
+    }
+
+    /// The other bucket of a node with `remainder` in `bucket`.
+    fn other(&self, bucket: usize, remainder: u64) -> usize {
+        let g = (((spread(remainder) >> 32) * self.buckets as u64) >> 32) as usize;
+        if g >= bucket {
+            g - bucket
+        } else {
+            g + self.buckets - bucket
+        }
+    }
+
+    /// The `mixed` whose primary bucket is `primary` and remainder
+    /// `remainder`.
+    fn mixed(&self, primary: usize, remainder: u64) -> u64 {
+        // The smallest `mixed >> 32` whose primary bucket is `primary`:
+        // the reciprocal's estimate is at most two short.
+        let mut lowest =
+            (((u128::from(primary as u64) << 32) * u128::from(self.reciprocal)) >> 64) as u64;
+        while self.primary(lowest << 32) < primary {
+            lowest += 1;
+        }
+        let kept = remainder >> 32;
+        let high = lowest + (kept.wrapping_sub(lowest) & (mask(self.high_bits) as u64));
+        high << 32 | (remainder & 0xFFFF_FFFF)
+    }
+}
+
+/// The policy's nodes: a hash-keyed table whose records link into three
+/// LRU queues (front: least recently used, evicted first). Queues keep
+/// their total weight. Weights are kept apart, per slot, only once some
+/// entry weighs other than 1.
+#[derive(Debug)]
+pub(super) struct Nodes {
+    words: Vec<u32>,
+    layout: Layout,
+    /// The bucket count for the capacity's nodes at 90%: growth doubles up
+    /// to it, and past it only for weightless entries.
+    full_buckets: usize,
+    node_weights: Vec<u32>,
+    len: usize,
+    heads: [u32; 3],
+    tails: [u32; 3],
+    weights: [u64; 3],
+    /// The search's frontier: (slot, index of the entry it came from).
+    search: Vec<(u32, u32)>,
+}
+
+impl Nodes {
+    /// Empty queues for a policy of `capacity` entries (or weight: an entry
+    /// weighs at least 1, so at most `capacity + 1` nodes live at once
+    /// unless some weigh 0).
+    pub(super) fn new(capacity: u64) -> Self {
+        let nodes = usize::try_from(capacity.saturating_add(1)).unwrap_or(usize::MAX);
+        let full_buckets = nodes
+            .saturating_mul(100)
+            .div_ceil(LOAD_PERCENT * WAYS)
+            .clamp(MIN_BUCKETS, MAX_SLOTS / WAYS);
+        Self::with_buckets(full_buckets.min(16), full_buckets)
+    }
+
+    fn with_buckets(buckets: usize, full_buckets: usize) -> Self {
+        let layout = Layout::for_buckets(buckets);
+        let nil = layout.nil();
+        Nodes {
+            words: vec![0; layout.slots() * layout.stride],
+            layout,
+            full_buckets,
+            node_weights: Vec::new(),
+            len: 0,
+            heads: [nil; 3],
+            tails: [nil; 3],
+            weights: [0; 3],
+            search: Vec::new(),
+        }
+    }
+
+    /// The first word of `slot`'s record.
+    #[inline]
+    fn at(&self, slot: usize) -> usize {
+        slot * self.layout.stride
+    }
+
+    #[inline]
+    fn prev_link(&self, slot: usize) -> u32 {
+        self.words[self.at(slot) + 1] & self.layout.nil()
+    }
+
+    #[inline]
+    fn next_link(&self, slot: usize) -> u32 {
+        self.words[self.at(slot) + 2] & self.layout.nil()
+    }
+
+    #[inline]
+    fn set_prev(&mut self, slot: usize, prev: u32) {
+        let (at, nil) = (self.at(slot), self.layout.nil());
+        self.words[at + 1] = (self.words[at + 1] & !nil) | prev;
+    }
+
+    #[inline]
+    fn set_next(&mut self, slot: usize, next: u32) {
+        let (at, nil) = (self.at(slot), self.layout.nil());
+        self.words[at + 2] = (self.words[at + 2] & !nil) | next;
+    }
+
+    #[inline]
+    fn occupied(&self, slot: usize) -> bool {
+        (self.words[self.at(slot) + 1] >> self.layout.position_bits) & 1 == 1
+    }
+
+    /// The extras of `slot`'s record (see the module docs).
+    #[inline]
+    fn extras(&self, slot: usize) -> u64 {
+        let (at, p, gap) = (self.at(slot), self.layout.position_bits, self.layout.gap());
+        let mut extras =
+            u64::from(self.words[at + 1] >> p) | u64::from(self.words[at + 2] >> p) << gap;
+        if self.layout.stride == 4 {
+            extras |= u64::from(self.words[at + 3]) << (2 * gap);
+        }
+        extras
+    }
+
+    fn set_extras(&mut self, slot: usize, extras: u64) {
+        let (at, p, gap) = (self.at(slot), self.layout.position_bits, self.layout.gap());
+        let low = mask(gap) as u64;
+        let nil = self.layout.nil();
+        self.words[at + 1] = (self.words[at + 1] & nil) | ((extras & low) as u32) << p;
+        self.words[at + 2] = (self.words[at + 2] & nil) | (((extras >> gap) & low) as u32) << p;
+        if self.layout.stride == 4 {
+            self.words[at + 3] = (extras >> (2 * gap)) as u32;
+        }
+    }
+
+    /// The remainder `slot`'s node keeps.
+    fn remainder_at(&self, slot: usize) -> u64 {
+        (self.extras(slot) >> HIGH_SHIFT) << 32 | u64::from(self.words[self.at(slot)])
+    }
+
+    /// Writes a record of `remainder` in a bucket as `flag` says, in no
+    /// queue, at the free `slot`.
+    fn put(&mut self, slot: usize, remainder: u64, flag: u64) {
+        let at = self.at(slot);
+        let nil = self.layout.nil();
+        self.words[at] = remainder as u32;
+        self.words[at + 1] = nil;
+        self.words[at + 2] = nil;
+        self.set_extras(slot, OCCUPIED | flag | (remainder >> 32) << HIGH_SHIFT);
+    }
+
+    fn clear(&mut self, slot: usize) {
+        let at = self.at(slot);
+        let stride = self.layout.stride;
+        self.words[at..at + stride].fill(0);
+    }
+
+    fn some(&self, slot: u32) -> Option<u32> {
+        (slot != self.layout.nil()).then_some(slot)
+    }
+
+    /// Nodes in use.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The slot of `hash`'s node, if it has one.
+    #[inline]
+    pub(super) fn find(&self, hash: u64) -> Option<u32> {
+        let mixed = spread(hash);
+        let layout = &self.layout;
+        let remainder = layout.remainder(mixed);
+        let primary = layout.primary(mixed);
+        let secondary = layout.other(primary, remainder);
+        let low = mixed as u32;
+        for (bucket, flag) in [(primary, 0), (secondary, SECONDARY)] {
+            for slot in bucket * WAYS..(bucket + 1) * WAYS {
+                if self.words[slot * layout.stride] != low {
+                    continue;
+                }
+                let extras = self.extras(slot);
+                if extras & (OCCUPIED | SECONDARY) == OCCUPIED | flag
+                    && extras >> HIGH_SHIFT == remainder >> 32
+                {
+                    return Some(slot as u32);
+                }
+            }
+        }
+        None
+    }
+
+    /// The key hash of the node at `slot`.
+    pub(super) fn hash(&self, slot: u32) -> u64 {
+        let slot = slot as usize;
+        let layout = &self.layout;
+        let remainder = self.remainder_at(slot);
+        let bucket = slot / WAYS;
+        let primary = if self.extras(slot) & SECONDARY == 0 {
+            bucket
+        } else {
+            layout.other(bucket, remainder)
+        };
+        unspread(layout.mixed(primary, remainder))
+    }
+
+    /// The queue of the node at `slot`.
+    pub(super) fn queue(&self, slot: u32) -> Queue {
+        let word = self.words[self.at(slot as usize) + 1];
+        Queue::from_bits(u64::from(word >> (self.layout.position_bits + QUEUE_SHIFT)) & 3)
+    }
+
+    fn set_queue(&mut self, slot: usize, queue: Queue) {
+        let at = self.at(slot) + 1;
+        let shift = self.layout.position_bits + QUEUE_SHIFT;
+        self.words[at] = (self.words[at] & !(3 << shift)) | (queue as u32) << shift;
+    }
+
+    /// The weight of the node at `slot`.
+    pub(super) fn node_weight(&self, slot: u32) -> u32 {
+        self.node_weights.get(slot as usize).copied().unwrap_or(1)
+    }
+
+    /// Total weight of the entries in `queue`.
+    pub(super) fn weight(&self, queue: Queue) -> u64 {
+        self.weights[queue as usize]
+    }
+
+    /// The least recently used node of `queue`.
+    pub(super) fn front(&self, queue: Queue) -> Option<u32> {
+        self.some(self.heads[queue as usize])
+    }
+
+    /// The most recently used node of `queue`.
+    pub(super) fn back(&self, queue: Queue) -> Option<u32> {
+        self.some(self.tails[queue as usize])
+    }
+
+    /// The node after `slot` in its queue (one step towards the most
+    /// recently used end).
+    pub(super) fn next(&self, slot: u32) -> Option<u32> {
+        self.some(self.next_link(slot as usize))
+    }
+
+    /// Loads the records before and after `slot` (for a move soon after).
+    pub(super) fn warm_neighbours(&self, slot: u32) {
+        let slot = slot as usize;
+        for neighbour in [self.prev_link(slot), self.next_link(slot)] {
+            if neighbour != self.layout.nil() {
+                core::hint::black_box(self.words[neighbour as usize * self.layout.stride]);
+            }
+        }
+    }
+
+    /// Adds the node of `hash`, which has none, at the back of `queue`;
+    /// returns its slot. Other nodes may move (see the module docs).
+    pub(super) fn push(&mut self, hash: u64, weight: u32, queue: Queue) -> u32 {
+        if (self.len + 1) * 100 > self.layout.slots() * LOAD_PERCENT {
+            self.grow();
+        }
+        let mixed = spread(hash);
+        let slot = loop {
+            match self.place(mixed) {
+                Some(slot) => break slot,
+                None => self.grow(),
+            }
+        };
+        self.store_weight(slot, weight);
+        self.link_back(slot, queue);
+        self.len += 1;
+        slot as u32
+    }
+
+    /// Rebuilds the table at twice the buckets (see the module docs).
+    fn grow(&mut self) {
+        let mut buckets = self.layout.buckets;
+        loop {
+            buckets = if buckets < self.full_buckets {
+                (buckets * 2).min(self.full_buckets)
+            } else {
+                buckets * 2
+            };
+            assert!(buckets * WAYS <= MAX_SLOTS, "fewer than 2^28 policy nodes");
+            if let Some(rebuilt) = self.rebuilt(buckets) {
+                *self = rebuilt;
+                return;
+            }
+        }
+    }
+
+    /// The same queues in a table of `buckets` buckets, or `None` if some
+    /// node finds no place there.
+    fn rebuilt(&self, buckets: usize) -> Option<Nodes> {
+        let mut table = Nodes::with_buckets(buckets, self.full_buckets);
+        for queue in Queue::ALL {
+            let mut at = self.front(queue);
+            while let Some(slot) = at {
+                let new = table.place(spread(self.hash(slot)))?;
+                table.store_weight(new, self.node_weight(slot));
+                table.link_back(new, queue);
+                table.len += 1;
+                at = self.next(slot);
+            }
+        }
+        Some(table)
+    }
+
+    /// The first free slot of `bucket`.
+    fn free_slot(&self, bucket: usize) -> Option<usize> {
+        (bucket * WAYS..(bucket + 1) * WAYS).find(|&slot| !self.occupied(slot))
+    }
+
+    /// Puts an unlinked record for `mixed` in a free slot of one of its
+    /// buckets, first moving a chain of other nodes to their other buckets
+    /// if both are full; `None` (nothing moved) if no chain is found.
+    fn place(&mut self, mixed: u64) -> Option<usize> {
+        let layout = self.layout;
+        let remainder = layout.remainder(mixed);
+        let primary = layout.primary(mixed);
+        let secondary = layout.other(primary, remainder);
+        for (bucket, flag) in [(primary, 0), (secondary, SECONDARY)] {
+            if let Some(slot) = self.free_slot(bucket) {
+                self.put(slot, remainder, flag);
+                return Some(slot);
+            }
+        }
+        let (first, free) = self.find_chain(primary, secondary)?;
+        // Move the chain from its far end: each node into the slot freed
+        // by the one after it, the last into `free`.
+        let mut into = free;
+        let mut at = first;
+        loop {
+            let (slot, parent) = self.search[at];
+            let slot = slot as usize;
+            self.move_node(slot, into);
+            into = slot;
+            if parent == u32::MAX {
+                break;
+            }
+            at = parent as usize;
+        }
+        let flag = if into / WAYS == primary { 0 } else { SECONDARY };
+        self.put(into, remainder, flag);
+        Some(into)
+    }
+
+    /// Breadth-first search from the (full) buckets `primary` and
+    /// `secondary` for a node whose other bucket has a free slot, through
+    /// at most [`SEARCH_LIMIT`] nodes. Returns the search entry of the last
+    /// node of the chain (its `parent`s lead back to a slot of the two
+    /// buckets) and the free slot it moves to.
+    fn find_chain(&mut self, primary: usize, secondary: usize) -> Option<(usize, usize)> {
+        let mut search = core::mem::take(&mut self.search);
+        search.clear();
+        for bucket in [primary, secondary] {
+            search.extend((bucket * WAYS..(bucket + 1) * WAYS).map(|slot| (slot as u32, u32::MAX)));
+        }
+        let mut found = None;
+        let mut at = 0;
+        while at < search.len() && found.is_none() {
+            let (slot, _) = search[at];
+            let slot = slot as usize;
+            let other = self.layout.other(slot / WAYS, self.remainder_at(slot));
+            // A chain that comes back through a slot it already moves
+            // would move that slot's node twice.
+            let on_chain = |mut i: usize, bucket: usize| loop {
+                if search[i].0 as usize / WAYS == bucket {
+                    return true;
+                }
+                match search[i].1 {
+                    u32::MAX => return false,
+                    parent => i = parent as usize,
+                }
+            };
+            if other != slot / WAYS && !on_chain(at, other) {
+                if let Some(free) = self.free_slot(other) {
+                    found = Some((at, free));
+                } else if search.len() + WAYS <= SEARCH_LIMIT {
+                    search
+                        .extend((other * WAYS..(other + 1) * WAYS).map(|s| (s as u32, at as u32)));
+                }
+            }
+            at += 1;
+        }
+        self.search = search;
+        found
+    }
+
+    /// Moves the node at `from` to `to` (a free slot of its other bucket)
+    /// and points its neighbours at it.
+    fn move_node(&mut self, from: usize, to: usize) {
+        let stride = self.layout.stride;
+        let (source, target) = (self.at(from), self.at(to));
+        self.words.copy_within(source..source + stride, target);
+        self.clear(from);
+        // The secondary bit is word 1's second extra bit.
+        let flip = self.at(to) + 1;
+        self.words[flip] ^= 1 << (self.layout.position_bits + 1);
+        if !self.node_weights.is_empty() {
+            self.node_weights[to] = self.node_weights[from];
+            self.node_weights[from] = 1;
+        }
+        let queue = self.queue(to as u32) as usize;
+        let (prev, next) = (self.prev_link(to), self.next_link(to));
+        if prev == self.layout.nil() {
+            self.heads[queue] = to as u32;
+        } else {
+            self.set_next(prev as usize, to as u32);
+        }
+        if next == self.layout.nil() {
+            self.tails[queue] = to as u32;
+        } else {
+            self.set_prev(next as usize, to as u32);
+        }
+    }
+
+    /// Unlinks and removes the node at `slot`; returns its hash. Moves no
+    /// other node.
+    pub(super) fn remove(&mut self, slot: u32) -> u64 {
+        let hash = self.hash(slot);
+        self.unlink(slot);
+        self.len -= 1;
+        self.clear(slot as usize);
+        if let Some(weight) = self.node_weights.get_mut(slot as usize) {
+            *weight = 1;
+        }
+        hash
+    }
+
+    /// Moves the node at `slot` to the back of `queue` (which may be the
+    /// queue it is in: that marks it most recently used). Moves no node.
+    pub(super) fn move_to_back(&mut self, slot: u32, queue: Queue) {
+        self.unlink(slot);
+        self.link_back(slot as usize, queue);
+    }
+
+    /// Changes the weight of the node at `slot`.
+    pub(super) fn set_weight(&mut self, slot: u32, weight: u32) {
+        let queue = self.queue(slot) as usize;
+        let old = self.node_weight(slot);
+        self.weights[queue] = self.weights[queue] - u64::from(old) + u64::from(weight);
+        self.store_weight(slot as usize, weight);
+    }
+
+    /// Records the weight of the node at `slot`, materialising the weights
+    /// (one per slot, 1 by default) at the first weight other than 1.
+    fn store_weight(&mut self, slot: usize, weight: u32) {
+        if self.node_weights.is_empty() {
+            if weight == 1 {
+                return;
+            }
+            self.node_weights = vec![1; self.layout.slots()];
+        }
+        self.node_weights[slot] = weight;
+    }
+
+    fn link_back(&mut self, slot: usize, queue: Queue) {
+        let q = queue as usize;
+        let tail = self.tails[q];
+        self.weights[q] += u64::from(self.node_weight(slot as u32));
+        let nil = self.layout.nil();
+        self.set_queue(slot, queue);
+        self.set_prev(slot, tail);
+        self.set_next(slot, nil);
+        if tail == nil {
+            self.heads[q] = slot as u32;
+        } else {
+            self.set_next(tail as usize, slot as u32);
+        }
+        self.tails[q] = slot as u32;
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = (self.prev_link(slot as usize), self.next_link(slot as usize));
+        let q = self.queue(slot) as usize;
+        self.weights[q] -= u64::from(self.node_weight(slot));
+        if prev == self.layout.nil() {
+            self.heads[q] = next;
+        } else {
+            self.set_next(prev as usize, next);
+        }
+        if next == self.layout.nil() {
+            self.tails[q] = prev;
+        } else {
+            self.set_prev(next as usize, prev);
+        }
+    }
+
+    /// Bytes of the table and weights (for the memory tests).
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 4 + self.node_weights.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::VecDeque;
+
+    /// A deterministic generator for the model tests.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn hashes(nodes: &Nodes, queue: Queue) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut at = nodes.front(queue);
+        while let Some(slot) = at {
+            out.push(nodes.hash(slot));
+            at = nodes.next(slot);
+        }
+        out
+    }
+
+    /// Three queues of (hash, weight), front first.
+    struct Model {
+        queues: [VecDeque<(u64, u32)>; 3],
+    }
+
+    impl Model {
+        fn position(&self, hash: u64) -> Option<(usize, usize)> {
+            (0..3).find_map(|q| {
+                self.queues[q]
+                    .iter()
+                    .position(|&(h, _)| h == hash)
+                    .map(|i| (q, i))
+            })
+        }
+
+        fn residents(&self) -> Vec<u64> {
+            self.queues.iter().flatten().map(|&(h, _)| h).collect()
+        }
+    }
+
+    fn check(nodes: &Nodes, model: &Model) {
+        let mut len = 0;
+        for queue in Queue::ALL {
+            let expected: Vec<u64> = model.queues[queue as usize]
+                .iter()
+                .map(|&(h, _)| h)
+                .collect();
+            assert_eq!(hashes(nodes, queue), expected, "{queue:?} in order");
+            let weight: u64 = model.queues[queue as usize]
+                .iter()
+                .map(|&(_, w)| u64::from(w))
+                .sum();
+            assert_eq!(nodes.weight(queue), weight, "{queue:?} weight");
+            let back = model.queues[queue as usize].back().map(|&(h, _)| h);
+            assert_eq!(nodes.back(queue).map(|s| nodes.hash(s)), back);
+            for &(hash, w) in &model.queues[queue as usize] {
+                let slot = nodes.find(hash).expect("a resident is found");
+                assert_eq!(nodes.hash(slot), hash);
+                assert_eq!(nodes.queue(slot), queue);
+                assert_eq!(nodes.node_weight(slot), w);
+            }
+            len += expected.len();
+        }
+        assert_eq!(nodes.len(), len);
+    }
+
+    /// Random pushes, removals, moves and reweighs against the model, over
+    /// `hash_of` (random, or clustered small integers), from a small table
+    /// that must grow.
+    fn run_against_model(seed: u64, steps: usize, hash_of: impl Fn(u64) -> u64, weighted: bool) {
+        let mut rng = XorShift(seed);
+        let mut nodes = Nodes::new(400);
+        let mut model = Model {
+            queues: [VecDeque::new(), VecDeque::new(), VecDeque::new()],
+        };
+        let mut next_key = 0u64;
+        for step in 0..steps {
+            let residents = model.residents();
+            let op = rng.below(10);
+            if residents.is_empty() || (op < 4 && residents.len() < 360) {
+                let hash = hash_of(next_key);
+                next_key += 1;
+                assert_eq!(nodes.find(hash), None, "absent before its push");
+                let weight = if weighted { rng.below(4) as u32 } else { 1 };
+                let queue = Queue::ALL[rng.below(3)];
+                nodes.push(hash, weight, queue);
+                model.queues[queue as usize].push_back((hash, weight));
+            } else if op < 7 {
+                let hash = residents[rng.below(residents.len())];
+                // Another resident's slot, carried across the removal.
+                let other = residents[rng.below(residents.len())];
+                let other_slot = nodes.find(other).unwrap();
+                let slot = nodes.find(hash).unwrap();
+                assert_eq!(nodes.remove(slot), hash);
+                assert_eq!(nodes.find(hash), None, "gone after its removal");
+                if other != hash {
+                    assert_eq!(
+                        nodes.hash(other_slot),
+                        other,
+                        "step {step}: a removal moves no node"
+                    );
+                }
+                let (q, i) = model.position(hash).unwrap();
+                model.queues[q].remove(i);
+            } else if op < 9 {
+                let hash = residents[rng.below(residents.len())];
+                let queue = Queue::ALL[rng.below(3)];
+                nodes.move_to_back(nodes.find(hash).unwrap(), queue);
+                let (q, i) = model.position(hash).unwrap();
+                let entry = model.queues[q].remove(i).unwrap();
+                model.queues[queue as usize].push_back(entry);
+            } else {
+                let hash = residents[rng.below(residents.len())];
+                let weight = if weighted { rng.below(5) as u32 } else { 1 };
+                nodes.set_weight(nodes.find(hash).unwrap(), weight);
+                let (q, i) = model.position(hash).unwrap();
+                model.queues[q][i].1 = weight;
+            }
+            check(&nodes, &model);
+        }
+    }
+
+    #[test]
+    fn unspread_inverts_spread() {
+        for x in [
+            0,
+            1,
+            2,
+            0xDEAD_BEEF,
+            u64::MAX,
+            1 << 63,
+            0x0123_4567_89AB_CDEF,
+        ] {
+            assert_eq!(unspread(spread(x)), x);
+        }
+        let mut rng = XorShift(7);
+        for _ in 0..10_000 {
+            let x = rng.next();
+            assert_eq!(unspread(spread(x)), x);
+        }
+    }
+
+    #[test]
+    fn a_hash_is_recovered_from_either_bucket_and_its_remainder() {
+        let mut rng = XorShift(11);
+        for buckets in [
+            1,
+            2,
+            3,
+            4,
+            17,
+            1000,
+            277_778,
+            1_000_000,
+            9_999_999,
+            MAX_SLOTS / WAYS,
+        ] {
+            let layout = Layout::for_buckets(buckets);
+            let check = |mixed: u64| {
+                let primary = layout.primary(mixed);
+                assert!(primary < buckets);
+                let remainder = layout.remainder(mixed);
+                let secondary = layout.other(primary, remainder);
+                assert!(secondary < buckets);
+                assert_eq!(
+                    layout.other(secondary, remainder),
+                    primary,
+                    "{buckets}: an involution"
+                );
+                assert_eq!(layout.mixed(primary, remainder), mixed, "{buckets} buckets");
+            };
+            for _ in 0..2000 {
+                check(rng.next());
+            }
+            for mixed in [0, u64::MAX, u64::MAX << 32, 0xFFFF_FFFF] {
+                check(mixed);
+            }
+        }
+    }
+
+    #[test]
+    fn the_records_fit_their_words() {
+        for buckets in [1, 16, 1000, 277_778, 1 << 22, 1 << 23, MAX_SLOTS / WAYS] {
+            let layout = Layout::for_buckets(buckets);
+            let extras = HIGH_SHIFT + layout.high_bits;
+            let room = 2 * layout.gap() + if layout.stride == 4 { 32 } else { 0 };
+            assert!(extras <= room, "{buckets}: {extras} bits of extras");
+            assert!((layout.nil() as usize) >= layout.slots(), "none is no slot");
+        }
+        let million = Layout::for_buckets(277_778);
+        assert_eq!(million.stride, 3, "12 bytes a node at a million entries");
+        assert_eq!((million.position_bits, million.high_bits), (21, 14));
+    }
+
+    #[test]
+    fn random_operations_match_the_model() {
+        for seed in 1..=6 {
+            run_against_model(
+                seed,
+                3000,
+                |k| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed,
+                false,
+            );
+        }
+    }
+
+    #[test]
+    fn small_integer_hashes_match_the_model() {
+        // The policy's tests and simulator use keys as hashes.
+        for seed in 1..=3 {
+            run_against_model(seed, 3000, |k| k, false);
+        }
+    }
+
+    #[test]
+    fn weighted_operations_match_the_model() {
+        for seed in 1..=4 {
+            run_against_model(seed, 2000, |k| k * 3 + 1, true);
+        }
+    }
+
+    #[test]
+    fn a_full_million_entry_policy_takes_about_13_bytes_a_node() {
+        let capacity = 1_000_000u64;
+        let mut nodes = Nodes::new(capacity);
+        let mut rng = XorShift(3);
+        let mut hashes = Vec::new();
+        for _ in 0..=capacity {
+            let hash = rng.next();
+            hashes.push(hash);
+            nodes.push(hash, 1, Queue::Window);
+        }
+        assert_eq!(
+            nodes.layout.buckets, nodes.full_buckets,
+            "no growth past the capacity's size"
+        );
+        let per_node = nodes.heap_bytes() as f64 / capacity as f64;
+        assert!(per_node < 13.4, "{per_node} bytes a node");
+        // Churn at full size: evict the oldest, admit a new one.
+        for _ in 0..200_000 {
+            let oldest = nodes.front(Queue::Window).unwrap();
+            nodes.remove(oldest);
+            nodes.push(rng.next(), 1, Queue::Window);
+        }
+        assert_eq!(
+            nodes.layout.buckets, nodes.full_buckets,
+            "churn forces no growth"
+        );
+        for &hash in hashes.iter().rev().take(1000) {
+            if let Some(slot) = nodes.find(hash) {
+                assert_eq!(nodes.hash(slot), hash);
+            }
+        }
+    }
+
+    #[test]
+    fn weightless_entries_grow_the_table_past_its_capacity() {
+        let mut nodes = Nodes::new(10);
+        for h in 0..1000 {
+            nodes.push(h, 0, Queue::Probation);
+        }
+        assert_eq!(nodes.len(), 1000);
+        assert_eq!(nodes.weight(Queue::Probation), 0);
+        for h in 0..1000 {
+            assert_eq!(nodes.hash(nodes.find(h).unwrap()), h);
+        }
+    }
+}
