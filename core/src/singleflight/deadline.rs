@@ -21,7 +21,8 @@ pin_project_lite::pin_project! {
     ///
     /// # Panics
     ///
-    /// Polling it again after it returned `Ready` panics.
+    /// Polling it again after it returned `Ready` panics. A panic in
+    /// `V::clone` unwinds out of this caller's poll alone, as for [`Work`].
     ///
     /// ```
     /// use brace::singleflight::{Group, SingleFlightError};

@@ -22,6 +22,13 @@
 //! a caller that arrives in between starts a fresh execution, and every
 //! follower already in `waiters` is woken with the outcome. Wakers are
 //! always woken after both locks are released.
+//!
+//! Publishing moves the outcome in and closes the flight in one critical
+//! section, with no user code in it; every caller, the leader included,
+//! clones its own copy of the value afterwards, outside the locks. A
+//! panicking `V::clone` then unwinds through that one caller, whose ticket
+//! is already settled: a closed flight is never handed on, so the work runs
+//! once.
 
 use alloc::sync::Arc as SharedOutcome;
 use alloc::vec::Vec;
@@ -74,6 +81,25 @@ pub(super) enum FollowerPoll<V, E> {
     TakeOver,
     /// Still running; the waker is stored.
     Pending,
+}
+
+/// One caller's answer, before it takes its own copy of the value.
+pub(super) enum Answer<V, E> {
+    /// The leader's outcome, which nobody else waited for: kept uncloned.
+    Alone(Outcome<V, E>),
+    /// The outcome published to the flight's followers.
+    Shared(SharedOutcome<Outcome<V, E>>),
+}
+
+impl<V: Clone, E> Answer<V, E> {
+    /// The caller's own copy. Call once its ticket is settled: a panicking
+    /// `V::clone` then fails this caller alone.
+    pub(super) fn into_outcome(self) -> Outcome<V, E> {
+        match self {
+            Answer::Alone(outcome) => outcome,
+            Answer::Shared(shared) => Outcome::clone(&shared),
+        }
+    }
 }
 
 /// What the group must do after a driver or an heir left unfinished.
@@ -132,29 +158,23 @@ impl<V, E> Flight<V, E> {
         FollowerPoll::Pending
     }
 
-    /// Publishes the outcome to every follower and returns their wakers.
-    /// Call after the flight has left the map (so nobody joins any more).
-    /// Followers clone the value from one shared copy, made only if there is
-    /// someone to read it, and made before the state changes: if `V::clone`
-    /// panics, the flight is still `Running` and the leader's dropped ticket
-    /// hands it on like any other abandoned flight.
-    pub(super) fn finish(&self, outcome: &Outcome<V, E>) -> Vec<Waker>
-    where
-        V: Clone,
-    {
-        let mut st = self.state.lock();
-        if st.waiters.is_empty() {
-            st.runner = Runner::Closed;
-            return Vec::new();
-        }
-        drop(st);
-        let shared = SharedOutcome::new(outcome.clone());
+    /// Closes the flight with the work's outcome. Call after the flight has
+    /// left the map (so nobody joins any more). With followers waiting, the
+    /// outcome is moved into one shared copy that they and the leader clone
+    /// from, and their wakers are returned to be woken after the locks are
+    /// released; without, it goes back to the leader untouched. No
+    /// `V::clone` runs here, so nothing can unwind between the work ending
+    /// and the flight closing.
+    pub(super) fn finish(&self, outcome: Outcome<V, E>) -> (Answer<V, E>, Vec<Waker>) {
         let mut st = self.state.lock();
         st.runner = Runner::Closed;
-        // Nobody joined meanwhile (the flight is out of the map); some
-        // followers may have left, which costs only the copy.
-        st.outcome = Some(shared);
-        st.waiters.drain(..).map(|w| w.waker).collect()
+        if st.waiters.is_empty() {
+            return (Answer::Alone(outcome), Vec::new());
+        }
+        let shared = SharedOutcome::new(outcome);
+        st.outcome = Some(SharedOutcome::clone(&shared));
+        let wakers = st.waiters.drain(..).map(|w| w.waker).collect();
+        (Answer::Shared(shared), wakers)
     }
 
     /// The driver was dropped before the work ended. Call with the map lock

@@ -95,6 +95,14 @@ pub type DefaultHasher = ahash::RandomState;
 /// that execution, the leader included, gets
 /// [`SingleFlightError::LeaderPanicked`]; the key is freed, so the next call
 /// runs the work afresh. The panic message still goes to the panic hook.
+///
+/// A panic in `V::clone` is not caught: it unwinds out of the poll of the
+/// one caller whose copy was being made (the leader included). By then the
+/// work has ended and its outcome is published: every other caller still
+/// gets its own clone, the work is not run again (not handed on) and the
+/// key is free. The caller that panicked gets no result; its future is
+/// finished (polling it again panics).
+///
 /// Polling a [`Work`] again after it returned `Ready` panics.
 ///
 /// # Thread safety

@@ -330,57 +330,129 @@ fn debug_shows_flights_and_waiters() {
     );
 }
 
-/// A value whose `clone` panics while `PANIC_ON_CLONE` is set.
-#[derive(Debug, PartialEq)]
-struct Fragile(u32);
-
-std::thread_local! {
-    static PANIC_ON_CLONE: Cell<bool> = const { Cell::new(false) };
+/// A value whose clone number `panic_at` (counted from 1, over every clone
+/// of the value and its copies) panics.
+#[derive(Debug)]
+struct Fragile {
+    value: u32,
+    clones: Rc<Cell<u32>>,
+    panic_at: u32,
 }
 
 impl Clone for Fragile {
     fn clone(&self) -> Self {
-        assert!(!PANIC_ON_CLONE.with(Cell::get), "clone failed");
-        Fragile(self.0)
+        let n = self.clones.get() + 1;
+        self.clones.set(n);
+        assert_ne!(n, self.panic_at, "clone failed");
+        Fragile {
+            value: self.value,
+            clones: Rc::clone(&self.clones),
+            panic_at: self.panic_at,
+        }
+    }
+}
+
+/// What one caller of the flight saw.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Value(u32),
+    Panicked,
+}
+
+fn poll_catching<Fut>(call: core::pin::Pin<&mut Fut>) -> Poll<Seen>
+where
+    Fut: Future<Output = Result<Fragile, SingleFlightError<()>>>,
+{
+    let polled =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.poll(&mut noop_cx())));
+    match polled {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(Ok(v))) => Poll::Ready(Seen::Value(v.value)),
+        Ok(Poll::Ready(Err(e))) => panic!("unexpected error {e:?}"),
+        Err(_) => Poll::Ready(Seen::Panicked),
     }
 }
 
 #[test]
-fn a_value_whose_clone_panics_hands_the_flight_on() {
-    let group: Group<u32, Fragile, ()> = Group::new();
-    let gate = Rc::new(Cell::new(false));
-    let g = Rc::clone(&gate);
-    let mut value = Some(Fragile(1));
-    let mut leader = Box::pin(group.work(1, move || {
-        poll_fn(move |_| match g.get() {
-            true => Poll::Ready(Ok(value.take().expect("polled once when ready"))),
-            false => Poll::Pending,
-        })
-    }));
-    assert!(leader.as_mut().poll(&mut noop_cx()).is_pending());
-    let (counter, waker) = counting();
-    let mut follower = pin!(group.work(1, || ready(Ok(Fragile(2)))));
-    assert!(
-        follower
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+fn a_value_whose_clone_panics_fails_only_that_caller_and_the_work_runs_once() {
+    const FOLLOWERS: usize = 3;
+    // The leader and every follower take one clone each; whichever of them
+    // panics, the work is not handed on.
+    for panic_at in 1..=(FOLLOWERS as u32 + 1) {
+        let group: Group<u32, Fragile, ()> = Group::new();
+        let runs = Rc::new(Cell::new(0));
+        let gate = Rc::new(Cell::new(false));
+        let fragile = Fragile {
+            value: 1,
+            clones: Rc::new(Cell::new(0)),
+            panic_at,
+        };
+        let (g, r) = (Rc::clone(&gate), Rc::clone(&runs));
+        let mut value = Some(fragile);
+        let mut leader = Box::pin(group.work(1, move || {
+            r.set(r.get() + 1);
+            poll_fn(move |_| match g.get() {
+                true => Poll::Ready(Ok(value.take().expect("polled once when ready"))),
+                false => Poll::Pending,
+            })
+        }));
+        assert!(leader.as_mut().poll(&mut noop_cx()).is_pending());
+        let mut followers: Vec<_> = (0..FOLLOWERS)
+            .map(|i| {
+                let r = Rc::clone(&runs);
+                Box::pin(group.work(1, move || {
+                    r.set(r.get() + 1);
+                    ready(Ok(Fragile {
+                        value: 10 + i as u32,
+                        clones: Rc::new(Cell::new(0)),
+                        panic_at: 0,
+                    }))
+                }))
+            })
+            .collect();
+        for f in &mut followers {
+            assert!(f.as_mut().poll(&mut noop_cx()).is_pending());
+        }
 
-    gate.set(true);
-    PANIC_ON_CLONE.with(|p| p.set(true));
-    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = leader.as_mut().poll(&mut noop_cx());
-    }));
-    PANIC_ON_CLONE.with(|p| p.set(false));
-    assert!(unwound.is_err(), "the value's clone panicked in the leader");
-    drop(leader);
-    assert_eq!(wakes(&counter), 1, "the follower is woken to take over");
-    assert_eq!(
-        follower.as_mut().poll(&mut noop_cx()),
-        Poll::Ready(Ok(Fragile(2)))
-    );
-    assert_eq!(group.in_flight(), 0);
+        gate.set(true);
+        let mut seen = Vec::new();
+        match poll_catching(leader.as_mut()) {
+            Poll::Ready(s) => seen.push(s),
+            Poll::Pending => panic!("the leader's work was ready"),
+        }
+        drop(leader);
+        for f in &mut followers {
+            match poll_catching(f.as_mut()) {
+                Poll::Ready(s) => seen.push(s),
+                Poll::Pending => panic!("a follower is left waiting (panic at clone {panic_at})"),
+            }
+        }
+        drop(followers);
+
+        assert_eq!(
+            runs.get(),
+            1,
+            "the work ran once (panic at clone {panic_at})"
+        );
+        let panicked = seen.iter().filter(|s| **s == Seen::Panicked).count();
+        let answered = seen.iter().filter(|s| **s == Seen::Value(1)).count();
+        assert_eq!(
+            (panicked, answered),
+            (1, FOLLOWERS),
+            "only the caller whose clone panicked fails: {seen:?}"
+        );
+        assert_eq!(group.in_flight(), 0);
+        let stats = group.stats();
+        assert_eq!((stats.executions, stats.handoffs, stats.panics), (1, 0, 0));
+
+        let mut fresh = pin!(group.work(1, || ready(Ok(Fragile {
+            value: 2,
+            clones: Rc::new(Cell::new(0)),
+            panic_at: 0,
+        }))));
+        assert_eq!(poll_catching(fresh.as_mut()), Poll::Ready(Seen::Value(2)));
+        assert_eq!(group.stats().executions, 2, "the next call runs afresh");
+    }
 }
 
 #[test]

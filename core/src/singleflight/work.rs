@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::sync::Arc;
 
-use super::flight::{AfterLeave, Flight, FlightMap, FollowerPoll, Outcome, WaiterId};
+use super::flight::{AfterLeave, Answer, Flight, FlightMap, FollowerPoll, Outcome, WaiterId};
 use super::{Group, SingleFlightError};
 
 pin_project_lite::pin_project! {
@@ -28,7 +28,11 @@ pin_project_lite::pin_project! {
     ///
     /// # Panics
     ///
-    /// Polling it again after it returned `Ready` panics.
+    /// Polling it again after it returned `Ready` panics. A panic in
+    /// `V::clone`, while this caller takes its copy of the shared value,
+    /// unwinds out of this poll only: the other callers still get the value
+    /// and the work is not run again (see [`Group`](super::Group)'s
+    /// `# Panics`).
     ///
     /// ```
     /// use brace::singleflight::{Group, Work};
@@ -93,7 +97,7 @@ where
         }
         loop {
             let ticket = this.ticket.as_mut().expect("joined above");
-            let outcome = match ticket.role {
+            let answer = match ticket.role {
                 Role::Leader => match poll_running(this.running.as_mut(), cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(outcome) => {
@@ -109,15 +113,14 @@ where
                         if matches!(outcome, Err(SingleFlightError::LeaderPanicked)) {
                             this.group.counters.panicked();
                         }
-                        ticket.finish(&outcome);
-                        outcome
+                        ticket.finish(outcome)
                     }
                 },
                 Role::Follower(id) => match ticket.flight.poll_follower(id, cx.waker()) {
                     FollowerPoll::Pending => return Poll::Pending,
                     FollowerPoll::Ready(shared) => {
                         ticket.settled = true;
-                        Outcome::clone(&shared)
+                        Answer::Shared(shared)
                     }
                     FollowerPoll::TakeOver => {
                         ticket.role = Role::Leader;
@@ -128,8 +131,12 @@ where
                     }
                 },
             };
+            // The ticket is settled: the flight is closed and its followers
+            // woken. This caller's copy of the value is made last, so a
+            // panicking `V::clone` fails this caller alone (its future is
+            // finished); the work is never handed on and runs once.
             *this.ticket = None;
-            return Poll::Ready(outcome);
+            return Poll::Ready(answer.into_outcome());
         }
     }
 }
@@ -241,17 +248,16 @@ where
         }
     }
 
-    /// The leader's work ended: free the key, then wake every follower.
-    fn finish(&mut self, outcome: &Outcome<V, E>)
-    where
-        V: Clone,
-    {
+    /// The leader's work ended: free the key, close the flight, then wake
+    /// every follower. Returns the leader's answer, still to be cloned.
+    fn finish(&mut self, outcome: Outcome<V, E>) -> Answer<V, E> {
         remove_flight(&mut self.group.in_flight.lock(), &self.key, &self.flight);
-        let wakers = self.flight.finish(outcome);
+        let (answer, wakers) = self.flight.finish(outcome);
         self.settled = true;
         for waker in wakers {
             waker.wake();
         }
+        answer
     }
 }
 
