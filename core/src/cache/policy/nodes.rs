@@ -384,16 +384,22 @@ impl Nodes {
 
     /// The key hash of the node at `slot`.
     pub(super) fn hash(&self, slot: u32) -> u64 {
+        unspread(self.mixed(slot))
+    }
+
+    /// The key hash of the node at `slot` put through [`spread`] (what the
+    /// table and the frequency sketch index by).
+    pub(super) fn mixed(&self, slot: u32) -> u64 {
         let slot = slot as usize;
-        let layout = &self.layout;
-        let remainder = self.remainder_at(slot);
+        let extras = self.extras(slot);
+        let remainder = (extras >> HIGH_SHIFT) << 32 | u64::from(self.words[self.at(slot)]);
         let bucket = slot / WAYS;
-        let primary = if self.extras(slot) & SECONDARY == 0 {
+        let primary = if extras & SECONDARY == 0 {
             bucket
         } else {
-            layout.other(bucket, remainder)
+            self.layout.other(bucket, remainder)
         };
-        unspread(layout.mixed(primary, remainder))
+        self.layout.mixed(primary, remainder)
     }
 
     /// The queue of the node at `slot`.
@@ -487,7 +493,7 @@ impl Nodes {
         for queue in Queue::ALL {
             let mut at = self.front(queue);
             while let Some(slot) = at {
-                let new = table.place(spread(self.hash(slot)))?;
+                let new = table.place(self.mixed(slot))?;
                 table.store_weight(new, self.node_weight(slot));
                 table.link_back(new, queue);
                 table.len += 1;
@@ -510,11 +516,23 @@ impl Nodes {
         let remainder = layout.remainder(mixed);
         let primary = layout.primary(mixed);
         let secondary = layout.other(primary, remainder);
-        for (bucket, flag) in [(primary, 0), (secondary, SECONDARY)] {
-            if let Some(slot) = self.free_slot(bucket) {
-                self.put(slot, remainder, flag);
-                return Some(slot);
-            }
+        // The emptier bucket (the primary on a tie): spreading the nodes
+        // evenly leaves fewer pairs of full buckets, which need a search.
+        let free_in = |bucket: usize| {
+            (bucket * WAYS..(bucket + 1) * WAYS)
+                .filter(|&slot| !self.occupied(slot))
+                .count()
+        };
+        let (in_primary, in_secondary) = (free_in(primary), free_in(secondary));
+        let chosen = if in_secondary > in_primary {
+            Some((secondary, SECONDARY))
+        } else {
+            (in_primary > 0).then_some((primary, 0))
+        };
+        if let Some((bucket, flag)) = chosen {
+            let slot = self.free_slot(bucket).expect("counted free");
+            self.put(slot, remainder, flag);
+            return Some(slot);
         }
         let (first, free) = self.find_chain(primary, secondary)?;
         // Move the chain from its far end: each node into the slot freed

@@ -56,9 +56,15 @@ impl FrequencySketch {
         }
     }
 
+    #[cfg(test)]
     /// The estimated number of times `hash` was seen (0..=15).
     pub(super) fn frequency(&self, hash: u64) -> u8 {
-        let spread = spread(hash);
+        self.frequency_of_spread(spread(hash))
+    }
+
+    /// [`frequency`](Self::frequency) of a hash already put through
+    /// [`spread`].
+    pub(super) fn frequency_of_spread(&self, spread: u64) -> u8 {
         let mut min = COUNTER_MAX;
         for row in 0..ROW_SEEDS.len() {
             let (word, shift) = self.slot(spread, row);
