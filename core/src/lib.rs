@@ -55,3 +55,5 @@ pub mod retry;
 pub mod singleflight;
 pub(crate) mod sync;
 pub mod time;
+#[cfg(feature = "std")]
+pub(crate) mod wake;

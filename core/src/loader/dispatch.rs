@@ -61,7 +61,7 @@ where
         );
     }
     let wakers = inner.table.lock().finish_call(id, outcome);
-    super::wake_all(wakers);
+    crate::wake::wake_all(wakers);
 }
 
 /// Calls `batch_fn`, polls its future and drops it once it has an answer;

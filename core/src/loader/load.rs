@@ -270,7 +270,7 @@ where
         if cancelled {
             self.inner.counters.record_cancelled();
         }
-        super::wake_all(wakers);
+        crate::wake::wake_all(wakers);
     }
 }
 

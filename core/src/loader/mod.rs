@@ -338,28 +338,11 @@ where
     }
 }
 
-/// Wakes every waker in `wakers`. One that panics does not keep the others
-/// asleep: they are woken while its panic unwinds (a second panicking waker
-/// among them then aborts, as any panic during an unwind does).
-pub(crate) fn wake_all(wakers: Vec<Waker>) {
-    struct Rest(alloc::vec::IntoIter<Waker>);
-    impl Drop for Rest {
-        fn drop(&mut self) {
-            self.0.by_ref().for_each(Waker::wake);
-        }
-    }
-    let mut rest = Rest(wakers.into_iter());
-    // `by_ref`: what a panicking waker leaves behind stays in `rest`.
-    for waker in rest.0.by_ref() {
-        waker.wake();
-    }
-}
-
 /// Wakers to wake when dropped, on the normal path or during an unwind.
 struct WakeOnDrop(Vec<Waker>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
-        wake_all(core::mem::take(&mut self.0));
+        crate::wake::wake_all(core::mem::take(&mut self.0));
     }
 }

@@ -21,7 +21,9 @@
 //! removes the flight from the map first and then publishes the outcome, so
 //! a caller that arrives in between starts a fresh execution, and every
 //! follower already in `waiters` is woken with the outcome. Wakers are
-//! always woken after both locks are released.
+//! always woken after both locks are released, all of them even if one
+//! panics (`crate::wake::wake_all`). Under the locks a follower's waker is
+//! only cloned, compared (`will_wake`) or dropped.
 //!
 //! Publishing moves the outcome in and closes the flight in one critical
 //! section, with no user code in it; every caller, the leader included,

@@ -103,14 +103,27 @@ pub type DefaultHasher = ahash::RandomState;
 /// key is free. The caller that panicked gets no result; its future is
 /// finished (polling it again panics).
 ///
+/// A panic in a follower's [`Waker::wake`](core::task::Waker::wake) is not
+/// caught either: it unwinds out of the poll that finished the work, once
+/// every other follower has been woken (a second panicking waker among them
+/// aborts the process, as any panic during an unwind does). The outcome is
+/// published by then, so every follower still gets it; the caller whose
+/// poll panicked gets no result and its future is finished.
+///
 /// Polling a [`Work`] again after it returned `Ready` panics.
 ///
 /// # Thread safety
 ///
 /// `Group` is `Send + Sync` when `K`, `V` and `E` are `Send + Sync`; share it by
-/// reference or in an `Arc`. The in-flight map sits behind one mutex that is
-/// held only to join, leave or finish a flight, never while user code
-/// runs; wakers are woken after it is released.
+/// reference or in an `Arc`. The in-flight map sits behind one mutex, and
+/// each flight's state behind its own; they are held only to join, leave or
+/// finish a flight. The work (`make` and its future), `V::clone` and every
+/// [`Waker::wake`](core::task::Waker::wake) run with no lock held. What
+/// does run under them is the key's `Hash`, `Eq`, `Clone` and `Drop` and
+/// the hasher `S` (to find, insert and remove the key), and the `clone` and
+/// drop of a follower's waker (to store it, replace it when the follower
+/// is polled with another waker, drop it when the follower leaves, or
+/// appoint it heir).
 ///
 /// ```
 /// use brace::singleflight::{Group, SingleFlightError};

@@ -531,3 +531,66 @@ fn work_that_panics_in_its_drop_is_work_that_panicked() {
     assert_eq!((stats.executions, stats.panics), (1, 1));
     assert_eq!(group.in_flight(), 0);
 }
+
+/// Counts its wake-ups, then panics on each one.
+#[derive(Default)]
+struct PanickingWaker(AtomicUsize);
+
+impl Wake for PanickingWaker {
+    fn wake(self: StdArc<Self>) {
+        self.0.fetch_add(1, StdOrdering::SeqCst);
+        panic!("waker panicked on purpose");
+    }
+}
+
+#[test]
+fn a_waker_that_panics_does_not_keep_the_other_followers_asleep() {
+    let group: Group<u32, u32, ()> = Group::new();
+    let gate = Rc::new(Cell::new(false));
+    let g = Rc::clone(&gate);
+    let mut leader = pin!(group.work(1, move || gated(g, 7)));
+    assert!(leader.as_mut().poll(&mut noop_cx()).is_pending());
+
+    // Woken in the order they joined: the panicking waker is in the middle.
+    let (first_wakes, first_waker) = counting();
+    let bad = StdArc::new(PanickingWaker::default());
+    let bad_waker = Waker::from(StdArc::clone(&bad));
+    let (last_wakes, last_waker) = counting();
+    let mut followers: Vec<_> = [&first_waker, &bad_waker, &last_waker]
+        .into_iter()
+        .map(|waker| {
+            let mut follower = Box::pin(group.work(1, || ready(Ok::<u32, ()>(0))));
+            let polled = follower.as_mut().poll(&mut Context::from_waker(waker));
+            assert!(polled.is_pending());
+            follower
+        })
+        .collect();
+
+    gate.set(true);
+    let led = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        leader.as_mut().poll(&mut noop_cx())
+    }));
+    assert!(
+        led.is_err(),
+        "the waker's panic reaches the leader's caller"
+    );
+    assert_eq!(wakes(&first_wakes), 1);
+    assert_eq!(bad.0.load(StdOrdering::SeqCst), 1);
+    assert_eq!(
+        wakes(&last_wakes),
+        1,
+        "the follower after the panicking waker was woken"
+    );
+    for follower in &mut followers {
+        assert_eq!(follower.as_mut().poll(&mut noop_cx()), Poll::Ready(Ok(7)));
+    }
+    // As after a panicking `V::clone`, the leader's future is finished: it
+    // does not mistake the lost answer for work that panicked.
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        leader.as_mut().poll(&mut noop_cx())
+    }));
+    assert!(again.is_err(), "polling the finished leader again panics");
+    assert_eq!(group.in_flight(), 0);
+    let stats = group.stats();
+    assert_eq!((stats.executions, stats.panics), (1, 0));
+}

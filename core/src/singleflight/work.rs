@@ -2,14 +2,16 @@
 //! ticket that keeps its place in a flight.
 
 use alloc::sync::Arc as SharedError;
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 use core::hash::{BuildHasher, Hash};
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::sync::Arc;
+use crate::wake::wake_all;
 
 use super::flight::{AfterLeave, Answer, Flight, FlightMap, FollowerPoll, Outcome, WaiterId};
 use super::{Group, SingleFlightError};
@@ -32,7 +34,9 @@ pin_project_lite::pin_project! {
     /// `V::clone`, while this caller takes its copy of the shared value,
     /// unwinds out of this poll only: the other callers still get the value
     /// and the work is not run again (see [`Group`](super::Group)'s
-    /// `# Panics`).
+    /// `# Panics`). Likewise a panic in a follower's waker unwinds out of
+    /// the poll that finished the work, after every other follower was
+    /// woken.
     ///
     /// ```
     /// use brace::singleflight::{Group, Work};
@@ -97,7 +101,7 @@ where
         }
         loop {
             let ticket = this.ticket.as_mut().expect("joined above");
-            let answer = match ticket.role {
+            let (answer, wakers) = match ticket.role {
                 Role::Leader => match poll_running(this.running.as_mut(), cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(outcome) => {
@@ -120,7 +124,7 @@ where
                     FollowerPoll::Pending => return Poll::Pending,
                     FollowerPoll::Ready(shared) => {
                         ticket.settled = true;
-                        Answer::Shared(shared)
+                        (Answer::Shared(shared), Vec::new())
                     }
                     FollowerPoll::TakeOver => {
                         ticket.role = Role::Leader;
@@ -131,11 +135,15 @@ where
                     }
                 },
             };
-            // The ticket is settled: the flight is closed and its followers
-            // woken. This caller's copy of the value is made last, so a
-            // panicking `V::clone` fails this caller alone (its future is
-            // finished); the work is never handed on and runs once.
+            // The ticket is settled and the flight closed; with the ticket
+            // gone, this caller's future is finished. The followers
+            // are woken next, every one of them even if a waker panics (its
+            // panic then unwinds out of this poll). This caller's copy of
+            // the value is made last, so a panicking `V::clone` fails this
+            // caller alone. Either way the work is never handed on and runs
+            // once.
             *this.ticket = None;
+            wake_all(wakers);
             return Poll::Ready(answer.into_outcome());
         }
     }
@@ -248,16 +256,15 @@ where
         }
     }
 
-    /// The leader's work ended: free the key, close the flight, then wake
-    /// every follower. Returns the leader's answer, still to be cloned.
-    fn finish(&mut self, outcome: Outcome<V, E>) -> Answer<V, E> {
+    /// The leader's work ended: free the key and close the flight. Returns
+    /// the leader's answer, still to be cloned, and the followers' wakers,
+    /// still to be woken (with [`wake_all`], so that a panicking waker does
+    /// not keep the others asleep).
+    fn finish(&mut self, outcome: Outcome<V, E>) -> (Answer<V, E>, Vec<Waker>) {
         remove_flight(&mut self.group.in_flight.lock(), &self.key, &self.flight);
-        let (answer, wakers) = self.flight.finish(outcome);
+        let finished = self.flight.finish(outcome);
         self.settled = true;
-        for waker in wakers {
-            waker.wake();
-        }
-        answer
+        finished
     }
 }
 
