@@ -25,15 +25,17 @@
 //! *secondary* bucket is `g − primary` (modulo `buckets`) for `g` a hash of
 //! the remainder, so either bucket and the remainder give the other, and a
 //! flag says which one the node is in (cuckoo hashing with two choices of
-//! a bucket of four). Packed in one 96-bit (past about sixteen million
-//! slots, 128-bit) record, low bits first:
+//! a bucket of four). Packed in three 32-bit words:
 //!
 //! | word | low bits | the rest |
 //! |---|---|---|
 //! | 0 | remainder's low 32 (`mixed`'s) | |
 //! | 1 | previous node's slot (`P = ⌈log2 (slots + 1)⌉` bits) | extras, low part |
 //! | 2 | next node's slot (`P` bits) | extras, next part |
-//! | 3 (past 16 million slots) | extras, the rest | |
+//!
+//! Past about 16 million slots the extras no longer fit there, and a
+//! fourth word holds all of them (words 1 and 2 then hold only the links,
+//! up to 31 bits).
 //!
 //! The extras are, low bits first: occupied (1), in its secondary bucket
 //! (1), queue (2), the remainder's high `b` bits. A million entries:
@@ -93,10 +95,12 @@ const WAYS: usize = 4;
 const LOAD_PERCENT: usize = 90;
 /// Fewest buckets a table has.
 const MIN_BUCKETS: usize = 4;
-/// Most slots: slot numbers and their "none" fit in 28 bits, so words 1
-/// and 2 keep at least 4 bits each for the extras, and the occupied,
-/// secondary and queue bits are always word 1's.
-const MAX_SLOTS: usize = (1 << 28) - 1;
+/// Most slots: slot numbers and their "none" fit in 31 bits (at 90%,
+/// 1.9 billion nodes; the slab this table replaced stopped at 2^30).
+const MAX_SLOTS: usize = (1 << 31) - 1;
+/// Widest slot number that leaves words 1 and 2 room for the occupied,
+/// secondary and queue bits; past it, records take a fourth word.
+const MAX_THREE_WORD_POSITION_BITS: u32 = 28;
 /// Most nodes the search for a chain of moves looks at.
 const SEARCH_LIMIT: usize = 1024;
 
@@ -150,26 +154,42 @@ struct Layout {
     /// `⌊2^64 / buckets⌋` (saturated), to find a primary bucket's first
     /// `mixed` without dividing.
     reciprocal: u64,
+    /// See [`Layout::flags`].
+    flags_word: usize,
+    flags_shift: u32,
 }
 
 impl Layout {
+    #[cfg(test)]
     fn for_buckets(buckets: usize) -> Layout {
+        Self::with_stride_at_least(buckets, 3)
+    }
+
+    /// The layout for `buckets`, in four words if `stride` is 4 (for the
+    /// tests of large tables' records).
+    fn with_stride_at_least(buckets: usize, stride: usize) -> Layout {
         let slots = buckets * WAYS;
         debug_assert!(buckets >= 1 && slots <= MAX_SLOTS);
         let position_bits = usize::BITS - slots.leading_zeros(); // slots < 2^P: "none" fits
         let widest = (1u64 << 32).div_ceil(buckets as u64);
         let high_bits = u64::BITS - (widest - 1).leading_zeros();
         let extras = HIGH_SHIFT + high_bits;
+        let stride = if stride == 3
+            && position_bits <= MAX_THREE_WORD_POSITION_BITS
+            && extras <= 2 * (32 - position_bits)
+        {
+            3
+        } else {
+            4
+        };
         Layout {
             buckets,
-            stride: if extras <= 2 * (32 - position_bits) {
-                3
-            } else {
-                4
-            },
+            stride,
             position_bits,
             high_bits,
             reciprocal: u64::try_from((1u128 << 64) / buckets as u128).unwrap_or(u64::MAX),
+            flags_word: if stride == 3 { 1 } else { 3 },
+            flags_shift: if stride == 3 { position_bits } else { 0 },
         }
     }
 
@@ -182,9 +202,16 @@ impl Layout {
         mask(self.position_bits) as u32
     }
 
-    /// Bits of extras in each of words 1 and 2.
+    /// Bits of extras in each of words 1 and 2 (of a three-word record).
     fn gap(&self) -> u32 {
         32 - self.position_bits
+    }
+
+    /// The word of a record and the bit in it where the extras start: the
+    /// occupied, secondary and queue bits sit there.
+    #[inline]
+    fn flags(&self) -> (usize, u32) {
+        (self.flags_word, self.flags_shift)
     }
 
     fn remainder(&self, mixed: u64) -> u64 {
@@ -230,7 +257,8 @@ pub(super) struct Nodes {
     words: Vec<u32>,
     layout: Layout,
     /// The bucket count for the capacity's nodes at 90%: growth doubles up
-    /// to it, and past it only for weightless entries.
+    /// to it, and past it only for weightless entries or when no chain of
+    /// moves is found (see the module docs).
     full_buckets: usize,
     node_weights: Vec<u32>,
     len: usize,
@@ -251,11 +279,20 @@ impl Nodes {
             .saturating_mul(100)
             .div_ceil(LOAD_PERCENT * WAYS)
             .clamp(MIN_BUCKETS, MAX_SLOTS / WAYS);
-        Self::with_buckets(full_buckets.min(16), full_buckets)
+        Self::with_buckets(full_buckets.min(16), full_buckets, 3)
     }
 
-    fn with_buckets(buckets: usize, full_buckets: usize) -> Self {
-        let layout = Layout::for_buckets(buckets);
+    /// Empty queues in records of four words, as tables past about 16
+    /// million slots have.
+    #[cfg(test)]
+    fn in_four_words(capacity: u64) -> Self {
+        let mut nodes = Self::new(capacity);
+        nodes = Self::with_buckets(nodes.layout.buckets, nodes.full_buckets, 4);
+        nodes
+    }
+
+    fn with_buckets(buckets: usize, full_buckets: usize, stride: usize) -> Self {
+        let layout = Layout::with_stride_at_least(buckets, stride);
         let nil = layout.nil();
         Nodes {
             words: vec![0; layout.slots() * layout.stride],
@@ -300,30 +337,30 @@ impl Nodes {
 
     #[inline]
     fn occupied(&self, slot: usize) -> bool {
-        (self.words[self.at(slot) + 1] >> self.layout.position_bits) & 1 == 1
+        let (word, shift) = self.layout.flags();
+        (self.words[self.at(slot) + word] >> shift) & 1 == 1
     }
 
     /// The extras of `slot`'s record (see the module docs).
     #[inline]
     fn extras(&self, slot: usize) -> u64 {
         let (at, p, gap) = (self.at(slot), self.layout.position_bits, self.layout.gap());
-        let mut extras =
-            u64::from(self.words[at + 1] >> p) | u64::from(self.words[at + 2] >> p) << gap;
         if self.layout.stride == 4 {
-            extras |= u64::from(self.words[at + 3]) << (2 * gap);
+            return u64::from(self.words[at + 3]);
         }
-        extras
+        u64::from(self.words[at + 1] >> p) | u64::from(self.words[at + 2] >> p) << gap
     }
 
     fn set_extras(&mut self, slot: usize, extras: u64) {
         let (at, p, gap) = (self.at(slot), self.layout.position_bits, self.layout.gap());
+        if self.layout.stride == 4 {
+            self.words[at + 3] = extras as u32;
+            return;
+        }
         let low = mask(gap) as u64;
         let nil = self.layout.nil();
         self.words[at + 1] = (self.words[at + 1] & nil) | ((extras & low) as u32) << p;
         self.words[at + 2] = (self.words[at + 2] & nil) | (((extras >> gap) & low) as u32) << p;
-        if self.layout.stride == 4 {
-            self.words[at + 3] = (extras >> (2 * gap)) as u32;
-        }
     }
 
     /// The remainder `slot`'s node keeps.
@@ -355,6 +392,11 @@ impl Nodes {
     /// Nodes in use.
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The slot of `hash`'s node, if it has one.
@@ -404,13 +446,14 @@ impl Nodes {
 
     /// The queue of the node at `slot`.
     pub(super) fn queue(&self, slot: u32) -> Queue {
-        let word = self.words[self.at(slot as usize) + 1];
-        Queue::from_bits(u64::from(word >> (self.layout.position_bits + QUEUE_SHIFT)) & 3)
+        let (word, shift) = self.layout.flags();
+        let bits = self.words[self.at(slot as usize) + word] >> (shift + QUEUE_SHIFT);
+        Queue::from_bits(u64::from(bits) & 3)
     }
 
     fn set_queue(&mut self, slot: usize, queue: Queue) {
-        let at = self.at(slot) + 1;
-        let shift = self.layout.position_bits + QUEUE_SHIFT;
+        let (word, shift) = self.layout.flags();
+        let (at, shift) = (self.at(slot) + word, shift + QUEUE_SHIFT);
         self.words[at] = (self.words[at] & !(3 << shift)) | (queue as u32) << shift;
     }
 
@@ -478,7 +521,7 @@ impl Nodes {
             } else {
                 buckets * 2
             };
-            assert!(buckets * WAYS <= MAX_SLOTS, "fewer than 2^28 policy nodes");
+            assert!(buckets * WAYS <= MAX_SLOTS, "fewer than 2^31 policy slots");
             if let Some(rebuilt) = self.rebuilt(buckets) {
                 *self = rebuilt;
                 return;
@@ -489,7 +532,7 @@ impl Nodes {
     /// The same queues in a table of `buckets` buckets, or `None` if some
     /// node finds no place there.
     fn rebuilt(&self, buckets: usize) -> Option<Nodes> {
-        let mut table = Nodes::with_buckets(buckets, self.full_buckets);
+        let mut table = Nodes::with_buckets(buckets, self.full_buckets, self.layout.stride);
         for queue in Queue::ALL {
             let mut at = self.front(queue);
             while let Some(slot) = at {
@@ -562,7 +605,9 @@ impl Nodes {
     fn find_chain(&mut self, primary: usize, secondary: usize) -> Option<(usize, usize)> {
         let mut search = core::mem::take(&mut self.search);
         search.clear();
-        for bucket in [primary, secondary] {
+        // Both buckets may be one: its slots are searched once.
+        let buckets = if primary == secondary { 1 } else { 2 };
+        for bucket in [primary, secondary].into_iter().take(buckets) {
             search.extend((bucket * WAYS..(bucket + 1) * WAYS).map(|slot| (slot as u32, u32::MAX)));
         }
         let mut found = None;
@@ -603,9 +648,9 @@ impl Nodes {
         let (source, target) = (self.at(from), self.at(to));
         self.words.copy_within(source..source + stride, target);
         self.clear(from);
-        // The secondary bit is word 1's second extra bit.
-        let flip = self.at(to) + 1;
-        self.words[flip] ^= 1 << (self.layout.position_bits + 1);
+        let (word, shift) = self.layout.flags();
+        let flip = self.at(to) + word;
+        self.words[flip] ^= (SECONDARY as u32) << shift;
         if !self.node_weights.is_empty() {
             self.node_weights[to] = self.node_weights[from];
             self.node_weights[from] = 1;
@@ -784,8 +829,20 @@ mod tests {
     /// `hash_of` (random, or clustered small integers), from a small table
     /// that must grow.
     fn run_against_model(seed: u64, steps: usize, hash_of: impl Fn(u64) -> u64, weighted: bool) {
+        run_on(Nodes::new(400), seed, steps, &hash_of, weighted);
+        run_on(Nodes::in_four_words(400), seed, steps, &hash_of, weighted);
+    }
+
+    fn run_on(
+        mut nodes: Nodes,
+        seed: u64,
+        steps: usize,
+        hash_of: &impl Fn(u64) -> u64,
+        weighted: bool,
+    ) {
+        assert!(nodes.is_empty());
+        let stride = nodes.layout.stride;
         let mut rng = XorShift(seed);
-        let mut nodes = Nodes::new(400);
         let mut model = Model {
             queues: [VecDeque::new(), VecDeque::new(), VecDeque::new()],
         };
@@ -834,6 +891,7 @@ mod tests {
             }
             check(&nodes, &model);
         }
+        assert_eq!(nodes.layout.stride, stride, "growth keeps the record width");
     }
 
     #[test]
@@ -892,6 +950,18 @@ mod tests {
                 check(mixed);
             }
         }
+    }
+
+    #[test]
+    fn records_take_a_fourth_word_only_past_sixteen_million_slots() {
+        let switch = (1..=MAX_SLOTS / WAYS)
+            .step_by(4096)
+            .find(|&buckets| Layout::for_buckets(buckets).stride == 4)
+            .expect("the largest tables take four words");
+        assert!((4_000_000..9_000_000).contains(&switch), "{switch} buckets");
+        let largest = Layout::for_buckets(MAX_SLOTS / WAYS);
+        assert_eq!((largest.stride, largest.position_bits), (4, 31));
+        assert_eq!(largest.flags(), (3, 0));
     }
 
     #[test]
