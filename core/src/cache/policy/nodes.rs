@@ -80,12 +80,15 @@ pub(super) enum Queue {
 impl Queue {
     const ALL: [Queue; 3] = [Queue::Window, Queue::Probation, Queue::Protected];
 
+    /// The queue of a record's two queue bits (3 is never stored).
+    #[inline(always)]
     fn from_bits(bits: u64) -> Queue {
-        match bits {
-            0 => Queue::Window,
-            1 => Queue::Probation,
-            _ => Queue::Protected,
-        }
+        [
+            Queue::Window,
+            Queue::Probation,
+            Queue::Protected,
+            Queue::Protected,
+        ][(bits & 3) as usize]
     }
 }
 
@@ -149,14 +152,16 @@ struct Layout {
     /// 32-bit words per record: 3 or 4.
     stride: usize,
     position_bits: u32,
-    /// `b`: the bits of `mixed >> 32` kept beside its low 32.
-    high_bits: u32,
     /// `⌊2^64 / buckets⌋` (saturated), to find a primary bucket's first
     /// `mixed` without dividing.
     reciprocal: u64,
     /// See [`Layout::flags`].
     flags_word: usize,
     flags_shift: u32,
+    /// "No node": `P` one bits, also the links' mask.
+    nil: u32,
+    /// `b` one bits: the bits of `mixed >> 32` kept beside its low 32.
+    high_mask: u64,
 }
 
 impl Layout {
@@ -186,10 +191,11 @@ impl Layout {
             buckets,
             stride,
             position_bits,
-            high_bits,
             reciprocal: u64::try_from((1u128 << 64) / buckets as u128).unwrap_or(u64::MAX),
             flags_word: if stride == 3 { 1 } else { 3 },
             flags_shift: if stride == 3 { position_bits } else { 0 },
+            nil: mask(position_bits) as u32,
+            high_mask: mask(high_bits) as u64,
         }
     }
 
@@ -199,7 +205,7 @@ impl Layout {
 
     /// "No node".
     fn nil(&self) -> u32 {
-        mask(self.position_bits) as u32
+        self.nil
     }
 
     /// Bits of extras in each of words 1 and 2 (of a three-word record).
@@ -215,7 +221,7 @@ impl Layout {
     }
 
     fn remainder(&self, mixed: u64) -> u64 {
-        mixed & (mask(32 + self.high_bits) as u64)
+        mixed & ((self.high_mask << 32) | 0xFFFF_FFFF)
     }
 
     fn primary(&self, mixed: u64) -> usize {
@@ -243,7 +249,7 @@ impl Layout {
             lowest += 1;
         }
         let kept = remainder >> 32;
-        let high = lowest + (kept.wrapping_sub(lowest) & (mask(self.high_bits) as u64));
+        let high = lowest + (kept.wrapping_sub(lowest) & self.high_mask);
         high << 32 | (remainder & 0xFFFF_FFFF)
     }
 }
@@ -308,7 +314,7 @@ impl Nodes {
     }
 
     /// The first word of `slot`'s record.
-    #[inline]
+    #[inline(always)]
     fn at(&self, slot: usize) -> usize {
         slot * self.layout.stride
     }
@@ -323,26 +329,26 @@ impl Nodes {
         self.words[self.at(slot) + 2] & self.layout.nil()
     }
 
-    #[inline]
+    #[inline(always)]
     fn set_prev(&mut self, slot: usize, prev: u32) {
         let (at, nil) = (self.at(slot), self.layout.nil());
         self.words[at + 1] = (self.words[at + 1] & !nil) | prev;
     }
 
-    #[inline]
+    #[inline(always)]
     fn set_next(&mut self, slot: usize, next: u32) {
         let (at, nil) = (self.at(slot), self.layout.nil());
         self.words[at + 2] = (self.words[at + 2] & !nil) | next;
     }
 
-    #[inline]
+    #[inline(always)]
     fn occupied(&self, slot: usize) -> bool {
         let (word, shift) = self.layout.flags();
         (self.words[self.at(slot) + word] >> shift) & 1 == 1
     }
 
     /// The extras of `slot`'s record (see the module docs).
-    #[inline]
+    #[inline(always)]
     fn extras(&self, slot: usize) -> u64 {
         let (at, p, gap) = (self.at(slot), self.layout.position_bits, self.layout.gap());
         if self.layout.stride == 4 {
@@ -400,25 +406,34 @@ impl Nodes {
     }
 
     /// The slot of `hash`'s node, if it has one.
-    #[inline]
+    #[inline(always)]
     pub(super) fn find(&self, hash: u64) -> Option<u32> {
         let mixed = spread(hash);
         let layout = &self.layout;
         let remainder = layout.remainder(mixed);
         let primary = layout.primary(mixed);
-        let secondary = layout.other(primary, remainder);
-        let low = mixed as u32;
-        for (bucket, flag) in [(primary, 0), (secondary, SECONDARY)] {
-            for slot in bucket * WAYS..(bucket + 1) * WAYS {
-                if self.words[slot * layout.stride] != low {
-                    continue;
-                }
-                let extras = self.extras(slot);
-                if extras & (OCCUPIED | SECONDARY) == OCCUPIED | flag
-                    && extras >> HIGH_SHIFT == remainder >> 32
-                {
-                    return Some(slot as u32);
-                }
+        // The secondary bucket is worked out only if the primary lacks it.
+        self.find_in(primary, 0, mixed, remainder).or_else(|| {
+            let secondary = layout.other(primary, remainder);
+            self.find_in(secondary, SECONDARY, mixed, remainder)
+        })
+    }
+
+    /// The slot of `bucket` holding the node of `mixed` flagged `flag`.
+    #[inline(always)]
+    fn find_in(&self, bucket: usize, flag: u64, mixed: u64, remainder: u64) -> Option<u32> {
+        let stride = self.layout.stride;
+        let records = &self.words[bucket * WAYS * stride..(bucket + 1) * WAYS * stride];
+        for way in 0..WAYS {
+            if records[way * stride] != mixed as u32 {
+                continue;
+            }
+            let slot = bucket * WAYS + way;
+            let extras = self.extras(slot);
+            if extras & (OCCUPIED | SECONDARY) == OCCUPIED | flag
+                && extras >> HIGH_SHIFT == remainder >> 32
+            {
+                return Some(slot as u32);
             }
         }
         None
@@ -445,12 +460,14 @@ impl Nodes {
     }
 
     /// The queue of the node at `slot`.
+    #[inline(always)]
     pub(super) fn queue(&self, slot: u32) -> Queue {
         let (word, shift) = self.layout.flags();
         let bits = self.words[self.at(slot as usize) + word] >> (shift + QUEUE_SHIFT);
         Queue::from_bits(u64::from(bits) & 3)
     }
 
+    #[inline(always)]
     fn set_queue(&mut self, slot: usize, queue: Queue) {
         let (word, shift) = self.layout.flags();
         let (at, shift) = (self.at(slot) + word, shift + QUEUE_SHIFT);
@@ -685,8 +702,14 @@ impl Nodes {
     /// Moves the node at `slot` to the back of `queue` (which may be the
     /// queue it is in: that marks it most recently used). Moves no node.
     pub(super) fn move_to_back(&mut self, slot: u32, queue: Queue) {
-        self.unlink(slot);
-        self.link_back(slot as usize, queue);
+        let from = self.queue(slot);
+        if from != queue {
+            let weight = u64::from(self.node_weight(slot));
+            self.weights[from as usize] -= weight;
+            self.weights[queue as usize] += weight;
+        }
+        self.detach(slot as usize, from);
+        self.attach_back(slot as usize, queue);
     }
 
     /// Changes the weight of the node at `slot`.
@@ -709,14 +732,30 @@ impl Nodes {
         self.node_weights[slot] = weight;
     }
 
+    /// Links the node at `slot` at the back of `queue` and counts its
+    /// weight there.
     fn link_back(&mut self, slot: usize, queue: Queue) {
+        self.weights[queue as usize] += u64::from(self.node_weight(slot as u32));
+        self.attach_back(slot, queue);
+    }
+
+    /// Unlinks the node at `slot` and takes its weight off its queue.
+    fn unlink(&mut self, slot: u32) {
+        let queue = self.queue(slot);
+        self.weights[queue as usize] -= u64::from(self.node_weight(slot));
+        self.detach(slot as usize, queue);
+    }
+
+    /// Links the node at `slot` at the back of `queue` (weights aside).
+    #[inline(always)]
+    fn attach_back(&mut self, slot: usize, queue: Queue) {
         let q = queue as usize;
         let tail = self.tails[q];
-        self.weights[q] += u64::from(self.node_weight(slot as u32));
         let nil = self.layout.nil();
         self.set_queue(slot, queue);
-        self.set_prev(slot, tail);
-        self.set_next(slot, nil);
+        let at = self.at(slot);
+        self.words[at + 1] = (self.words[at + 1] & !nil) | tail;
+        self.words[at + 2] |= nil;
         if tail == nil {
             self.heads[q] = slot as u32;
         } else {
@@ -725,16 +764,19 @@ impl Nodes {
         self.tails[q] = slot as u32;
     }
 
-    fn unlink(&mut self, slot: u32) {
-        let (prev, next) = (self.prev_link(slot as usize), self.next_link(slot as usize));
-        let q = self.queue(slot) as usize;
-        self.weights[q] -= u64::from(self.node_weight(slot));
-        if prev == self.layout.nil() {
+    /// Unlinks the node at `slot` from `queue`, its queue (weights aside).
+    #[inline(always)]
+    fn detach(&mut self, slot: usize, queue: Queue) {
+        let q = queue as usize;
+        let at = self.at(slot);
+        let nil = self.layout.nil();
+        let (prev, next) = (self.words[at + 1] & nil, self.words[at + 2] & nil);
+        if prev == nil {
             self.heads[q] = next;
         } else {
             self.set_next(prev as usize, next);
         }
-        if next == self.layout.nil() {
+        if next == nil {
             self.tails[q] = prev;
         } else {
             self.set_prev(next as usize, prev);
@@ -968,14 +1010,17 @@ mod tests {
     fn the_records_fit_their_words() {
         for buckets in [1, 16, 1000, 277_778, 1 << 22, 1 << 23, MAX_SLOTS / WAYS] {
             let layout = Layout::for_buckets(buckets);
-            let extras = HIGH_SHIFT + layout.high_bits;
+            let extras = HIGH_SHIFT + layout.high_mask.count_ones();
             let room = 2 * layout.gap() + if layout.stride == 4 { 32 } else { 0 };
             assert!(extras <= room, "{buckets}: {extras} bits of extras");
             assert!((layout.nil() as usize) >= layout.slots(), "none is no slot");
         }
         let million = Layout::for_buckets(277_778);
         assert_eq!(million.stride, 3, "12 bytes a node at a million entries");
-        assert_eq!((million.position_bits, million.high_bits), (21, 14));
+        assert_eq!(
+            (million.position_bits, million.high_mask.count_ones()),
+            (21, 14)
+        );
     }
 
     #[test]
