@@ -106,6 +106,8 @@ const MAX_SLOTS: usize = (1 << 31) - 1;
 const MAX_THREE_WORD_POSITION_BITS: u32 = 28;
 /// Most nodes the search for a chain of moves looks at.
 const SEARCH_LIMIT: usize = 1024;
+/// A search's buffer is kept for the next one up to this many entries.
+const KEPT_SEARCH: usize = 128;
 
 /// The extras' fields (see the module docs).
 const OCCUPIED: u64 = 1;
@@ -611,6 +613,11 @@ impl Nodes {
         }
         let flag = if into / WAYS == primary { 0 } else { SECONDARY };
         self.put(into, remainder, flag);
+        if self.search.capacity() > KEPT_SEARCH {
+            // A rare deep search: do not keep its 8 KiB for the cache's
+            // life (a cache has seven policies' tables).
+            self.search = Vec::new();
+        }
         Some(into)
     }
 
