@@ -327,6 +327,14 @@ impl<C: Clock> CircuitBreaker<C> {
             State::ForcedOpen | State::Disabled => {}
         }
         self.core.word.fetch_and(!BUSY_BIT, Ordering::Release);
+        // After BUSY is cleared: a waiter that registers after this takes
+        // the list's lock after us and then reads the settled open state.
+        #[cfg(feature = "std")]
+        if matches!(to, State::Open | State::ForcedOpen) {
+            if let Some(waiters) = self.open_waiters.get() {
+                waiters.wake_all();
+            }
+        }
         if let Some(listener) = &self.config.listener {
             listener(Transition {
                 from,

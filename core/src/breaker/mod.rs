@@ -46,6 +46,8 @@ mod config;
 mod error;
 mod listener;
 mod machine;
+#[cfg(feature = "std")]
+mod open_wait;
 mod permit;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -60,6 +62,9 @@ use core::future::Future;
 pub use config::{Config, ConfigBuilder, ConfigError, WindowKind};
 pub use error::Rejected;
 pub use listener::{Snapshot, Transition};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use open_wait::OpenWait;
 pub use permit::{Outcome, OwnedPermit, Permit};
 pub use state::State;
 
@@ -101,6 +106,11 @@ pub struct CircuitBreaker<C: Clock> {
     window: Option<Window>,
     config: Config,
     clock: C,
+    /// Tasks to wake when the breaker opens; made by the first
+    /// [`open_wait`](Self::open_wait), so a breaker nobody waits on never
+    /// allocates or locks for it.
+    #[cfg(feature = "std")]
+    open_waiters: std::sync::OnceLock<Arc<open_wait::OpenWaiters>>,
 }
 
 struct Core {
@@ -130,6 +140,8 @@ impl<C: Clock> CircuitBreaker<C> {
             window,
             config,
             clock,
+            #[cfg(feature = "std")]
+            open_waiters: std::sync::OnceLock::new(),
         }
     }
 
@@ -237,6 +249,18 @@ impl<C: Clock> CircuitBreaker<C> {
     /// its state. Outcomes of permits issued before are dropped.
     pub fn reset(&self) {
         self.set_by_hand(State::Closed);
+    }
+
+    /// A place among the tasks woken when this breaker opens (trips, or is
+    /// forced open): for a caller that waits on something else and wants to
+    /// learn at once that calls are now refused. See [`OpenWait`].
+    ///
+    /// Costs nothing until it is [registered](OpenWait::register); the
+    /// breaker's `try_acquire` and outcome recording never look at it.
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn open_wait(&self) -> OpenWait {
+        OpenWait::new(Arc::clone(self.open_waiters.get_or_init(Arc::default)))
     }
 
     /// The configuration the breaker was built with.

@@ -11,6 +11,16 @@
 //! * An open breaker never makes `poll_ready` return `Err` (terminal in
 //!   tower): `poll_ready` says ready and `call` fails fast with
 //!   [`CircuitOpen`].
+//! * A caller parked on the inner service's readiness (a full
+//!   `ConcurrencyLimit` or `Buffer`) is woken when the breaker opens, by a
+//!   trip or by `force_open`, as well as by the inner service: its next
+//!   `poll_ready` asks the breaker again, says ready, and `call` fails
+//!   fast, without waiting for the inner service. Only while the inner
+//!   service is pending does the service register its task with the
+//!   breaker ([`OpenWait`]); the registration is dropped when the inner
+//!   service turns ready, and with the service. With
+//!   [`KeyedBreakers`] the breaker is known only from the request, so a
+//!   parked caller learns of an opening when the inner service wakes it.
 //! * Nothing is reserved in `poll_ready`: the permit is taken in `call`, so a
 //!   caller that readies the service and never calls (an idle keep-alive
 //!   connection) holds no half-open slot and no concurrency.
@@ -31,6 +41,7 @@ mod http;
 
 use core::task::{Context, Poll};
 
+use brace::breaker::OpenWait;
 use tower_service::Service;
 
 pub use error::CircuitOpen;
@@ -97,6 +108,9 @@ pub struct CircuitBreaker<S, B, C = ErrorsAreFailures, O = FailFast> {
     /// Set when `poll_ready` saw the breaker refusing everything and said
     /// ready without readying `inner`; the next `call` fails fast with it.
     fail_fast: Option<CircuitOpen>,
+    /// Where the task parked on `inner`'s readiness waits for the breaker
+    /// to open too; taken on the first `Pending`, kept until dropped.
+    open_wait: Option<OpenWait>,
 }
 
 impl<S, B, C, O> CircuitBreaker<S, B, C, O> {
@@ -107,6 +121,7 @@ impl<S, B, C, O> CircuitBreaker<S, B, C, O> {
             classifier,
             on_open,
             fail_fast: None,
+            open_wait: None,
         }
     }
 
@@ -143,6 +158,22 @@ impl<S: Clone, B: Clone, C: Clone, O: Clone> Clone for CircuitBreaker<S, B, C, O
     }
 }
 
+impl<S, B, C, O> CircuitBreaker<S, B, C, O> {
+    fn ready_to_fail_fast<E>(&mut self, open: CircuitOpen) -> Poll<Result<(), E>> {
+        self.fail_fast = Some(open);
+        self.stop_waiting_for_open();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drops the waker registered while `inner` was pending (no lock if
+    /// none was).
+    fn stop_waiting_for_open(&mut self) {
+        if let Some(wait) = &mut self.open_wait {
+            wait.cancel();
+        }
+    }
+}
+
 impl<S, Req, B, C, O> Service<Req> for CircuitBreaker<S, B, C, O>
 where
     S: Service<Req>,
@@ -161,13 +192,26 @@ where
         // stays current. A `call` with no poll in between still gets the
         // answer readied for it.
         if let Some(open) = self.breakers.rejects_every_request() {
-            self.fail_fast = Some(open);
-            return Poll::Ready(Ok(()));
+            return self.ready_to_fail_fast(open);
         }
         self.fail_fast = None;
-        self.inner
-            .poll_ready(cx)
-            .map_err(|e| self.on_open.inner_error(e))
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => {
+                // Parked on `inner`: be woken when the breaker opens too,
+                // then read it again, in case it opened since the first
+                // read (its wake-up would have found nothing registered).
+                self.breakers
+                    .wake_when_rejecting(&mut self.open_wait, cx.waker());
+                match self.breakers.rejects_every_request() {
+                    Some(open) => self.ready_to_fail_fast(open),
+                    None => Poll::Pending,
+                }
+            }
+            Poll::Ready(ready) => {
+                self.stop_waiting_for_open();
+                Poll::Ready(ready.map_err(|e| self.on_open.inner_error(e)))
+            }
+        }
     }
 
     fn call(&mut self, request: Req) -> Self::Future {

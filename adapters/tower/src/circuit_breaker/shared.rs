@@ -1,8 +1,9 @@
 //! One breaker for every request.
 
+use core::task::Waker;
 use std::sync::Arc;
 
-use brace::breaker::{CircuitBreaker, OwnedPermit, Rejected, State};
+use brace::breaker::{CircuitBreaker, OpenWait, OwnedPermit, Rejected, State};
 use brace::time::{Clock, Timer};
 
 use super::{CircuitOpen, RecordOutcome, SelectBreaker};
@@ -67,6 +68,11 @@ impl<C: Clock + Clone, Req> SelectBreaker<Req> for SharedBreaker<C> {
     #[inline]
     fn rejects_every_request(&self) -> Option<CircuitOpen> {
         open_now(&self.breaker)
+    }
+
+    fn wake_when_rejecting(&self, wait: &mut Option<OpenWait>, waker: &Waker) {
+        wait.get_or_insert_with(|| self.breaker.open_wait())
+            .register(waker);
     }
 }
 

@@ -1,6 +1,10 @@
 //! Where the breaker for a request comes from: one shared breaker, or one
 //! per key from a registry.
 
+use core::task::Waker;
+
+use brace::breaker::OpenWait;
+
 use super::CircuitOpen;
 use crate::Outcome;
 
@@ -40,13 +44,24 @@ pub trait SelectBreaker<Req> {
     /// `Some` if every request would be refused right now, without reserving
     /// anything. The service checks it in `poll_ready`, so a caller that
     /// polls readiness while the breaker is open fails fast even if the
-    /// inner service is not ready. A caller already parked on the inner
-    /// service's readiness is not woken when the breaker opens: it learns
-    /// of it when the inner service wakes it (a freed slot) and it polls
-    /// again. Sources that cannot tell without the request (keyed ones)
-    /// return `None`.
+    /// inner service is not ready. Sources that cannot tell without the
+    /// request (keyed ones) return `None`.
     fn rejects_every_request(&self) -> Option<CircuitOpen> {
         None
+    }
+
+    /// Arranges for `waker` to be woken when
+    /// [`rejects_every_request`](Self::rejects_every_request) may have turned
+    /// `Some` (the breaker opened). The service calls it when the inner
+    /// service's readiness is `Pending`, then asks `rejects_every_request`
+    /// again, so a caller parked on the inner service fails fast once the
+    /// breaker opens. `wait` is the service's registration, kept between
+    /// polls and dropped with the service.
+    ///
+    /// The default registers nothing: right for sources whose
+    /// `rejects_every_request` is always `None`. Implement both or neither.
+    fn wake_when_rejecting(&self, wait: &mut Option<OpenWait>, waker: &Waker) {
+        let _ = (wait, waker);
     }
 }
 
