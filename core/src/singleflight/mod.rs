@@ -110,6 +110,12 @@ pub type DefaultHasher = ahash::RandomState;
 /// published by then, so every follower still gets it; the caller whose
 /// poll panicked gets no result and its future is finished.
 ///
+/// The key's `Hash`, `Eq`, `Clone` and `Drop` and the hasher must not
+/// panic: they run while a flight is joined, left or taken out of the map,
+/// and a panic there is a logic error (as in `std`'s maps). It is
+/// memory-safe, but followers of that flight may never be woken and its
+/// map entry may stay until [`forget_all`](Group::forget_all).
+///
 /// Polling a [`Work`] again after it returned `Ready` panics.
 ///
 /// # Thread safety
