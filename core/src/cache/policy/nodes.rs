@@ -46,9 +46,11 @@
 //!
 //! # Protocol
 //!
-//! * **Lookup** reads the two buckets: eight records, and compares
-//!   remainders of the records whose primary bucket is the key's.
-//! * **Insert** takes a free slot of either bucket. When both are full, a
+//! * **Lookup** reads the primary bucket, and the secondary one only if
+//!   the key is not in the primary (four records each), and compares the
+//!   remainders of the records flagged as being in that bucket.
+//! * **Insert** takes a free slot of the emptier bucket (spreading nodes
+//!   evenly leaves fewer pairs of full buckets). When both are full, a
 //!   breadth-first search over the nodes' other buckets finds the shortest
 //!   chain of nodes that can each move to their other bucket, ending at a
 //!   free slot; the chain moves from its far end, so every node is always
@@ -57,9 +59,9 @@
 //! * **Removal moves nothing**: a slot number stays valid until the next
 //!   insert.
 //! * **Growth.** Past 90% full, or when the search finds no chain, the
-//!   table is rebuilt at twice the buckets (up to the size for its
-//!   capacity, beyond it only if weightless entries make more nodes than
-//!   the capacity), the queues replayed in order.
+//!   table is rebuilt at twice the buckets, the queues replayed in order.
+//!   Doubling stops at the size for its capacity, unless weightless entries
+//!   make more nodes than the capacity or no chain is found at that size.
 
 use alloc::vec;
 use alloc::vec::Vec;
