@@ -62,8 +62,9 @@ impl FrequencySketch {
         self.frequency_of_spread(spread(hash))
     }
 
-    /// [`frequency`](Self::frequency) of a hash already put through
-    /// [`spread`].
+    /// The estimated number of times a hash was seen (0..=15), given the
+    /// hash already put through [`spread`] (as the policy's node table keeps
+    /// it).
     pub(super) fn frequency_of_spread(&self, spread: u64) -> u8 {
         let mut min = COUNTER_MAX;
         for row in 0..ROW_SEEDS.len() {
