@@ -124,18 +124,62 @@ impl FrequencySketch {
     }
 }
 
+/// The splitmix64 finaliser's two multipliers.
+const SPREAD_1: u64 = 0xBF58_476D_1CE4_E5B9;
+const SPREAD_2: u64 = 0x94D0_49BB_1331_11EB;
+
 /// A strong 64-bit mix (the splitmix64 finaliser), so keys that differ in a
-/// few bits land in unrelated counters.
+/// few bits land in unrelated counters. A bijection: see [`unspread`].
 pub(super) fn spread(hash: u64) -> u64 {
     let mut x = hash;
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x = (x ^ (x >> 30)).wrapping_mul(SPREAD_1);
+    x = (x ^ (x >> 27)).wrapping_mul(SPREAD_2);
     x ^ (x >> 31)
+}
+
+/// The inverse of [`spread`] (the policy's node table keeps spread hashes
+/// and hands the cache back the original).
+pub(super) fn unspread(mixed: u64) -> u64 {
+    const INVERSE_1: u64 = inverse(SPREAD_1);
+    const INVERSE_2: u64 = inverse(SPREAD_2);
+    let mut x = mixed;
+    x ^= (x >> 31) ^ (x >> 62);
+    x = x.wrapping_mul(INVERSE_2);
+    x ^= (x >> 27) ^ (x >> 54);
+    x = x.wrapping_mul(INVERSE_1);
+    x ^ (x >> 30) ^ (x >> 60)
+}
+
+/// The multiplicative inverse of the odd `a` modulo 2^64 (Newton's
+/// iteration; each step doubles the correct low bits).
+const fn inverse(a: u64) -> u64 {
+    let mut x = a; // correct to 3 bits for any odd `a`
+    let mut step = 0;
+    while step < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        step += 1;
+    }
+    x
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unspread_inverts_spread() {
+        let mut x = 0x0123_4567_89AB_CDEFu64;
+        for fixed in [0, 1, 2, 0xDEAD_BEEF, u64::MAX, 1 << 63] {
+            assert_eq!(unspread(spread(fixed)), fixed);
+        }
+        for _ in 0..10_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            assert_eq!(unspread(spread(x)), x);
+            assert_eq!(spread(unspread(x)), x);
+        }
+    }
 
     #[test]
     fn estimates_follow_counts_and_saturate_at_fifteen() {
