@@ -113,7 +113,7 @@ impl Policy {
         let initial = SHAPES[INITIAL_CHOICE];
         let window = share(capacity, initial.window_permille);
         Policy {
-            segments: Segments::new(capacity, window, initial.protected),
+            segments: Segments::new(capacity, window, initial.protected, entries),
             sketch: FrequencySketch::new(entries),
             tuner: WindowTuner::with_entries(capacity, entries, INITIAL_CHOICE),
             last_miss: None,

@@ -130,7 +130,7 @@ impl WindowTuner {
             .iter()
             .map(|s| {
                 let window = share(shadow_capacity, s.window_permille);
-                Segments::new(shadow_capacity, window, s.protected)
+                Segments::new(shadow_capacity, window, s.protected, shadow_entries)
             })
             .collect();
         WindowTuner {

@@ -45,12 +45,13 @@ pub(super) struct Segments {
 impl Segments {
     /// Empty segments for total weight `capacity`, the window allowed
     /// `window_max` of it and the protected segment 80% of the rest, or
-    /// none of it if not `protected`.
-    pub(super) fn new(capacity: u64, window_max: u64, protected: bool) -> Self {
+    /// none of it if not `protected`, with room made for `room` entries up
+    /// front (see `Nodes::new`).
+    pub(super) fn new(capacity: u64, window_max: u64, protected: bool, room: u64) -> Self {
         let window_max = window_max.min(capacity);
         Segments {
             capacity,
-            lists: Nodes::new(capacity),
+            lists: Nodes::new(capacity, room),
             window_max,
             protected_max: protected_share(capacity, window_max, protected),
         }
@@ -347,7 +348,7 @@ mod tests {
     #[test]
     fn turning_the_protected_segment_off_empties_it() {
         let sketch = FrequencySketch::new(128);
-        let mut s = Segments::new(100, 1, true);
+        let mut s = Segments::new(100, 1, true, 100);
         let mut evict = Vec::new();
         for hash in 1..=100u64 {
             s.insert(hash, 1, &mut evict, &sketch);
@@ -371,7 +372,7 @@ mod tests {
     #[test]
     fn an_entry_of_weight_zero_leaves_a_segment_turned_off() {
         let sketch = FrequencySketch::new(16);
-        let mut s = Segments::new(0, 0, false);
+        let mut s = Segments::new(0, 0, false, 0);
         let mut evict = Vec::new();
         s.insert(8, 0, &mut evict, &sketch);
         s.touch(8);
@@ -382,7 +383,7 @@ mod tests {
     fn a_large_overflow_drains_over_several_calls() {
         let capacity = 3 * MAX_DEMOTIONS as u64;
         let sketch = FrequencySketch::new(capacity);
-        let mut s = Segments::new(capacity, 0, true);
+        let mut s = Segments::new(capacity, 0, true, capacity);
         let mut evict = Vec::new();
         for hash in 1..=capacity {
             s.insert(hash, 1, &mut evict, &sketch);
@@ -408,7 +409,7 @@ mod tests {
     fn an_overflow_drains_under_a_scan_that_hits_only_protected_entries() {
         let capacity = 100_000u64;
         let mut sketch = FrequencySketch::new(capacity);
-        let mut s = Segments::new(capacity, 0, true);
+        let mut s = Segments::new(capacity, 0, true, capacity);
         let mut evict = Vec::new();
         for hash in 1..=capacity {
             sketch.increment(hash);
