@@ -13,6 +13,7 @@
 
 pub mod breaker;
 pub mod cache;
+pub mod fill;
 pub mod harness;
 pub mod hitratio;
 pub mod loader;

@@ -14,6 +14,7 @@ type Area = (&'static str, fn(&Options));
 const AREAS: &[Area] = &[
     ("breaker", brace_benches::breaker::run),
     ("cache", brace_benches::cache::run),
+    ("fill", brace_benches::fill::run),
     ("hitratio", brace_benches::hitratio::run),
     ("loader", brace_benches::loader::run),
     ("metrics", brace_benches::metrics::run),

@@ -130,11 +130,11 @@ pub use policy::PolicySimulator;
 /// cache_bytes`). Anything a key or value owns on the heap comes on top.
 ///
 /// Without a weigher, the policy's share is allocated when the cache is
-/// built, for the whole capacity up to a million entries (about 22 MB at
-/// that size; larger capacities start there and grow): its node table is
-/// never rebuilt while the cache fills, since a rebuild holds the policy
-/// lock (about 0.2 s for two million nodes). A weighted cache sizes them by
-/// the entries it holds.
+/// built: for the whole capacity up to about two million entries (about 22
+/// MB a million), so its node table is never rebuilt while the cache
+/// fills, since a rebuild holds the policy lock (about 0.2 s for two
+/// million nodes); a larger capacity starts at a million entries' worth
+/// and grows. A weighted cache sizes them by the entries it holds.
 ///
 /// # Thread safety
 ///

@@ -33,7 +33,8 @@
 //! | 1 | previous node's slot (`P = ⌈log2 (slots + 1)⌉` bits) | extras, low part |
 //! | 2 | next node's slot (`P` bits) | extras, next part |
 //!
-//! Past about 16 million slots the extras no longer fit there, and a
+//! From 2^23 buckets (about 33.5 million slots) the extras no longer fit
+//! there, and a
 //! fourth word holds all of them (words 1 and 2 then hold only the links,
 //! up to 31 bits).
 //!
@@ -67,7 +68,7 @@
 //!   unless weightless entries make more nodes than the capacity or no
 //!   chain is found at that size. The rebuild holds the policy lock: about
 //!   0.2 s for two million nodes on the benchmark machine, so a cache that
-//!   counts up to a million entries never pauses for it.
+//!   counts up to about two million entries starts at its full size.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -114,12 +115,18 @@ const MAX_SLOTS: usize = (1 << 31) - 1;
 /// secondary and queue bits; past it, records take a fourth word.
 const MAX_THREE_WORD_POSITION_BITS: u32 = 28;
 /// Most nodes a table makes room for before it holds any: a cache that
-/// counts entries reserves its capacity's nodes up to this many. Filling a
-/// million-entry cache then never rebuilds the table (growing from 16
-/// buckets, the last of its rebuilds held the policy lock for 0.25 s),
-/// and a larger capacity commits at most about 14 MB of table before it
-/// is used, as the frequency sketch stops at 8 MiB.
+/// counts entries reserves its capacity's nodes up to this many (up to
+/// twice as many if that is all it needs; its shadows reserve at most
+/// [`SHADOW_RESERVE`]). Filling a million-entry cache then never rebuilds
+/// the table (growing from 16 buckets, the last of its rebuilds held the
+/// policy lock for 0.25 s), and a larger capacity reserves at most about
+/// 14 MB of table before it is used, as the frequency sketch stops at
+/// 8 MiB. The memory is zeroed on allocation, so the system backs it
+/// with pages as nodes land on them.
 const RESERVED_NODES: u64 = 1 << 20;
+/// Most nodes a shadow policy's table makes room for before it holds any
+/// (shadows hold about 2,048 to 4,096 entries below 2^28 of capacity).
+pub(super) const SHADOW_RESERVE: u64 = 1 << 13;
 /// Most nodes the search for a chain of moves looks at.
 const SEARCH_LIMIT: usize = 1024;
 /// A search's buffer is kept for the next one up to this many entries.
@@ -178,6 +185,10 @@ impl Layout {
         } else {
             4
         };
+        debug_assert!(
+            stride == 3 || extras <= 32,
+            "{buckets} buckets: too few for four-word records"
+        );
         Layout {
             buckets,
             stride,
@@ -269,13 +280,21 @@ pub(super) struct Nodes {
 impl Nodes {
     /// Empty queues for a policy of `capacity` entries (or weight: an entry
     /// weighs at least 1, so at most `capacity + 1` nodes live at once
-    /// unless some weigh 0), with room for `room` nodes before the first
-    /// growth (at most [`RESERVED_NODES`], and no more than the capacity's).
+    /// unless some weigh 0), with room for `room + 1` nodes before the
+    /// first growth: at most [`RESERVED_NODES`], at least 16 buckets, never
+    /// more than the capacity needs, and all it needs if that is within
+    /// twice the reserve (growing the last step would rebuild a table
+    /// almost full for a few more buckets).
     pub(super) fn new(capacity: u64, room: u64) -> Self {
         let full_buckets = Self::buckets_for(capacity.saturating_add(1));
-        let reserved = room.saturating_add(1).min(RESERVED_NODES);
-        let start = Self::buckets_for(reserved).max(full_buckets.min(16));
-        Self::with_buckets(start.min(full_buckets), full_buckets, 3)
+        let reserved = Self::buckets_for(room.saturating_add(1).min(RESERVED_NODES));
+        let start = if reserved >= Self::buckets_for(RESERVED_NODES) && full_buckets <= 2 * reserved
+        {
+            full_buckets
+        } else {
+            reserved.max(full_buckets.min(16)).min(full_buckets)
+        };
+        Self::with_buckets(start, full_buckets, 3)
     }
 
     /// The buckets that hold `nodes` nodes at most 90% full.
@@ -291,7 +310,7 @@ impl Nodes {
     /// million slots have.
     #[cfg(test)]
     fn in_four_words(capacity: u64) -> Self {
-        let nodes = Self::new(capacity, 0);
+        let nodes = Self::new(capacity, capacity);
         Self::with_buckets(nodes.layout.buckets, nodes.full_buckets, 4)
     }
 
@@ -1014,6 +1033,34 @@ mod tests {
         assert_eq!(nodes.layout.stride, stride, "growth keeps the record width");
     }
 
+    /// An entry-counting table starts at its full size up to twice the
+    /// reserve and never grows while it fills; past that it starts at the
+    /// reserve. Weighted policies and shadows start small.
+    #[test]
+    fn an_entry_counting_table_starts_at_its_full_size_and_never_grows_while_it_fills() {
+        let mut rng = XorShift(17);
+        for capacity in (0..=2_000u64).chain([65_535, 100_000]) {
+            let mut nodes = Nodes::new(capacity, capacity);
+            assert_eq!(nodes.layout.buckets, nodes.full_buckets, "capacity {capacity}");
+            for _ in 0..=capacity {
+                nodes.push(rng.next(), 1, Queue::Window);
+            }
+            assert_eq!(nodes.layout.buckets, nodes.full_buckets, "capacity {capacity} grew");
+        }
+        let reserve = Nodes::buckets_for(RESERVED_NODES);
+        for capacity in [RESERVED_NODES - 1, RESERVED_NODES + 2_000, 2 * RESERVED_NODES - 2] {
+            let nodes = Nodes::new(capacity, capacity);
+            assert_eq!(nodes.layout.buckets, nodes.full_buckets, "capacity {capacity}");
+        }
+        let large = Nodes::new(4 * RESERVED_NODES, 4 * RESERVED_NODES);
+        assert_eq!(large.layout.buckets, reserve);
+        assert!(Nodes::new(1 << 40, 256).layout.buckets < 100, "a weighted policy");
+        assert!(
+            Nodes::new(1 << 30, SHADOW_RESERVE).heap_bytes() < 200_000,
+            "a shadow of a huge cache"
+        );
+    }
+
     /// A rebuild at the same size as a table 90% full puts many nodes
     /// through chains of moves in its first pass, which must keep their
     /// links; at twice the size, few. Either way the queues come out as
@@ -1107,7 +1154,7 @@ mod tests {
     }
 
     #[test]
-    fn records_take_a_fourth_word_only_past_sixteen_million_slots() {
+    fn records_take_a_fourth_word_only_past_thirty_million_slots() {
         let switch = (1..=MAX_SLOTS / WAYS)
             .step_by(4096)
             .find(|&buckets| Layout::for_buckets(buckets).stride == 4)

@@ -30,6 +30,7 @@
 
 use alloc::vec::Vec;
 
+use super::nodes::SHADOW_RESERVE;
 use super::sketch::FrequencySketch;
 use super::wtinylfu::Segments;
 
@@ -130,7 +131,12 @@ impl WindowTuner {
             .iter()
             .map(|s| {
                 let window = share(shadow_capacity, s.window_permille);
-                Segments::new(shadow_capacity, window, s.protected, shadow_entries)
+                Segments::new(
+                    shadow_capacity,
+                    window,
+                    s.protected,
+                    shadow_entries.min(SHADOW_RESERVE),
+                )
             })
             .collect();
         WindowTuner {
