@@ -1041,20 +1041,36 @@ mod tests {
         let mut rng = XorShift(17);
         for capacity in (0..=2_000u64).chain([65_535, 100_000]) {
             let mut nodes = Nodes::new(capacity, capacity);
-            assert_eq!(nodes.layout.buckets, nodes.full_buckets, "capacity {capacity}");
+            assert_eq!(
+                nodes.layout.buckets, nodes.full_buckets,
+                "capacity {capacity}"
+            );
             for _ in 0..=capacity {
                 nodes.push(rng.next(), 1, Queue::Window);
             }
-            assert_eq!(nodes.layout.buckets, nodes.full_buckets, "capacity {capacity} grew");
+            assert_eq!(
+                nodes.layout.buckets, nodes.full_buckets,
+                "capacity {capacity} grew"
+            );
         }
         let reserve = Nodes::buckets_for(RESERVED_NODES);
-        for capacity in [RESERVED_NODES - 1, RESERVED_NODES + 2_000, 2 * RESERVED_NODES - 2] {
+        for capacity in [
+            RESERVED_NODES - 1,
+            RESERVED_NODES + 2_000,
+            2 * RESERVED_NODES - 2,
+        ] {
             let nodes = Nodes::new(capacity, capacity);
-            assert_eq!(nodes.layout.buckets, nodes.full_buckets, "capacity {capacity}");
+            assert_eq!(
+                nodes.layout.buckets, nodes.full_buckets,
+                "capacity {capacity}"
+            );
         }
         let large = Nodes::new(4 * RESERVED_NODES, 4 * RESERVED_NODES);
         assert_eq!(large.layout.buckets, reserve);
-        assert!(Nodes::new(1 << 40, 256).layout.buckets < 100, "a weighted policy");
+        assert!(
+            Nodes::new(1 << 40, 256).layout.buckets < 100,
+            "a weighted policy"
+        );
         assert!(
             Nodes::new(1 << 30, SHADOW_RESERVE).heap_bytes() < 200_000,
             "a shadow of a huge cache"
