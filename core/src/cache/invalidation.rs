@@ -49,6 +49,8 @@ fn older(stamp: u32, than: u32) -> bool {
 pub(super) struct Generations<K, V> {
     current: AtomicU32,
     floor: AtomicU32,
+    /// How many sweeps have dropped predicates (see [`Generations::admits_load`]).
+    retired: AtomicU32,
     predicates: RwLock<Vec<(u32, Predicate<K, V>)>>,
 }
 
@@ -67,6 +69,7 @@ impl<K, V> Generations<K, V> {
         Generations {
             current: AtomicU32::new(0),
             floor: AtomicU32::new(0),
+            retired: AtomicU32::new(0),
             predicates: RwLock::new(Vec::new()),
         }
     }
@@ -130,9 +133,62 @@ impl<K, V> Generations<K, V> {
     /// Drops predicates every entry has been checked against (call after a
     /// sweep that started at generation `swept_from`).
     pub(super) fn retire(&self, swept_from: u32) {
-        self.predicates
-            .write()
-            .retain(|(bound, _)| older(swept_from, *bound));
+        let mut predicates = self.predicates.write();
+        let before = predicates.len();
+        predicates.retain(|(bound, _)| older(swept_from, *bound));
+        if predicates.len() != before {
+            self.retired.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// What a load notes as it starts, for [`admits_load`](Self::admits_load):
+    /// the retirements so far, then the current generation (in that order:
+    /// a predicate retired before the first read was bound at or below the
+    /// second).
+    pub(super) fn load_start(&self) -> (u32, u32) {
+        let retired = self.retired.load(Ordering::Acquire);
+        (self.current(), retired)
+    }
+
+    /// Whether a value that a load which started at `(generation,
+    /// retired)` ([`load_start`](Self::load_start)) read for `key` may be
+    /// cached: no `invalidate_all` since, no `invalidate_if` since whose
+    /// predicate holds for it (a "not found", which has no value to test,
+    /// counts as held, as in [`is_valid`](Self::is_valid)), and no such
+    /// predicate dropped by a sweep before it could be asked. On `Some`,
+    /// the generation the answer holds up to: the value is written stamped
+    /// with the load's start generation only if that is still current when
+    /// the shard's lock is held, and later invalidations then apply to it
+    /// as to any older entry (a sweep that could retire them starts after
+    /// them, so after the write, and sees it). Runs the predicates under
+    /// the predicates' read lock, as [`is_valid`](Self::is_valid) does.
+    pub(super) fn admits_load(
+        &self,
+        (generation, retired): (u32, u32),
+        key: &K,
+        value: Option<&V>,
+    ) -> Option<u32> {
+        let predicates = self.predicates.read();
+        let current = self.current.load(Ordering::Acquire);
+        if current == generation {
+            return Some(current);
+        }
+        if older(generation, self.floor.load(Ordering::Acquire))
+            || self.retired.load(Ordering::Acquire) != retired
+        {
+            return None;
+        }
+        for (bound, test) in predicates.iter() {
+            if older(generation, *bound) {
+                let holds =
+                    |value| catch_unwind(AssertUnwindSafe(|| test(key, value))).unwrap_or(true);
+                match value {
+                    Some(value) if !holds(value) => {}
+                    _ => return None,
+                }
+            }
+        }
+        Some(current)
     }
 }
 

@@ -136,9 +136,15 @@ where
     ///   still answers its callers but is not cached: what it read may be
     ///   what the invalidation was for, and the insert is newer. The same
     ///   for a `remove` of the key, or of a key that shares its removal
-    ///   stripe (1 in 64). A caller that comes after such a `remove` or
-    ///   invalidation does not join that load: it starts its own, so it
-    ///   never gets a value read before the removal it followed.
+    ///   stripe (1 in 64), and for an `invalidate_if` whose predicate a
+    ///   sweep ([`run_pending_tasks`](Self::run_pending_tasks)) dropped
+    ///   before the load could ask it. Such a load touches nothing else:
+    ///   a value written since, or the stale value a refresh was
+    ///   replacing, stays. An `invalidate_if` that does not match the
+    ///   loaded value keeps nothing out. A caller that comes after a
+    ///   `remove` or an invalidation does not join a load that began
+    ///   before it: it starts its own, so it never gets a value read
+    ///   before the removal it followed.
     ///
     /// # Errors
     ///
@@ -288,11 +294,18 @@ where
             Ok(fresh) => Ok(fresh),
             // Stale-if-error, judged again now: the stale value may have
             // passed its hard TTL or been invalidated while the refresh ran.
-            Err(error) => match self.inner.peek(&key).and_then(answer) {
-                Some(still_servable) => {
-                    self.inner.stats.add(Counter::StaleServed, 1);
-                    Ok(still_servable)
-                }
+            // A value written fresh meanwhile is served too, but is not
+            // counted as stale.
+            Err(error) => match self.inner.peek_judged(&key) {
+                Some((value, freshness)) => match answer(value) {
+                    Some(servable) => {
+                        if freshness == Freshness::Stale {
+                            self.inner.stats.add(Counter::StaleServed, 1);
+                        }
+                        Ok(servable)
+                    }
+                    None => Err(error),
+                },
                 None => Err(error),
             },
         }
@@ -307,8 +320,9 @@ type FlightKey<K> = (K, u64);
 struct LoadStart {
     /// The key's hash.
     hash: u64,
-    /// The invalidation generation.
-    generation: u32,
+    /// The invalidation generation, and how many sweeps had retired
+    /// predicates (`Generations::load_start`).
+    generation: (u32, u32),
     /// The key's stripe of removes and inserts.
     removals: u32,
 }
@@ -385,7 +399,7 @@ where
     let hash = inner.map.hash(&key);
     let start = LoadStart {
         hash,
-        generation: inner.generations.current(),
+        generation: inner.generations.load_start(),
         removals: inner.removal_stripe(hash).load(Ordering::Acquire),
     };
     let mut panics = PanicCounter {
@@ -425,37 +439,42 @@ where
     V: Clone + Send + Sync,
     C: Clock,
 {
-    /// Stores what a load that started in `generation` returned, unless an
-    /// invalidation came since (the value may be what it invalidated) or
-    /// the key was written meanwhile (that value is newer).
+    /// Stores what a load returned, stamped with the generation it started
+    /// in, unless an invalidation since applies to it (the value may be
+    /// what it invalidated: see `Generations::admits_load`, which runs any
+    /// `invalidate_if` predicates registered since, outside the shard's
+    /// lock) or the key was written meanwhile (that value is newer).
+    /// Nothing else is touched: a newer value, or a still-valid stale one
+    /// a refresh was replacing, stays.
     fn write_loaded(&self, key: K, entry: Option<V>, start: &LoadStart) {
+        let Some(checked) = self
+            .generations
+            .admits_load(start.generation, &key, entry.as_ref())
+        else {
+            return;
+        };
         let s = &self.settings;
         let (stale_at, expires_at): (Nanos, Nanos) = match entry {
             Some(_) => self.deadlines(s.time_to_live, s.refresh_after),
             None => self.deadlines(s.negative_ttl, None),
         };
-        let written = key.clone();
         // Asked under the shard's write lock, where no insert or remove
         // can land between the answer and the write (one that starts later
-        // writes after this, so the newer state stays).
-        let written_since = || self.written_since(start);
+        // writes after this, so the newer state stays). An invalidation
+        // since the check above is not looked into: the value is not
+        // cached.
+        let written_since = || {
+            self.generations.current() != checked
+                || self.removal_stripe(start.hash).load(Ordering::Acquire) != start.removals
+        };
         self.write(
             key,
             entry,
             stale_at,
             expires_at,
-            start.generation,
+            start.generation.0,
             Writer::Load(&written_since),
         );
-        // An invalidation between the check above and the write: its stamp
-        // alone does not kill the value if a sweep retired the predicate
-        // before the write landed (a sweep drops predicates it has applied
-        // to every slot it saw). So the value is taken out again, or
-        // whatever took its place since: at worst a newer value is dropped
-        // and loaded again, never an invalidated one served.
-        if self.generations.current() != start.generation {
-            self.remove_key(&written, RemovalCause::Invalidated);
-        }
     }
 
     /// The epoch a load of `key` starting now belongs to: the invalidation
@@ -484,7 +503,7 @@ where
     /// between. An invalidation after the write is caught by
     /// `write_loaded` itself.
     fn written_since(&self, start: &LoadStart) -> bool {
-        self.generations.current() != start.generation
+        self.generations.current() != start.generation.0
             || self.removal_stripe(start.hash).load(Ordering::Acquire) != start.removals
     }
 
@@ -506,8 +525,14 @@ where
     /// The live entry under `key` (`Some(None)`: a cached "not found"),
     /// without counting a read or telling the policy.
     fn peek(&self, key: &K) -> Option<Option<V>> {
+        self.peek_judged(key).map(|(value, _)| value)
+    }
+
+    /// [`peek`](Self::peek), with whether the entry is fresh or stale.
+    fn peek_judged(&self, key: &K) -> Option<(Option<V>, Freshness)> {
         self.read_key(key, |slot| {
-            self.judge(slot).is_ok().then(|| slot.value().cloned())
+            let freshness = self.judge(slot).ok()?;
+            Some((slot.value().cloned(), freshness))
         })
         .flatten()
     }

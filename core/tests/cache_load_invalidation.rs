@@ -1,0 +1,223 @@
+//! A load overtaken by invalidations or writes: what it may cache, and
+//! what it must leave alone. The first five tests failed before the load
+//! checked invalidations by their predicates instead of by the generation
+//! alone, and before it stopped removing the key after a refused write.
+
+mod swr;
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use brace::cache::{Cache, RemovalCause};
+use brace::time::ManualClock;
+use swr::{SOFT, block_on, poll_once, swr_cache};
+
+type Loaded<T> = Result<T, &'static str>;
+
+/// A loader whose future answers `out` once `gate` is open.
+fn gated<T: Clone + Send + 'static>(
+    gate: &Arc<AtomicBool>,
+    out: Loaded<T>,
+) -> impl FnOnce() -> Pin<Box<dyn Future<Output = Loaded<T>> + Send>> + Send + 'static {
+    let gate = Arc::clone(gate);
+    move || {
+        Box::pin(std::future::poll_fn(move |_| {
+            if gate.load(Ordering::SeqCst) {
+                Poll::Ready(out.clone())
+            } else {
+                Poll::Pending
+            }
+        }))
+    }
+}
+
+type Log = Arc<Mutex<Vec<(u32, u32, RemovalCause)>>>;
+
+/// Loads key 1 (the loader reads 10) and runs `write` while the load is
+/// pending; returns the cache (with a removal log) once the load answered.
+fn write_during_a_load(write: impl FnOnce(&Cache<u32, u32>)) -> (Cache<u32, u32>, Log) {
+    let log: Log = Arc::default();
+    let sink = Arc::clone(&log);
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .removal_listener(move |k: &u32, v: &u32, cause| sink.lock().unwrap().push((*k, *v, cause)))
+        .build()
+        .unwrap();
+    {
+        let gate = Arc::new(AtomicBool::new(false));
+        let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+        assert!(poll_once(load.as_mut()).is_pending());
+        write(&cache);
+        gate.store(true, Ordering::SeqCst);
+        assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    }
+    (cache, log)
+}
+
+/// Docs (`get_or_load`, "Racing writes"): a load "during which the key is
+/// `insert`ed, still answers its callers but is not cached: ... the insert
+/// is newer". Here the insert comes after an `invalidate_all`, so it is
+/// valid, yet the load removes it on its way out.
+#[test]
+fn an_insert_after_invalidate_all_survives_a_load_that_spanned_both() {
+    let (cache, log) = write_during_a_load(|c| {
+        c.invalidate_all();
+        c.insert(1, 20);
+    });
+    let reported = log.lock().unwrap().clone();
+    assert_eq!(
+        cache.get(&1),
+        Some(20),
+        "the load removed a newer insert (reported {reported:?})"
+    );
+    assert!(reported.is_empty(), "reported: {reported:?}");
+}
+
+/// The same with an `invalidate_if` that does not even match key 1: the
+/// insert of key 1 made after it is removed and reported `Invalidated`.
+#[test]
+fn an_insert_after_an_unrelated_invalidate_if_survives_a_load() {
+    let (cache, log) = write_during_a_load(|c| {
+        c.invalidate_if(|k, _| *k == 99);
+        c.insert(1, 20);
+    });
+    let reported = log.lock().unwrap().clone();
+    assert_eq!(
+        cache.get(&1),
+        Some(20),
+        "the load removed a newer insert (reported {reported:?})"
+    );
+    assert!(reported.is_empty(), "reported: {reported:?}");
+}
+
+/// Two loads of key 1: the first started before an `invalidate_all`, the
+/// second (a caller after it, which the docs say starts its own load)
+/// caches 20. When the first finishes, its value is rightly not cached,
+/// but it also takes out the second load's valid value.
+#[test]
+fn a_load_overtaken_by_invalidate_all_does_not_remove_a_later_loads_value() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut first = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(first.as_mut()).is_pending());
+    cache.invalidate_all();
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(20)))),
+        Ok(20)
+    );
+    assert_eq!(cache.get(&1), Some(20));
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(
+        cache.get(&1),
+        Some(20),
+        "the older load removed the newer value"
+    );
+}
+
+/// Docs (`get_or_load`, "Racing writes"): only "an `invalidate_all` or a
+/// matching `invalidate_if`" keeps a load's value out of the cache. A
+/// predicate that cannot match key 1 does too.
+#[test]
+fn a_load_overtaken_by_a_non_matching_invalidate_if_is_cached() {
+    let (cache, _) = write_during_a_load(|c| c.invalidate_if(|k, _| *k == 99));
+    assert_eq!(
+        cache.get(&1),
+        Some(10),
+        "a non-matching predicate kept the value out"
+    );
+}
+
+/// A stale-while-revalidate refresh overtaken by an unrelated
+/// `invalidate_if`: the stale value was not invalidated and is within its
+/// hard TTL, yet the refresh leaves the key empty.
+#[test]
+fn a_refresh_overtaken_by_an_unrelated_invalidate_if_does_not_drop_the_key() {
+    let clock = ManualClock::new();
+    let cache = swr_cache(&clock);
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
+        Ok(10)
+    );
+    clock.advance(SOFT);
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut refresh = pin!(cache.get_or_load(1, gated(&gate, Ok(11))));
+    assert!(poll_once(refresh.as_mut()).is_pending());
+    cache.invalidate_if(|k, _| *k == 99);
+    assert_eq!(cache.get(&1), Some(10), "still valid and servable");
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(refresh.as_mut()), Poll::Ready(Ok(11)));
+    assert!(
+        cache.get(&1).is_some(),
+        "key 1 was dropped by an unrelated invalidate_if"
+    );
+}
+
+/// `CacheStats::stale_served`: "Reads answered with a value past its soft
+/// TTL." A failed refresh whose key was re-inserted meanwhile answers with
+/// the fresh insert, and counts it as stale.
+#[test]
+fn a_fresh_value_after_a_failed_refresh_is_not_counted_stale() {
+    let clock = ManualClock::new();
+    let cache = swr_cache(&clock);
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
+        Ok(10)
+    );
+    clock.advance(SOFT);
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut refresh = pin!(cache.get_or_load(1, gated::<u32>(&gate, Err("db down"))));
+    assert!(poll_once(refresh.as_mut()).is_pending());
+    cache.insert(1, 20);
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(refresh.as_mut()), Poll::Ready(Ok(20)));
+    assert_eq!(
+        cache.stats().stale_served,
+        0,
+        "a fresh value counted as stale"
+    );
+}
+
+/// A matching `invalidate_if` keeps the load's value out, and a sweep that
+/// retires the predicate before the load finishes does not let it in.
+#[test]
+fn a_load_overtaken_by_a_matching_invalidate_if_is_not_cached_even_after_a_sweep() {
+    for sweep in [false, true] {
+        let (cache, _) = write_during_a_load(|c| {
+            c.invalidate_if(|k, _| *k == 1);
+            if sweep {
+                c.run_pending_tasks();
+            }
+        });
+        assert_eq!(cache.get(&1), None, "sweep: {sweep}");
+    }
+}
+
+/// A sweep during a load, with an `invalidate_if` that cannot match: the
+/// predicate is gone before the load could ask it, so the load does not
+/// cache (it cannot tell), but it removes nothing either.
+#[test]
+fn a_load_that_cannot_ask_a_retired_predicate_caches_nothing_and_removes_nothing() {
+    let (cache, log) = write_during_a_load(|c| {
+        c.invalidate_if(|k, _| *k == 99);
+        c.run_pending_tasks();
+        c.insert(2, 30);
+    });
+    assert_eq!(cache.get(&1), None);
+    assert_eq!(cache.get(&2), Some(30));
+    assert!(log.lock().unwrap().is_empty());
+}
+
+/// `invalidate_all` during a load: its value is not cached.
+#[test]
+fn a_load_overtaken_by_invalidate_all_is_not_cached() {
+    let (cache, log) = write_during_a_load(|c| c.invalidate_all());
+    assert_eq!(cache.get(&1), None);
+    assert!(log.lock().unwrap().is_empty());
+}
