@@ -11,8 +11,9 @@ use super::rng::SplitMix64;
 use crate::time::{Clock, Nanos};
 
 /// The budget operations the loop needs, so the executor can hold any
-/// `RetryBudget<C>` behind one reference type.
-pub(crate) trait Account {
+/// `RetryBudget<C>` behind one reference type. `Sync`, so that holding
+/// `&dyn Account` keeps `Retry::run`'s future `Send`.
+pub(crate) trait Account: Sync {
     fn deposit(&self);
     fn try_withdrawal(&self) -> Option<Withdrawal>;
     fn refund(&self, withdrawal: Withdrawal);
