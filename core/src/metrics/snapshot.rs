@@ -72,12 +72,15 @@ impl HistogramSnapshot {
     }
 
     /// Adds one copied histogram or window slot: its bucket `counts` and
-    /// its extremes. A writer counts a sample in its bucket before it
-    /// writes the extremes, so a copy that races a first sample can see
-    /// counts with extremes still at their empty values (`min > max`);
-    /// those are replaced by the values of the copy's outermost non-empty
-    /// buckets (within the relative error), not reported as a maximum of
-    /// 584 years and quantiles of zero.
+    /// its extremes (`min`, `max`, read before the counts). A writer counts
+    /// a sample in its bucket before it writes the extremes, so a copy that
+    /// races a sample can see its count without its extreme: extremes still
+    /// at their empty values (`min > max`) for a slot's first sample, or a
+    /// `max` below a bucket the copy counts (a `min` above one). Such an
+    /// extreme is widened to the value of the copy's outermost non-empty
+    /// bucket (within the relative error), so the copy never reports a
+    /// maximum of 584 years and quantiles of zero, nor a maximum (and
+    /// quantiles clamped to it) below a sample it counted.
     pub(crate) fn add_copy(&mut self, counts: impl IntoIterator<Item = u64>, min: u64, max: u64) {
         let mut occupied: Option<(usize, usize)> = None;
         for (i, c) in counts.into_iter().enumerate().filter(|(_, c)| *c > 0) {
@@ -87,12 +90,22 @@ impl HistogramSnapshot {
         let Some((first, last)) = occupied else {
             return;
         };
-        if min <= max {
-            self.add_extremes(min, max);
-        } else {
-            let value = |i: usize| (self.layout.representative(i) + 0.5) as u64;
+        let value = |i: usize| (self.layout.representative(i) + 0.5) as u64;
+        if min > max {
             self.add_extremes(value(first), value(last));
+            return;
         }
+        let min = if self.layout.index(min) > first {
+            value(first)
+        } else {
+            min
+        };
+        let max = if self.layout.index(max) < last {
+            value(last)
+        } else {
+            max
+        };
+        self.add_extremes(min, max);
     }
 
     /// The configuration the counts were recorded with.
