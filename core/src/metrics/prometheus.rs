@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write};
 use std::string::String;
+use std::vec::Vec;
 
 use super::red::RedSnapshot;
 
@@ -32,6 +33,9 @@ pub enum ExportError {
     /// the reserved `__`, is `quantile` (which the summary uses), or is
     /// given twice (Prometheus rejects a sample that repeats a label).
     InvalidLabelName,
+    /// Two series of one [`write_red_series`] call have the same label set
+    /// (whatever the order): Prometheus rejects the duplicate samples.
+    DuplicateSeries,
     /// The writer returned an error.
     Write,
 }
@@ -41,6 +45,7 @@ impl fmt::Display for ExportError {
         f.write_str(match self {
             ExportError::InvalidMetricName => "the metric name is not a valid Prometheus name",
             ExportError::InvalidLabelName => "a label name is not a valid Prometheus label name",
+            ExportError::DuplicateSeries => "two series have the same label set",
             ExportError::Write => "the exposition could not be written",
         })
     }
@@ -64,6 +69,10 @@ impl From<fmt::Error> for ExportError {
 ///   0.999, with `_sum` and `_count` over the same window.
 ///
 /// Label values are escaped (`\` → `\\`, `"` → `\"`, newline → `\n`).
+///
+/// One series: for several label sets of one family in one exposition, use
+/// [`write_red_series`] (two `write_red` calls would repeat every `# TYPE`
+/// line, which the format forbids).
 ///
 /// # Errors
 ///
@@ -92,65 +101,128 @@ pub fn write_red(
     labels: &[(&str, &str)],
     snapshot: &RedSnapshot,
 ) -> Result<(), ExportError> {
+    write_red_series(out, name, &[(labels, snapshot)])
+}
+
+/// [`write_red`] for several series of one metric family, one per label
+/// set (a route, a tenant): each family's `# HELP` and `# TYPE` lines are
+/// written once, followed by every series' samples, as the exposition
+/// format requires ("all lines for a given metric must be provided as one
+/// single group"). Two `write_red` calls into one exposition would repeat
+/// them.
+///
+/// # Errors
+///
+/// As [`write_red`], and [`ExportError::DuplicateSeries`] if two series
+/// have the same label set. Nothing is written on a naming error.
+///
+/// ```
+/// use brace::metrics::{prometheus, Outcome, Red, WindowConfig};
+/// use brace::time::ManualClock;
+/// use core::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let (users, orders) = (
+///     Red::new(WindowConfig::default(), clock.clone()),
+///     Red::new(WindowConfig::default(), clock.clone()),
+/// );
+/// clock.advance(Duration::from_secs(10));
+/// users.record(Duration::from_millis(20), Outcome::Success);
+/// orders.record(Duration::from_millis(80), Outcome::Error);
+/// let mut text = String::new();
+/// prometheus::write_red_series(
+///     &mut text,
+///     "api",
+///     &[
+///         (&[("route", "/users")], &users.snapshot()),
+///         (&[("route", "/orders")], &orders.snapshot()),
+///     ],
+/// )?;
+/// assert_eq!(text.matches("# TYPE api_window_errors gauge").count(), 1);
+/// assert!(text.contains("api_window_errors{route=\"/users\"} 0\napi_window_errors{route=\"/orders\"} 1\n"));
+/// # Ok::<(), brace::metrics::ExportError>(())
+/// ```
+pub fn write_red_series(
+    out: &mut impl Write,
+    name: &str,
+    series: &[(&[(&str, &str)], &RedSnapshot)],
+) -> Result<(), ExportError> {
     if !valid_metric_name(name) {
         return Err(ExportError::InvalidMetricName);
     }
-    let repeated = |i: usize, k: &str| labels[..i].iter().any(|(earlier, _)| *earlier == k);
-    if !labels
-        .iter()
-        .enumerate()
-        .all(|(i, (k, _))| valid_label_name(k) && !repeated(i, k))
-    {
-        return Err(ExportError::InvalidLabelName);
+    for (labels, _) in series {
+        let repeated = |i: usize, k: &str| labels[..i].iter().any(|(earlier, _)| *earlier == k);
+        if !labels
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| valid_label_name(k) && !repeated(i, k))
+        {
+            return Err(ExportError::InvalidLabelName);
+        }
     }
-    let base = label_set(labels, None);
-    let gauges: [(&str, &str, f64); 4] = [
+    let keys: Vec<Vec<(&str, &str)>> = series
+        .iter()
+        .map(|(labels, _)| {
+            let mut pairs = labels.to_vec();
+            pairs.sort_unstable();
+            pairs
+        })
+        .collect();
+    if keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k)) {
+        return Err(ExportError::DuplicateSeries);
+    }
+    let bases: Vec<String> = series
+        .iter()
+        .map(|(labels, _)| label_set(labels, None))
+        .collect();
+    type Gauge = fn(&RedSnapshot) -> f64;
+    let gauges: [(&str, &str, Gauge); 4] = [
         (
             "requests_per_second",
             "Requests per second over the window.",
-            snapshot.rate(),
+            RedSnapshot::rate,
         ),
-        (
-            "window_requests",
-            "Requests in the window.",
-            snapshot.count() as f64,
-        ),
-        (
-            "window_errors",
-            "Failed requests in the window.",
-            snapshot.errors() as f64,
-        ),
+        ("window_requests", "Requests in the window.", |s| {
+            s.count() as f64
+        }),
+        ("window_errors", "Failed requests in the window.", |s| {
+            s.errors() as f64
+        }),
         (
             "error_ratio",
             "Fraction of requests in the window that failed.",
-            snapshot.error_rate(),
+            RedSnapshot::error_rate,
         ),
     ];
-    for (suffix, help, value) in gauges {
+    for (suffix, help, value_of) in gauges {
         writeln!(out, "# HELP {name}_{suffix} {help}")?;
         writeln!(out, "# TYPE {name}_{suffix} gauge")?;
-        writeln!(out, "{name}_{suffix}{base} {value}")?;
+        for ((_, snapshot), base) in series.iter().zip(&bases) {
+            writeln!(out, "{name}_{suffix}{base} {}", value_of(snapshot))?;
+        }
     }
     writeln!(
         out,
         "# HELP {name}_latency_seconds Request latency over the sliding window."
     )?;
     writeln!(out, "# TYPE {name}_latency_seconds summary")?;
-    for (q, text) in QUANTILES {
-        let value = snapshot.quantile(q).map_or(f64::NAN, |d| d.as_secs_f64());
-        let set = label_set(labels, Some(text));
-        writeln!(out, "{name}_latency_seconds{set} {}", float(value))?;
+    for ((labels, snapshot), base) in series.iter().zip(&bases) {
+        for (q, text) in QUANTILES {
+            let value = snapshot.quantile(q).map_or(f64::NAN, |d| d.as_secs_f64());
+            let set = label_set(labels, Some(text));
+            writeln!(out, "{name}_latency_seconds{set} {}", float(value))?;
+        }
+        let latency = snapshot.latency();
+        let sum = latency
+            .mean()
+            .map_or(0.0, |m| m.as_secs_f64() * latency.count() as f64);
+        writeln!(out, "{name}_latency_seconds_sum{base} {sum}")?;
+        writeln!(
+            out,
+            "{name}_latency_seconds_count{base} {}",
+            latency.count()
+        )?;
     }
-    let latency = snapshot.latency();
-    let sum = latency
-        .mean()
-        .map_or(0.0, |m| m.as_secs_f64() * latency.count() as f64);
-    writeln!(out, "{name}_latency_seconds_sum{base} {sum}")?;
-    writeln!(
-        out,
-        "{name}_latency_seconds_count{base} {}",
-        latency.count()
-    )?;
     Ok(())
 }
 
@@ -224,6 +296,7 @@ mod tests {
     use crate::metrics::{Outcome, Red, WindowConfig};
     use crate::time::ManualClock;
     use core::time::Duration;
+    use std::string::ToString;
 
     fn snapshot() -> RedSnapshot {
         let clock = ManualClock::new();
@@ -268,6 +341,49 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    /// Exposition format 0.0.4: one `# TYPE` line per family, and a
+    /// family's lines in one group, whatever the number of series.
+    #[test]
+    fn several_series_make_one_group_per_family() {
+        let (a, b) = (snapshot(), snapshot());
+        let mut text = String::new();
+        write_red_series(
+            &mut text,
+            "api",
+            &[(&[("route", "/a")], &a), (&[("route", "/b")], &b)],
+        )
+        .unwrap();
+        assert_eq!(text.matches("# TYPE ").count(), 5);
+        let family_of = |line: &str| {
+            let metric = line.split(['{', ' ']).next().unwrap();
+            ["_sum", "_count"]
+                .iter()
+                .fold(metric, |m, suffix| m.strip_suffix(suffix).unwrap_or(m))
+                .to_string()
+        };
+        let mut finished: Vec<String> = Vec::new();
+        let mut current = String::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let family = family_of(line);
+            if family != current {
+                assert!(!finished.contains(&family), "{family} split in two");
+                finished.push(std::mem::replace(&mut current, family));
+            }
+        }
+        assert_eq!(text.matches("api_latency_seconds_count{").count(), 2);
+        assert_eq!(
+            write_red_series(
+                &mut String::new(),
+                "api",
+                &[
+                    (&[("a", "1"), ("b", "2")], &a),
+                    (&[("b", "2"), ("a", "1")], &b)
+                ],
+            ),
+            Err(ExportError::DuplicateSeries)
+        );
     }
 
     #[test]
