@@ -2,8 +2,9 @@
 //! (`Inner::note_user_write`, `LoadRunning` and `write_loaded` in
 //! `core/src/cache/`): a `get_or_load` (or a stale value's refresh) whose
 //! loader reads the backend before the application writes it (backend,
-//! then `insert`, `remove` or `invalidate_all`) never leaves its older
-//! value in the cache over that write, whatever the interleaving. The
+//! then `insert`, `remove`, `invalidate_all`, or an `invalidate_if` that
+//! matches, swept or not) never leaves its older value in the cache over
+//! that write, whatever the interleaving. The
 //! insert, remove and refresh models fail when the load's check is not
 //! repeated under the shard's write lock (the invalidation is caught after
 //! the write as well).
@@ -76,6 +77,25 @@ fn a_load_never_brings_back_an_invalidated_value() {
     loom::model(|| {
         let now = load_against(small(), 2, |c| c.invalidate_all());
         assert_ne!(now, Some(1), "a stale load outlived the invalidation");
+    });
+}
+
+#[test]
+fn a_load_never_brings_back_a_value_a_matching_invalidate_if_dropped() {
+    loom::model(|| {
+        let now = load_against(small(), 2, |c| c.invalidate_if(|k, _| *k == 7));
+        assert_ne!(now, Some(1), "a stale load outlived the invalidation");
+    });
+}
+
+#[test]
+fn a_load_never_brings_back_a_value_whose_predicate_a_sweep_retired() {
+    loom::model(|| {
+        let now = load_against(small(), 2, |c| {
+            c.invalidate_if(|k, _| *k == 7);
+            c.run_pending_tasks();
+        });
+        assert_ne!(now, Some(1), "a stale load outlived the swept invalidation");
     });
 }
 

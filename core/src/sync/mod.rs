@@ -94,11 +94,41 @@ impl<T> Mutex<T> {
 }
 
 /// parking_lot's reader-writer lock, for std-only code: the cache's
-/// invalidation predicates, the keyed-breaker registry's shards. Not
-/// swapped for loom's: no loom model covers these; what they guard is
-/// reached only under the lock.
-#[cfg(feature = "std")]
+/// invalidation predicates and single-flight groups, the keyed-breaker
+/// registry's shards. Under `cfg(loom)`, loom's: a load asks the
+/// invalidation predicates while another model thread may hold their lock
+/// across an atomic store (a loom yield point), and a real lock held by a
+/// thread loom has paused would block the whole model.
+#[cfg(all(feature = "std", not(loom)))]
 pub(crate) use parking_lot::RwLock;
+
+/// loom's reader-writer lock behind parking_lot's signatures.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
+
+#[cfg(loom)]
+impl<T> RwLock<T> {
+    /// A new unlocked lock holding `value`.
+    pub(crate) fn new(value: T) -> Self {
+        RwLock(loom::sync::RwLock::new(value))
+    }
+
+    /// Blocks until shared access is held; poisoning is ignored, as
+    /// parking_lot does.
+    pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Blocks until exclusive access is held; poisoning is ignored.
+    pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// A reader-writer lock split into per-thread stripes, for the cache's
 /// shards (read on every hit): readers on different CPUs write different
