@@ -30,8 +30,14 @@ impl<C: Clock> CircuitBreaker<C> {
         Word(self.core.word.load(Ordering::Acquire))
     }
 
+    /// The deadline of the word read last, if the word is read again
+    /// after it and found unchanged: a transition rewrites the deadline
+    /// only after changing the word (and publishes it with `Release`), so
+    /// a deadline read with `Acquire` and followed by the same word is that
+    /// word's (an open deadline, not the give-up time of a half-open state
+    /// that began in between).
     fn deadline(&self) -> Nanos {
-        Nanos::new(self.core.deadline.load(Ordering::Relaxed))
+        Nanos::new(self.core.deadline.load(Ordering::Acquire))
     }
 
     /// Decides whether one call may pass.
@@ -50,11 +56,43 @@ impl<C: Clock> CircuitBreaker<C> {
                 let until = self.deadline();
                 let seen = self.clock.recent();
                 if seen < until {
+                    let again = self.load();
+                    if again != word {
+                        return self.admit_slow(again);
+                    }
                     return Err(open_until(until, seen));
                 }
                 self.admit_slow(word)
             }
             _ => self.admit_slow(word),
+        }
+    }
+
+    /// See [`CircuitBreaker::refusal`].
+    pub(crate) fn open_refusal(&self) -> Option<Rejected> {
+        let mut word = self.load();
+        loop {
+            match word.state() {
+                State::ForcedOpen => return Some(Rejected::ForcedOpen),
+                State::Open if word.is_busy() => {
+                    // The deadline is being published: about a full open
+                    // duration away, as `admit_slow` answers.
+                    let now = self.clock.recent();
+                    let wait = self.config.open_duration_for(word.trips(), 0);
+                    return Some(open_until(now.saturating_add(wait), now));
+                }
+                State::Open => {
+                    let until = self.deadline();
+                    let again = self.load();
+                    if again != word {
+                        word = again;
+                        continue;
+                    }
+                    let now = self.clock.recent();
+                    return (now < until).then(|| open_until(until, now));
+                }
+                _ => return None,
+            }
         }
     }
 
@@ -79,13 +117,28 @@ impl<C: Clock> CircuitBreaker<C> {
                     }
                     let until = self.deadline();
                     if now < until {
+                        let again = self.load();
+                        if again != word {
+                            word = again;
+                            continue;
+                        }
                         return Err(open_until(until, now));
                     }
                     let next = word.next(State::HalfOpen, word.trips(), 1);
                     match self.swap_word(word, next) {
                         Ok(()) => {
+                            let probe = ticket(next, Role::Probe);
+                            // The slot just taken is this caller's: if the
+                            // listener panics before the caller holds its
+                            // permit, the unwind gives it back, as a dropped
+                            // permit would.
+                            let give_back = ProbeOnUnwind {
+                                breaker: self,
+                                ticket: probe,
+                            };
                             self.settle(next, State::Open, now);
-                            return Ok(ticket(next, Role::Probe));
+                            core::mem::forget(give_back);
+                            return Ok(probe);
                         }
                         Err(seen) => word = seen,
                     }
@@ -103,7 +156,13 @@ impl<C: Clock> CircuitBreaker<C> {
                     let wait = if word.is_busy() {
                         self.config.max_wait_in_half_open
                     } else {
-                        self.deadline().saturating_sub(seen)
+                        let give_up = self.deadline();
+                        let again = self.load();
+                        if again != word {
+                            word = again;
+                            continue;
+                        }
+                        give_up.saturating_sub(seen)
                     };
                     if wait > Nanos::ZERO {
                         return Err(Rejected::ProbesInFlight {
@@ -309,13 +368,13 @@ impl<C: Clock> CircuitBreaker<C> {
                 let open = self.config.open_duration_for(busy.trips(), seed);
                 self.core
                     .deadline
-                    .store(now.saturating_add(open).as_u64(), Ordering::Relaxed);
+                    .store(now.saturating_add(open).as_u64(), Ordering::Release);
             }
             State::HalfOpen => {
                 let give_up = now.saturating_add(self.config.max_wait_in_half_open);
                 self.core
                     .deadline
-                    .store(give_up.as_u64(), Ordering::Relaxed);
+                    .store(give_up.as_u64(), Ordering::Release);
             }
             State::Closed => {
                 self.consecutive.store(0, Ordering::Relaxed);
@@ -343,6 +402,20 @@ impl<C: Clock> CircuitBreaker<C> {
                 generation: busy.generation(),
             });
         }
+    }
+}
+
+/// Gives back the probe slot of `ticket` if dropped, that is, if a
+/// transition's listener panics between taking the slot and handing the
+/// caller its permit (it is forgotten otherwise).
+struct ProbeOnUnwind<'a, C: Clock> {
+    breaker: &'a CircuitBreaker<C>,
+    ticket: Ticket,
+}
+
+impl<C: Clock> Drop for ProbeOnUnwind<'_, C> {
+    fn drop(&mut self) {
+        self.breaker.on_outcome(self.ticket, Outcome::Ignored, None);
     }
 }
 

@@ -232,6 +232,27 @@ impl<C: Clock> CircuitBreaker<C> {
         self.load().state()
     }
 
+    /// What a call now would be refused with, without taking a permit:
+    /// `Some` when the breaker is forced open, or open with its deadline
+    /// still ahead (the deadline read together with the state: a breaker
+    /// that turns half-open meanwhile gives `None`, not the half-open
+    /// state's give-up time as an open deadline). `None` in every other
+    /// state, including half-open with every probe slot taken. Reads the
+    /// clock's cached [`recent`](Clock::recent) time.
+    ///
+    /// ```
+    /// use brace::breaker::{CircuitBreaker, Config, Rejected};
+    /// use brace::time::ManualClock;
+    ///
+    /// let breaker = CircuitBreaker::new(Config::default(), ManualClock::new());
+    /// assert_eq!(breaker.refusal(), None);
+    /// breaker.force_open();
+    /// assert_eq!(breaker.refusal(), Some(Rejected::ForcedOpen));
+    /// ```
+    pub fn refusal(&self) -> Option<Rejected> {
+        self.open_refusal()
+    }
+
     /// Opens the breaker until [`reset`](Self::reset) (or
     /// [`disable`](Self::disable)); no trip policy or timer closes it.
     /// Outcomes of permits issued before are dropped.

@@ -8,9 +8,11 @@ use brace::breaker::Rejected;
 /// The call was refused because its circuit breaker is open.
 ///
 /// The inner service was not called. [`CircuitOpen::retry_after`] says how
-/// long until the breaker admits a probe again (zero when it is half-open
-/// with every probe slot taken, `None` when it was forced open by an operator
-/// and stays open until reset).
+/// long until the breaker admits a probe again: when it is open, the time
+/// left of its open duration; when it is half-open with every probe slot
+/// taken, an upper bound (the time left before the probes in flight are
+/// given up on, so a slot may free sooner); `None` when it was forced open
+/// by an operator and stays open until reset.
 ///
 /// The layer's error type is [`BoxError`](crate::BoxError); recover this
 /// value with `downcast_ref`:

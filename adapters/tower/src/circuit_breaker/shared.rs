@@ -3,7 +3,7 @@
 use core::task::Waker;
 use std::sync::Arc;
 
-use brace::breaker::{CircuitBreaker, OpenWait, OwnedPermit, Rejected, State};
+use brace::breaker::{CircuitBreaker, OpenWait, OwnedPermit};
 use brace::time::{Clock, Timer};
 
 use super::{CircuitOpen, RecordOutcome, SelectBreaker};
@@ -77,22 +77,11 @@ impl<C: Clock + Clone, Req> SelectBreaker<Req> for SharedBreaker<C> {
 }
 
 /// `Some` if `breaker` would refuse a call now, read without taking a
-/// permit: forced open, or open with its deadline still ahead.
+/// permit: forced open, or open with its deadline still ahead
+/// ([`CircuitBreaker::refusal`], which reads the deadline together with
+/// the state).
 pub(super) fn open_now<C: Clock>(breaker: &CircuitBreaker<C>) -> Option<CircuitOpen> {
-    match breaker.state() {
-        State::ForcedOpen => Some(CircuitOpen::new(Rejected::ForcedOpen)),
-        State::Open => {
-            let until = breaker.snapshot().deadline?;
-            let now = breaker.clock().recent();
-            (until > now).then(|| {
-                CircuitOpen::new(Rejected::OpenUntil {
-                    until,
-                    retry_after: until.saturating_sub(now).as_duration(),
-                })
-            })
-        }
-        _ => None,
-    }
+    breaker.refusal().map(CircuitOpen::new)
 }
 
 /// A breaker's [`OwnedPermit`] with the time its call started, so the
