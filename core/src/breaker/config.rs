@@ -341,6 +341,11 @@ impl ConfigBuilder {
     }
 
     /// Rates are taken over the last `span`, kept in `buckets` buckets.
+    ///
+    /// A bucket counts in 8 thread-striped 32-bit counters: a bucket whose
+    /// calls on one stripe reach 2^32 (4.3 billion: 1.2 million calls a
+    /// second from one thread for an hour-long bucket) wraps that count.
+    /// Keep `span / buckets` short enough for your rate.
     pub fn time_window(mut self, span: Duration, buckets: u32) -> Self {
         self.config.window = WindowKind::Time { span, buckets };
         self
