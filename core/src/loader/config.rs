@@ -101,7 +101,7 @@ impl fmt::Debug for Settings {
 /// | setting | default | meaning |
 /// |---|---|---|
 /// | `max_batch_size` | 1000 | a batch is sent as soon as it has this many keys |
-/// | `yields` | 2 | the leader sends after this many yields in a row added no key |
+/// | `yields` | 2 | the leader sends after this many yields in a row added no key (more after a late key; see [`yields`](LoaderBuilder::yields)) |
 /// | `yield_with` | wake self, return `Pending` once | how the leader yields to the executor |
 /// | `max_wait` | none | send at the latest this long after the leader starts waiting |
 /// | `hold_stragglers` | on | a batch waits for the previous not-full batch's call to return |
@@ -171,9 +171,15 @@ where
         self
     }
 
-    /// The leader sends after `yields` yields in a row brought no new key.
-    /// `0` sends at the leader's first poll: only the keys added before it
-    /// (by the same task, e.g. a `join_all`, or by racing threads) share it.
+    /// The leader sends after `yields` yields in a row brought no new key,
+    /// or more while keys keep arriving late: once a key arrived during the
+    /// `g`-th yield of a quiet run, the leader waits for `2g` quiet yields
+    /// in a row (the largest such `g` so far; at most 64 yields, or
+    /// `yields` if that is more). A wave that trickles in is thus not cut
+    /// at its first pause; a batch whose keys all arrive before the first
+    /// yield waits exactly `yields`. `0` sends
+    /// at the leader's first poll: only the keys added before it (by the
+    /// same task, e.g. a `join_all`, or by racing threads) share it.
     ///
     /// Loads made by one task (`join_all`) need no more than the default.
     /// Where every item is its own task on a multi-threaded runtime, more
