@@ -5,34 +5,14 @@
 
 mod swr;
 
-use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use brace::cache::{Cache, RemovalCause};
 use brace::time::ManualClock;
-use swr::{SOFT, block_on, poll_once, swr_cache};
-
-type Loaded<T> = Result<T, &'static str>;
-
-/// A loader whose future answers `out` once `gate` is open.
-fn gated<T: Clone + Send + 'static>(
-    gate: &Arc<AtomicBool>,
-    out: Loaded<T>,
-) -> impl FnOnce() -> Pin<Box<dyn Future<Output = Loaded<T>> + Send>> + Send + 'static {
-    let gate = Arc::clone(gate);
-    move || {
-        Box::pin(std::future::poll_fn(move |_| {
-            if gate.load(Ordering::SeqCst) {
-                Poll::Ready(out.clone())
-            } else {
-                Poll::Pending
-            }
-        }))
-    }
-}
+use swr::{SOFT, block_on, gated, poll_once, swr_cache};
 
 type Log = Arc<Mutex<Vec<(u32, u32, RemovalCause)>>>;
 
@@ -134,18 +114,25 @@ fn a_load_overtaken_by_a_non_matching_invalidate_if_is_cached() {
     );
 }
 
+/// A stale-while-revalidate cache whose key 1 holds 10, now past its soft
+/// TTL (the next `get_or_load` refreshes it).
+fn stale_one(clock: &ManualClock) -> Cache<u32, u32, ManualClock> {
+    let cache = swr_cache(clock);
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
+        Ok(10)
+    );
+    clock.advance(SOFT);
+    cache
+}
+
 /// A stale-while-revalidate refresh overtaken by an unrelated
 /// `invalidate_if`: the stale value was not invalidated and is within its
 /// hard TTL, yet the refresh leaves the key empty.
 #[test]
 fn a_refresh_overtaken_by_an_unrelated_invalidate_if_does_not_drop_the_key() {
     let clock = ManualClock::new();
-    let cache = swr_cache(&clock);
-    assert_eq!(
-        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
-        Ok(10)
-    );
-    clock.advance(SOFT);
+    let cache = stale_one(&clock);
     let gate = Arc::new(AtomicBool::new(false));
     let mut refresh = pin!(cache.get_or_load(1, gated(&gate, Ok(11))));
     assert!(poll_once(refresh.as_mut()).is_pending());
@@ -165,12 +152,7 @@ fn a_refresh_overtaken_by_an_unrelated_invalidate_if_does_not_drop_the_key() {
 #[test]
 fn a_fresh_value_after_a_failed_refresh_is_not_counted_stale() {
     let clock = ManualClock::new();
-    let cache = swr_cache(&clock);
-    assert_eq!(
-        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(10)))),
-        Ok(10)
-    );
-    clock.advance(SOFT);
+    let cache = stale_one(&clock);
     let gate = Arc::new(AtomicBool::new(false));
     let mut refresh = pin!(cache.get_or_load(1, gated::<u32>(&gate, Err("db down"))));
     assert!(poll_once(refresh.as_mut()).is_pending());

@@ -6,8 +6,7 @@
 
 mod swr;
 
-use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -16,26 +15,7 @@ use std::time::Duration;
 use brace::cache::{Cache, RefreshTask};
 use brace::singleflight::SingleFlightError;
 use brace::time::ManualClock;
-use swr::{HARD, SOFT, block_on, poll_once, swr_cache};
-
-type Loaded<T> = Result<T, &'static str>;
-
-/// A loader whose future answers `out` once `gate` is open.
-fn gated<T: Clone + Send + 'static>(
-    gate: &Arc<AtomicBool>,
-    out: Loaded<T>,
-) -> impl FnOnce() -> Pin<Box<dyn Future<Output = Loaded<T>> + Send>> + Send + 'static {
-    let gate = Arc::clone(gate);
-    move || {
-        Box::pin(std::future::poll_fn(move |_| {
-            if gate.load(Ordering::SeqCst) {
-                Poll::Ready(out.clone())
-            } else {
-                Poll::Pending
-            }
-        }))
-    }
-}
+use swr::{HARD, Loaded, SOFT, block_on, gated, poll_once, swr_cache};
 
 fn ready_value(v: u32) -> impl FnOnce() -> std::future::Ready<Loaded<u32>> {
     move || std::future::ready(Ok(v))

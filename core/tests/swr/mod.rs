@@ -1,9 +1,12 @@
-//! What the stale-while-revalidate tests share: a cache with a 10 s soft
-//! and a 30 s hard TTL on a manual clock, and futures driven by hand.
+//! What the stale-while-revalidate and load-race tests share: a cache with
+//! a 10 s soft and a 30 s hard TTL on a manual clock, futures driven by
+//! hand, and loaders held until a gate opens.
 #![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -38,4 +41,24 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 /// One poll with a no-op waker.
 pub fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
     f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A loader's result in these tests.
+pub type Loaded<T> = Result<T, &'static str>;
+
+/// A loader whose future answers `out` once `gate` is open.
+pub fn gated<T: Clone + Send + 'static>(
+    gate: &Arc<AtomicBool>,
+    out: Loaded<T>,
+) -> impl FnOnce() -> Pin<Box<dyn Future<Output = Loaded<T>> + Send>> + Send + 'static {
+    let gate = Arc::clone(gate);
+    move || {
+        Box::pin(std::future::poll_fn(move |_| {
+            if gate.load(Ordering::SeqCst) {
+                Poll::Ready(out.clone())
+            } else {
+                Poll::Pending
+            }
+        }))
+    }
 }
