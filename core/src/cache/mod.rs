@@ -425,12 +425,16 @@ where
     /// Invalidates every entry written so far for which `predicate(key,
     /// value)` holds (cached "not found" entries are invalidated too).
     /// Registering is O(1); the predicate runs on each older entry the next
-    /// time it is read or swept. Once 16 predicates are pending, this call
-    /// sweeps the whole cache (see [`run_pending_tasks`](Self::run_pending_tasks)).
+    /// time it is read or swept, and on the value of a load that was
+    /// running when it was registered (a match keeps that value out of the
+    /// cache; see [`get_or_load`](Self::get_or_load)). Once 16 predicates
+    /// are pending, this call sweeps the whole cache (see
+    /// [`run_pending_tasks`](Self::run_pending_tasks)).
     ///
-    /// The predicate runs while the cache holds a shard's read lock: it must
-    /// not call back into this cache (a write from it deadlocks, and so may
-    /// a read while another thread waits to write). A predicate that panics
+    /// The predicate runs while the cache holds a lock (a shard's read
+    /// lock, and the predicates' own): it must not call back into this
+    /// cache (a write from it deadlocks, and so may a read while another
+    /// thread waits to write). A predicate that panics
     /// on an entry counts as holding for it: the entry is invalidated and
     /// the panic goes no further (were it to reach the reader, every read
     /// of an older entry and every sweep would panic until an
