@@ -12,8 +12,11 @@ use tokio::time::Sleep;
 ///
 /// # Panics
 ///
-/// Polling a sleep outside a tokio runtime with the time driver enabled
-/// panics (tokio's rule, not brace's).
+/// Creating a sleep (calling [`sleep`](Sleeper::sleep)) outside a tokio
+/// runtime with the time driver enabled panics: tokio registers the timer
+/// when the sleep is made, not when it is first polled (tokio's rule, not
+/// brace's). brace's retry executor makes each sleep inside its own
+/// future, so awaiting that future in a runtime is enough.
 ///
 /// # Cancellation
 ///
