@@ -495,13 +495,14 @@ where
     /// Whether the key was written since the load started: an
     /// invalidation came, or a `remove` or an `insert` in the key's stripe
     /// (an insert bumps the stripe whenever a load may be running; see
-    /// `Inner::note_user_write`). `write_loaded` asks under the shard's
-    /// write lock, where nothing can land between the answer and the write:
-    /// asked before it alone, a loom model
+    /// `Inner::note_user_write`). For a refresh that found nothing. The
+    /// write of a loaded value asks the same under the shard's write lock
+    /// (`write_loaded`), where nothing can land between the answer and the
+    /// write: asked before it alone, a loom model
     /// (`core/tests/loom_cache_load_insert.rs`) found a stale load
     /// overwriting an insert, and outliving a remove, that landed in
-    /// between. An invalidation after the write is caught by
-    /// `write_loaded` itself.
+    /// between. An invalidation after the write applies to the value
+    /// through its stamp, the load's start generation.
     fn written_since(&self, start: &LoadStart) -> bool {
         self.generations.current() != start.generation.0
             || self.removal_stripe(start.hash).load(Ordering::Acquire) != start.removals
