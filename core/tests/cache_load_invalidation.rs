@@ -203,3 +203,55 @@ fn a_load_overtaken_by_invalidate_all_is_not_cached() {
     assert_eq!(cache.get(&1), None);
     assert!(log.lock().unwrap().is_empty());
 }
+
+/// Two loads of key 1 in different flight epochs: an `invalidate_if` that
+/// does not match splits them, the second caches 20, and the first, which
+/// read 10 before the second began, must not overwrite it when it ends.
+/// (Found by review of the predicate check: the first load's value passed
+/// the predicate and landed over the newer one.)
+#[test]
+fn an_older_load_does_not_overwrite_a_newer_loads_value() {
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .build()
+        .unwrap();
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut first = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+    assert!(poll_once(first.as_mut()).is_pending());
+    cache.invalidate_if(|k, _| *k == 99);
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(20)))),
+        Ok(20)
+    );
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(10)));
+    assert_eq!(
+        cache.get(&1),
+        Some(20),
+        "the older load overwrote the newer value"
+    );
+}
+
+/// The same for a refresh: the stale value is invalidated by a predicate
+/// that the refreshed value would pass, a caller then loads 20, and the
+/// refresh (11) must not overwrite it.
+#[test]
+fn a_refresh_does_not_overwrite_a_value_loaded_after_an_invalidation() {
+    let clock = ManualClock::new();
+    let cache = stale_one(&clock);
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut refresh = pin!(cache.get_or_load(1, gated(&gate, Ok(11))));
+    assert!(poll_once(refresh.as_mut()).is_pending());
+    cache.invalidate_if(|_, v| *v == 10);
+    assert_eq!(
+        block_on(cache.get_or_load(1, || std::future::ready(Ok::<u32, &'static str>(20)))),
+        Ok(20)
+    );
+    gate.store(true, Ordering::SeqCst);
+    assert_eq!(poll_once(refresh.as_mut()), Poll::Ready(Ok(11)));
+    assert_eq!(
+        cache.get(&1),
+        Some(20),
+        "the refresh overwrote the newer value"
+    );
+}

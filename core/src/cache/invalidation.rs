@@ -42,7 +42,7 @@ pub(super) type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 pub(super) const SWEEP_AFTER: usize = 16;
 
 #[inline]
-fn older(stamp: u32, than: u32) -> bool {
+pub(super) fn older(stamp: u32, than: u32) -> bool {
     (stamp.wrapping_sub(than) as i32) < 0
 }
 

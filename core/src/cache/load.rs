@@ -14,6 +14,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::RemovalCause;
+use super::invalidation;
 use super::slot::{Freshness, Slot};
 use super::stats::Counter;
 use super::writes::Writer;
@@ -462,10 +463,19 @@ where
         // can land between the answer and the write (one that starts later
         // writes after this, so the newer state stays). An invalidation
         // since the check above is not looked into: the value is not
-        // cached.
-        let written_since = || {
+        // cached. Nor is it over a slot stamped after the load started:
+        // the value of a load that began after an invalidation this one
+        // spanned (it did not join this one, see `flight_epoch`), or an
+        // older entry a read found valid since (a reload at worst).
+        let written_since = |resident: Option<&Slot<K, V>>| {
             self.generations.current() != checked
                 || self.removal_stripe(start.hash).load(Ordering::Acquire) != start.removals
+                || resident.is_some_and(|slot| {
+                    invalidation::older(
+                        start.generation.0,
+                        slot.generation().load(Ordering::Acquire),
+                    )
+                })
         };
         self.write(
             key,

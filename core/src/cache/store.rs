@@ -154,19 +154,19 @@ impl<K: Hash, V> Store<K, V> {
 
     /// Puts `slot` in place of the one under `hash` and returns the old one
     /// with what `carry(old, new)` returned (run under the lock); if no slot
-    /// is under `hash`, hands `slot` back unstored. If `yields()` (asked
+    /// is under `hash`, hands `slot` back unstored. If `yields(resident)` (asked
     /// under the lock) holds, nothing is written either:
     /// [`Replaced::Yielded`].
     pub(super) fn replace<R>(
         &self,
         hash: u64,
         slot: Slot<K, V>,
-        yields: impl FnOnce() -> bool,
+        yields: impl FnOnce(Option<&Slot<K, V>>) -> bool,
         carry: impl FnOnce(&Slot<K, V>, &Slot<K, V>) -> R,
     ) -> Replaced<K, V, (Slot<K, V>, R)> {
         let mut table = self.shard(hash).write();
         match table.find_mut(hash, self.holds(hash)) {
-            Some(_) if yields() => Replaced::Yielded(slot),
+            Some(resident) if yields(Some(resident)) => Replaced::Yielded(slot),
             Some(resident) => {
                 let old = core::mem::replace(resident, slot);
                 let carried = carry(&old, resident);
@@ -177,19 +177,25 @@ impl<K: Hash, V> Store<K, V> {
     }
 
     /// Stores `slot` under `hash` and returns the slot it replaced, unless
-    /// `yields()` (asked under the shard's lock) holds. Only under the
-    /// cache's policy lock.
+    /// `yields(resident)` (asked under the shard's lock, with the slot
+    /// under `hash` if there is one) holds. Only under the cache's policy
+    /// lock.
     pub(super) fn insert(
         &self,
         hash: u64,
         slot: Slot<K, V>,
-        yields: impl FnOnce() -> bool,
+        yields: impl FnOnce(Option<&Slot<K, V>>) -> bool,
     ) -> Result<Option<Slot<K, V>>, Slot<K, V>> {
         let mut table = self.shard(hash).write();
-        if yields() {
+        let entry = table.entry(hash, self.holds(hash), |s| self.hasher.hash(&s.key));
+        let resident = match &entry {
+            Entry::Occupied(resident) => Some(resident.get()),
+            Entry::Vacant(_) => None,
+        };
+        if yields(resident) {
             return Err(slot);
         }
-        match table.entry(hash, self.holds(hash), |s| self.hasher.hash(&s.key)) {
+        match entry {
             Entry::Occupied(mut resident) => Ok(Some(core::mem::replace(resident.get_mut(), slot))),
             Entry::Vacant(vacant) => {
                 vacant.insert(slot);
@@ -253,14 +259,14 @@ mod tests {
         for (k, &h) in hashes.iter().enumerate() {
             assert!(
                 store
-                    .insert(h, slot(k as u64, 0), || false)
+                    .insert(h, slot(k as u64, 0), |_| false)
                     .unwrap()
                     .is_none()
             );
         }
         assert_eq!(store.len(), 1_000);
         let old = store
-            .insert(hashes[7], slot(7, 70), || false)
+            .insert(hashes[7], slot(7, 70), |_| false)
             .unwrap()
             .expect("resident");
         assert_eq!(old.value(), Some(&0));
@@ -273,19 +279,19 @@ mod tests {
             store.read(hashes[7], |s| s.key == 8, |s| s.value().copied()),
             None
         );
-        let absent = store.replace(store.hash(&5_000u64), slot(5_000, 1), || false, |_, _| ());
+        let absent = store.replace(store.hash(&5_000u64), slot(5_000, 1), |_| false, |_, _| ());
         assert!(matches!(absent, Replaced::Absent(s) if s.key == 5_000));
         // A writer that yields to the resident slot writes nothing.
-        let yielded = store.replace(hashes[9], slot(9, 99), || true, |_, _| ());
+        let yielded = store.replace(hashes[9], slot(9, 99), |_| true, |_, _| ());
         assert!(matches!(yielded, Replaced::Yielded(s) if s.key == 9));
         assert!(matches!(
-            store.insert(hashes[9], slot(9, 99), || true),
+            store.insert(hashes[9], slot(9, 99), |_| true),
             Err(s) if s.key == 9
         ));
         let Replaced::Done((old, carried)) = store.replace(
             hashes[9],
             slot(9, 90),
-            || false,
+            |_| false,
             |old, new| (old.value().copied(), new.value().copied()),
         ) else {
             panic!("resident");

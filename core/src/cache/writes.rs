@@ -14,16 +14,17 @@ use crate::sync::Ordering;
 use crate::time::{Clock, Nanos};
 
 /// Whether a load's write must give way (its key was written since the
-/// load started); asked under the shard's write lock.
-pub(super) type YieldTest<'a> = dyn Fn() -> bool + 'a;
+/// load started), given the slot now under the key if there is one; asked
+/// under the shard's write lock.
+pub(super) type YieldTest<'a, K, V> = dyn Fn(Option<&Slot<K, V>>) -> bool + 'a;
 
 /// Who writes a slot (see [`Inner::write`]).
-pub(super) enum Writer<'a> {
+pub(super) enum Writer<'a, K, V> {
     /// An application's `insert`: running loads are told.
     User,
     /// A load's result, written unless the test says the key was written
     /// since the load started.
-    Load(&'a YieldTest<'a>),
+    Load(&'a YieldTest<'a, K, V>),
 }
 
 impl<K, V, C> Inner<K, V, C>
@@ -119,14 +120,14 @@ where
         stale_at: Nanos,
         expires_at: Nanos,
         generation: u32,
-        writer: Writer<'_>,
+        writer: Writer<'_, K, V>,
     ) {
         let (by_user, test) = match writer {
             Writer::User => (true, None),
             Writer::Load(test) => (false, Some(test)),
         };
         // An insert never yields (and makes no indirect call to find out).
-        let yields = || test.is_some_and(|t| t());
+        let yields = |resident: Option<&Slot<K, V>>| test.is_some_and(|t| t(resident));
         let hash = self.map.hash(&key);
         if by_user {
             self.note_user_write(hash);
