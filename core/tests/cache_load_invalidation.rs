@@ -6,71 +6,36 @@
 mod swr;
 
 use std::pin::pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use brace::cache::{Cache, RemovalCause};
+use brace::cache::Cache;
 use brace::time::ManualClock;
-use swr::{SOFT, block_on, gated, poll_once, swr_cache};
-
-type Log = Arc<Mutex<Vec<(u32, u32, RemovalCause)>>>;
-
-/// Loads key 1 (the loader reads 10) and runs `write` while the load is
-/// pending; returns the cache (with a removal log) once the load answered.
-fn write_during_a_load(write: impl FnOnce(&Cache<u32, u32>)) -> (Cache<u32, u32>, Log) {
-    let log: Log = Arc::default();
-    let sink = Arc::clone(&log);
-    let cache = Cache::<u32, u32>::builder()
-        .max_capacity(100)
-        .removal_listener(move |k: &u32, v: &u32, cause| sink.lock().unwrap().push((*k, *v, cause)))
-        .build()
-        .unwrap();
-    {
-        let gate = Arc::new(AtomicBool::new(false));
-        let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
-        assert!(poll_once(load.as_mut()).is_pending());
-        write(&cache);
-        gate.store(true, Ordering::SeqCst);
-        assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
-    }
-    (cache, log)
-}
+use swr::{SOFT, block_on, gated, poll_once, swr_cache, write_during_a_load};
 
 /// Docs (`get_or_load`, "Racing writes"): a load "during which the key is
 /// `insert`ed, still answers its callers but is not cached: ... the insert
-/// is newer". Here the insert comes after an `invalidate_all`, so it is
-/// valid, yet the load removes it on its way out.
+/// is newer". Here the insert comes after an `invalidate_all`, or after an
+/// `invalidate_if` that does not even match key 1, so it is valid, yet the
+/// load used to remove it on its way out (reported `Invalidated`).
 #[test]
-fn an_insert_after_invalidate_all_survives_a_load_that_spanned_both() {
-    let (cache, log) = write_during_a_load(|c| {
-        c.invalidate_all();
-        c.insert(1, 20);
-    });
-    let reported = log.lock().unwrap().clone();
-    assert_eq!(
-        cache.get(&1),
-        Some(20),
-        "the load removed a newer insert (reported {reported:?})"
-    );
-    assert!(reported.is_empty(), "reported: {reported:?}");
-}
-
-/// The same with an `invalidate_if` that does not even match key 1: the
-/// insert of key 1 made after it is removed and reported `Invalidated`.
-#[test]
-fn an_insert_after_an_unrelated_invalidate_if_survives_a_load() {
-    let (cache, log) = write_during_a_load(|c| {
-        c.invalidate_if(|k, _| *k == 99);
-        c.insert(1, 20);
-    });
-    let reported = log.lock().unwrap().clone();
-    assert_eq!(
-        cache.get(&1),
-        Some(20),
-        "the load removed a newer insert (reported {reported:?})"
-    );
-    assert!(reported.is_empty(), "reported: {reported:?}");
+fn an_insert_after_an_invalidation_survives_a_load_that_spanned_both() {
+    let invalidations: [fn(&Cache<u32, u32>); 2] =
+        [|c| c.invalidate_all(), |c| c.invalidate_if(|k, _| *k == 99)];
+    for invalidate in invalidations {
+        let (cache, log) = write_during_a_load(|c| {
+            invalidate(c);
+            c.insert(1, 20);
+        });
+        let reported = log.lock().unwrap().clone();
+        assert_eq!(
+            cache.get(&1),
+            Some(20),
+            "the load removed a newer insert (reported {reported:?})"
+        );
+        assert!(reported.is_empty(), "reported: {reported:?}");
+    }
 }
 
 /// Two loads of key 1: the first started before an `invalidate_all`, the

@@ -15,47 +15,29 @@ use std::time::Duration;
 use brace::cache::{Cache, RefreshTask};
 use brace::singleflight::SingleFlightError;
 use brace::time::ManualClock;
-use swr::{HARD, Loaded, SOFT, block_on, gated, poll_once, swr_cache};
+use swr::{HARD, Loaded, SOFT, block_on, gated, poll_once, swr_cache, write_during_a_load};
 
 fn ready_value(v: u32) -> impl FnOnce() -> std::future::Ready<Loaded<u32>> {
     move || std::future::ready(Ok(v))
 }
 
-/// Loads key 1 (the loader reads 10) and runs `write` while the load is
-/// pending; returns the cache once the load has answered 10.
-fn write_during_a_load(write: impl FnOnce(&Cache<u32, u32>)) -> Cache<u32, u32> {
-    let cache = Cache::<u32, u32>::builder()
-        .max_capacity(100)
-        .build()
-        .unwrap();
-    {
-        let gate = Arc::new(AtomicBool::new(false));
-        let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
-        assert!(poll_once(load.as_mut()).is_pending());
-        write(&cache);
-        gate.store(true, Ordering::SeqCst);
-        assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
-    }
-    cache
-}
-
 #[test]
 fn a_value_loaded_across_an_invalidation_is_not_cached() {
-    let all = write_during_a_load(|c| c.invalidate_all());
+    let (all, _) = write_during_a_load(|c| c.invalidate_all());
     assert_eq!(all.get(&1), None, "it outlived invalidate_all");
-    let matching = write_during_a_load(|c| c.invalidate_if(|k, _| *k == 1));
+    let (matching, _) = write_during_a_load(|c| c.invalidate_if(|k, _| *k == 1));
     assert_eq!(matching.get(&1), None, "it outlived invalidate_if");
 }
 
 #[test]
 fn a_load_does_not_overwrite_an_insert_made_while_it_ran() {
-    let cache = write_during_a_load(|c| c.insert(1, 20));
+    let (cache, _) = write_during_a_load(|c| c.insert(1, 20));
     assert_eq!(cache.get(&1), Some(20));
 }
 
 #[test]
 fn a_value_loaded_across_a_remove_of_its_key_is_not_cached() {
-    let cache = write_during_a_load(|c| assert_eq!(c.remove(&1), None));
+    let (cache, _) = write_during_a_load(|c| assert_eq!(c.remove(&1), None));
     assert_eq!(cache.get(&1), None, "it outlived the remove");
     // A remove before a load leaves the load alone.
     assert_eq!(block_on(cache.get_or_load(1, ready_value(11))), Ok(11));

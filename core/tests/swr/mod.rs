@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use brace::cache::Cache;
+use std::sync::Mutex;
+
+use brace::cache::{Cache, RemovalCause};
 use brace::time::ManualClock;
 
 pub const SOFT: Duration = Duration::from_secs(10);
@@ -61,4 +63,29 @@ pub fn gated<T: Clone + Send + 'static>(
             }
         }))
     }
+}
+
+/// What a cache's removal listener heard: key, value, cause.
+pub type RemovalLog = Arc<Mutex<Vec<(u32, u32, RemovalCause)>>>;
+
+/// Loads key 1 (the loader reads 10) in a 100-entry cache and runs `write`
+/// while the load is pending; returns the cache and what its removal
+/// listener heard, once the load has answered 10.
+pub fn write_during_a_load(write: impl FnOnce(&Cache<u32, u32>)) -> (Cache<u32, u32>, RemovalLog) {
+    let log: RemovalLog = Arc::default();
+    let sink = Arc::clone(&log);
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .removal_listener(move |k: &u32, v: &u32, cause| sink.lock().unwrap().push((*k, *v, cause)))
+        .build()
+        .unwrap();
+    {
+        let gate = Arc::new(AtomicBool::new(false));
+        let mut load = pin!(cache.get_or_load(1, gated(&gate, Ok(10))));
+        assert!(poll_once(load.as_mut()).is_pending());
+        write(&cache);
+        gate.store(true, Ordering::SeqCst);
+        assert_eq!(poll_once(load.as_mut()), Poll::Ready(Ok(10)));
+    }
+    (cache, log)
 }
