@@ -84,6 +84,13 @@ where
         match this.deadline.poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
+                // An outcome published while the deadline was polled (by
+                // the leader on another thread) still wins: look once more.
+                let work = this.work.as_mut().as_pin_mut().expect("still running");
+                if let Poll::Ready(outcome) = work.poll(cx) {
+                    this.work.set(None);
+                    return Poll::Ready(outcome);
+                }
                 // Dropping the work leaves the flight (or hands it on).
                 this.work.set(None);
                 group.counters.deadline_exceeded();

@@ -80,6 +80,11 @@ pub type DefaultHasher = ahash::RandomState;
 ///   no follower left, the key is freed. Nobody waits on work that nobody
 ///   drives.
 ///
+/// Work for a key must not wait on the same group's work for that key:
+/// the inner call joins the flight it is part of and waits on itself for
+/// good (no lock is held, so nothing else is blocked; dropping the outer
+/// call cleans both up). Work for another key is fine.
+///
 /// A leader that stays alive but is no longer polled (its task stalled, or
 /// its future parked inside a `select!` that moved on) is still driving the
 /// work as far as the group can tell, so its followers wait until it is
@@ -259,8 +264,10 @@ where
     /// moment, the work it drives is dropped and the oldest follower takes
     /// over with its own closure (see [`Group`]'s `# Cancellation`).
     ///
-    /// The work is polled before the deadline, so an outcome that is ready
-    /// wins over a deadline that is ready at the same poll.
+    /// The work is polled before the deadline, and once more when the
+    /// deadline is ready, so an outcome that is ready (or published by the
+    /// leader while the deadline was polled) wins over a deadline that is
+    /// ready at the same poll.
     ///
     /// ```
     /// use brace::singleflight::{Group, SingleFlightError};
