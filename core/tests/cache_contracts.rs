@@ -11,22 +11,20 @@ use brace::time::ManualClock;
 
 type Log = Arc<Mutex<Vec<(u64, u64, RemovalCause)>>>;
 
-/// Runs `f` on a thread; fails if it does not finish within 20 s.
+/// Runs `f` on a thread; fails if it does not finish within 20 s (a
+/// deadlock). Waits on a channel, not by polling with sleeps.
 fn watchdog(name: &str, f: impl FnOnce() + Send + 'static) {
-    let done = Arc::new(AtomicBool::new(false));
-    let d = Arc::clone(&done);
+    let (done, finished) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
         f();
-        d.store(true, Ordering::SeqCst);
+        let _ = done.send(());
     });
-    for _ in 0..2000 {
-        if h.is_finished() {
-            h.join().unwrap();
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    match finished.recv_timeout(Duration::from_secs(20)) {
+        Ok(()) => h.join().unwrap(),
+        // The thread ended without sending: it panicked; surface that.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => h.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{name}: hung (deadlock?)"),
     }
-    panic!("{name}: hung (deadlock?)");
 }
 
 /// A weigher with extreme weights: random weights including 0, 1, the

@@ -75,11 +75,7 @@ impl<C: Clock> CircuitBreaker<C> {
             match word.state() {
                 State::ForcedOpen => return Some(Rejected::ForcedOpen),
                 State::Open if word.is_busy() => {
-                    // The deadline is being published: about a full open
-                    // duration away, as `admit_slow` answers.
-                    let now = self.clock.recent();
-                    let wait = self.config.open_duration_for(word.trips(), 0);
-                    return Some(open_until(now.saturating_add(wait), now));
+                    return Some(self.opening(word, self.clock.recent()));
                 }
                 State::Open => {
                     let until = self.deadline();
@@ -96,6 +92,13 @@ impl<C: Clock> CircuitBreaker<C> {
         }
     }
 
+    /// The refusal for an open `word` whose deadline is still being
+    /// published: about a full open duration away.
+    fn opening(&self, word: Word, now: Nanos) -> Rejected {
+        let wait = self.config.open_duration_for(word.trips(), 0);
+        open_until(now.saturating_add(wait), now)
+    }
+
     #[cold]
     fn admit_slow(&self, mut word: Word) -> Result<Ticket, Rejected> {
         loop {
@@ -110,10 +113,7 @@ impl<C: Clock> CircuitBreaker<C> {
                 State::Open => {
                     let now = self.clock.now();
                     if word.is_busy() {
-                        // The deadline is being published; it is about a
-                        // full open duration away.
-                        let wait = self.config.open_duration_for(word.trips(), 0);
-                        return Err(open_until(now.saturating_add(wait), now));
+                        return Err(self.opening(word, now));
                     }
                     let until = self.deadline();
                     if now < until {

@@ -168,11 +168,12 @@ impl<K, V> Generations<K, V> {
         key: &K,
         value: Option<&V>,
     ) -> Option<u32> {
+        // The common case, no invalidation since the load started: no lock.
+        if self.current.load(Ordering::Acquire) == generation {
+            return Some(generation);
+        }
         let predicates = self.predicates.read();
         let current = self.current.load(Ordering::Acquire);
-        if current == generation {
-            return Some(current);
-        }
         if older(generation, self.floor.load(Ordering::Acquire))
             || self.retired.load(Ordering::Acquire) != retired
         {

@@ -938,6 +938,14 @@ mod tests {
         }
     }
 
+    /// Moves `hash` to the back of `queue`, in the table and in the model.
+    fn move_to_back(nodes: &mut Nodes, model: &mut Model, hash: u64, queue: Queue) {
+        nodes.move_to_back(nodes.find(hash).unwrap(), queue);
+        let (q, i) = model.position(hash).unwrap();
+        let entry = model.queues[q].remove(i).unwrap();
+        model.queues[queue as usize].push_back(entry);
+    }
+
     fn check(nodes: &Nodes, model: &Model) {
         let mut len = 0;
         for queue in Queue::ALL {
@@ -1017,10 +1025,7 @@ mod tests {
             } else if op < 9 {
                 let hash = residents[rng.below(residents.len())];
                 let queue = Queue::ALL[rng.below(3)];
-                nodes.move_to_back(nodes.find(hash).unwrap(), queue);
-                let (q, i) = model.position(hash).unwrap();
-                let entry = model.queues[q].remove(i).unwrap();
-                model.queues[queue as usize].push_back(entry);
+                move_to_back(&mut nodes, &mut model, hash, queue);
             } else {
                 let hash = residents[rng.below(residents.len())];
                 let weight = if weighted { rng.below(5) as u32 } else { 1 };
@@ -1106,10 +1111,7 @@ mod tests {
                 let residents = model.residents();
                 let hash = residents[rng.below(residents.len())];
                 let queue = Queue::ALL[rng.below(3)];
-                nodes.move_to_back(nodes.find(hash).unwrap(), queue);
-                let (q, i) = model.position(hash).unwrap();
-                let entry = model.queues[q].remove(i).unwrap();
-                model.queues[queue as usize].push_back(entry);
+                move_to_back(&mut nodes, &mut model, hash, queue);
             }
             check(&nodes, &model);
             let in_secondary = |nodes: &Nodes| {
