@@ -26,6 +26,14 @@ impl Simulator {
         }
     }
 
+    /// A policy that counts requests from the first one, not from half
+    /// full: for tests of admission that reason about counts of one.
+    fn counting_from_the_start(capacity: u64) -> Self {
+        let mut sim = Self::new(capacity);
+        sim.policy.counting = true;
+        sim
+    }
+
     /// A weighted policy of `entries` entries that each weigh `weight`.
     fn weighted(entries: u64, weight: u32) -> Self {
         Simulator {
@@ -64,7 +72,7 @@ fn random_stream(mut state: u64) -> impl FnMut() -> u64 {
 
 #[test]
 fn a_cold_newcomer_is_rejected_and_a_frequent_one_displaces_the_victim() {
-    let mut sim = Simulator::new(100);
+    let mut sim = Simulator::counting_from_the_start(100);
     for key in 0..100 {
         sim.read(key);
     }
@@ -83,7 +91,7 @@ fn a_cold_newcomer_is_rejected_and_a_frequent_one_displaces_the_victim() {
 
 #[test]
 fn a_hit_on_probation_protects_the_entry() {
-    let mut sim = Simulator::new(100);
+    let mut sim = Simulator::counting_from_the_start(100);
     for key in 0..100 {
         sim.read(key);
     }
@@ -393,4 +401,57 @@ fn a_weighted_policy_grows_its_sketch_and_sample_with_its_entries() {
         WindowTuner::sample_shift_for(16_384)
     );
     assert_eq!(sim.policy.tuner.sample_shift(), 3);
+}
+
+#[test]
+fn requests_are_counted_only_once_the_cache_is_half_full() {
+    let mut sim = Simulator::new(100);
+    for key in 0..49 {
+        for _ in 0..3 {
+            sim.read(key);
+        }
+    }
+    assert!(!sim.policy.counting);
+    assert!(
+        (0..49).all(|key| sim.policy.sketch.frequency(key) == 0),
+        "reads of a cache under half full are not counted"
+    );
+    sim.read(49);
+    sim.read(50);
+    assert!(sim.policy.counting, "counting starts at half full");
+    sim.read(0);
+    sim.read(0);
+    assert_eq!(sim.policy.sketch.frequency(0), 2);
+    assert_eq!(sim.policy.sketch.frequency(50), 1);
+    for key in 51..100 {
+        sim.read(key);
+    }
+    sim.policy.remove(0);
+    sim.resident.remove(&0);
+    assert!(
+        sim.policy.counting,
+        "counting does not stop when the cache shrinks"
+    );
+}
+
+/// The first reversal of a zigzag (keys up past the capacity, then back
+/// down) wants the most recent keys. Counted from the start, each newcomer
+/// of the first pass ties with the oldest keys and is turned away, so the
+/// cache meets the reversal holding the keys asked for last.
+#[test]
+fn the_first_half_of_a_cold_cache_gives_way_to_the_next_keys() {
+    let capacity = 200;
+    let mut sim = Simulator::new(capacity);
+    for key in 0..2 * capacity {
+        sim.read(key);
+    }
+    let recent_resident = (capacity..2 * capacity)
+        .filter(|key| sim.resident.contains(key))
+        .count();
+    let reversal_hits = (0..2 * capacity).rev().filter(|&key| sim.read(key)).count();
+    assert!(
+        recent_resident >= 90,
+        "{recent_resident} of the first pass's last {capacity} keys resident"
+    );
+    assert!(reversal_hits >= 90, "{reversal_hits} hits on the reversal");
 }

@@ -200,19 +200,21 @@ impl WindowTuner {
 
     /// Replays a read of `hash`; `resident_weight` is its weight when the
     /// real cache hit (a shadow that misses then inserts it at once; on a
-    /// real miss the shadows wait for [`WindowTuner::insert`]). Returns the
+    /// real miss the shadows wait for [`WindowTuner::insert`]); `count`
+    /// says whether the policy counted it in its sketch. Returns the
     /// shape to switch to when a period ends with a new best shadow, or when
     /// one leads clearly mid-period.
     pub(super) fn read(
         &mut self,
         hash: u64,
         resident_weight: Option<u32>,
+        count: bool,
         policy_sketch: &FrequencySketch,
     ) -> Option<Shape> {
         if !self.sampled(hash) {
             return None;
         }
-        let sketch = Self::counted(&mut self.sketch, policy_sketch, hash, true);
+        let sketch = Self::counted(&mut self.sketch, policy_sketch, hash, count);
         for (shadow, hits) in self.shadows.iter_mut().zip(&mut self.hits) {
             if shadow.touch(hash) {
                 *hits += 1;
@@ -388,7 +390,7 @@ mod tests {
         // Every read is replayed (a small cache). 128 reads of 128 keys
         // that no shadow holds: no shadow hits, no switch.
         for key in 0..CHECK_EVERY {
-            assert_eq!(tuner.read(key, None, &policy), None);
+            assert_eq!(tuner.read(key, None, true, &policy), None);
         }
         // The LRU shadow now hits 128 times more than the current one
         // over 128 reads: it leads by more than 3 margins (the current
@@ -396,13 +398,13 @@ mod tests {
         // once, a period being 1,024 reads.
         tuner.hits = alloc::vec![0, 0, 0, 0, 128, 0];
         tuner.reads = 2 * CHECK_EVERY - 1;
-        assert_eq!(tuner.read(1 << 40, None, &policy), Some(SHAPES[4]));
+        assert_eq!(tuner.read(1 << 40, None, true, &policy), Some(SHAPES[4]));
         assert!(tuner.reads < tuner.period, "the period goes on");
         // A lead under three margins waits for the period's end.
         let mut tuner = WindowTuner::new(100);
         tuner.hits = alloc::vec![0, 10, 0, 0, 30, 0];
         tuner.reads = CHECK_EVERY - 1;
-        assert_eq!(tuner.read(1 << 41, None, &policy), None);
+        assert_eq!(tuner.read(1 << 41, None, true, &policy), None);
     }
 
     #[test]
