@@ -28,13 +28,12 @@
 //! 32.8 / 42.5% for LRU; sprite at 1000 90.0% (LRU 90.6%, best peer
 //! 87.7%); loop at 512 50.5% (OPT 50.5%, LRU 0%). A sixth shadow drops
 //! the protected segment (pure TinyLFU over one LRU, as moka runs it),
-//! which scans want. The sketch counts nothing until the cache is half
-//! full (see `Policy::counting`), which lets a cold cache's first keys
-//! give way to the next ones: zigzag at 1,000 entries 46.96 → 47.41% (LRU
-//! 48.03%). Rows that can still trail by about a point are a draw on the
-//! hash seed (scan at 500, where the sketch's collisions decide which
-//! keys stay) or shift under the tuner (the drifting Zipf at 10,000); see
-//! the README table.
+//! which scans want, and a seventh admits strictly (a newcomer must lead
+//! its victim by two counts), which loops longer than the cache want. The
+//! sketch counts nothing until the cache is half full (see
+//! `Policy::counting`), which lets a cold cache's first keys give way to
+//! the next ones: zigzag at 1,000 entries 46.96 → 47.41% (LRU 48.03%).
+//! See the README table for every row.
 
 //! # Structure
 //!
@@ -42,7 +41,7 @@
 //! - [`sketch`]: frequency estimates (count-min, 4-bit counters, halving);
 //! - [`nodes`]: the queues, linked through one hash-keyed table of nodes;
 //! - [`tuner`]: the shadow policies that choose the window size (and
-//!   whether to keep a protected segment).
+//!   whether to keep a protected segment, and how strictly to admit).
 //!
 //! Entries are known only by their 64-bit key hash; the cache maps hashes to
 //! keys and values. Everything is single-threaded: the cache serialises the
@@ -264,6 +263,7 @@ impl Policy {
             let capacity = self.segments.capacity();
             let window = share(capacity, shape.window_permille);
             self.segments.reshape(window, shape.protected);
+            self.segments.set_admission_margin(shape.admission_margin);
         }
     }
 

@@ -40,6 +40,9 @@ pub(super) struct Segments {
     lists: Nodes,
     window_max: u64,
     protected_max: u64,
+    /// The lead over its victim, beyond one count, that a candidate needs
+    /// (see [`admit`]).
+    admission_margin: u8,
 }
 
 impl Segments {
@@ -54,7 +57,14 @@ impl Segments {
             lists: Nodes::new(capacity, room),
             window_max,
             protected_max: protected_share(capacity, window_max, protected),
+            admission_margin: 0,
         }
+    }
+
+    /// Sets the lead over its victim, beyond one count, that a candidate
+    /// needs: 0 admits on any lead, 1 asks for two counts.
+    pub(super) fn set_admission_margin(&mut self, margin: u8) {
+        self.admission_margin = margin;
     }
 
     /// Resident entries.
@@ -252,7 +262,12 @@ impl Segments {
                     self.evict_index(v, evict);
                 }
                 (Some(v), Some(c)) => {
-                    if admit(sketch, self.lists.mixed(c), self.lists.mixed(v)) {
+                    if admit(
+                        sketch,
+                        self.lists.mixed(c),
+                        self.lists.mixed(v),
+                        self.admission_margin,
+                    ) {
                         victim = self.lists.next(v);
                         self.evict_index(v, evict);
                     } else {
@@ -323,7 +338,8 @@ fn protected_share(capacity: u64, window_max: u64, protected: bool) -> u64 {
 }
 
 /// TinyLFU admission: the candidate replaces the victim only if it is
-/// estimated more frequent; a tie keeps the resident.
+/// estimated more frequent by more than `margin` (0, or 1 in the tuner's
+/// strict shape); a tie keeps the resident.
 ///
 /// Caffeine also admits a warm loser one time in 128, against an
 /// attacker who aims sketch collisions at a victim to pin it. Here the
@@ -333,8 +349,9 @@ fn protected_share(capacity: u64, window_max: u64, protected: bool) -> u64 {
 /// they took this policy from 98.7% (OPT's 98.71) to 94–96%, on `scan`
 /// at 1,500 from 71.7% to 67% (`compare hitratio`, the `policy` column).
 /// Both hashes come put through `spread`, as the node table keeps them.
-fn admit(sketch: &FrequencySketch, candidate: u64, victim: u64) -> bool {
-    sketch.frequency_of_spread(candidate) > sketch.frequency_of_spread(victim)
+fn admit(sketch: &FrequencySketch, candidate: u64, victim: u64, margin: u8) -> bool {
+    sketch.frequency_of_spread(candidate)
+        > sketch.frequency_of_spread(victim).saturating_add(margin)
 }
 
 #[cfg(test)]
