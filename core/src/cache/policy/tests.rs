@@ -480,3 +480,34 @@ fn a_loop_larger_than_the_cache_keeps_a_fixed_set() {
         22 * capacity
     );
 }
+
+/// An entry heavier than half the capacity can overflow a cache that is
+/// under half full, so admission contests happen before the cache is half
+/// full. Were nothing counted then, the heavy entry would tie with its
+/// victim (both at zero) and be turned away on every request, the cache
+/// would stay under half full and counting would never start: here it got
+/// in on the 88th request, only because the LRU shadow took the window.
+#[test]
+fn a_heavy_entry_asked_for_again_is_admitted_into_a_cache_under_half_full() {
+    let mut policy = Policy::weighted(100);
+    let mut evict = Vec::new();
+    for key in 0..40 {
+        policy.record_miss(key);
+        policy.insert(key, 1, &mut evict);
+    }
+    assert!(evict.is_empty());
+    let heavy = 1_000;
+    let mut requests = 0;
+    while !policy.is_resident(heavy) && requests < 100 {
+        requests += 1;
+        policy.record_miss(heavy);
+        evict.clear();
+        policy.insert(heavy, 70, &mut evict);
+    }
+    assert!(
+        policy.is_resident(heavy),
+        "still rejected after {requests} requests, weighted size {}",
+        policy.weighted_size()
+    );
+    assert!(requests <= 2, "admitted after {requests} requests");
+}

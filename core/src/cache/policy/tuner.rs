@@ -4,8 +4,8 @@
 //! and on recency-friendly ones with a large window (at 100% it is an LRU).
 //! Which one a workload needs is measured, not guessed: a few *shadow*
 //! policies, each a [`Segments`] with a fixed shape from [`SHAPES`] (a
-//! window size, and whether the main space keeps a protected segment),
-//! replay a spatially sampled share of the same
+//! window size, whether the main space keeps a protected segment, and how
+//! strictly it admits), replay a spatially sampled share of the same
 //! requests (the keys whose hash falls in a 1/R slice, at 1/R of the
 //! capacity; Waldspurger et al., "Cache Modeling and Optimization using
 //! Miniature Simulations", USENIX ATC 2017). At the end of every period the
