@@ -150,19 +150,20 @@ impl AccessBuffers {
         }
     }
 
+    /// The stripe of the thread whose `thread_index` is `thread`.
     #[inline]
-    fn own(&self) -> &Stripe {
-        &self.stripes[crate::sync::thread_index() & (self.stripes.len() - 1)]
+    fn own(&self, thread: usize) -> &Stripe {
+        &self.stripes[thread & (self.stripes.len() - 1)]
     }
 
     #[inline]
-    pub(super) fn push_hit(&self, hash: u64) -> Push {
-        self.own().hits.push(hash)
+    pub(super) fn push_hit(&self, thread: usize, hash: u64) -> Push {
+        self.own(thread).hits.push(hash)
     }
 
     #[inline]
-    pub(super) fn push_miss(&self, hash: u64) -> Push {
-        self.own().misses.push(hash)
+    pub(super) fn push_miss(&self, thread: usize, hash: u64) -> Push {
+        self.own(thread).misses.push(hash)
     }
 
     /// Drains every stripe into `consume(hashes, are_hits)`, one ring at a

@@ -630,16 +630,22 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.map.hash(key);
+        // Read once for the shard's lock stripe, the stats stripe and the
+        // ring.
+        let thread = crate::sync::thread_index();
         let read = |slot: &Slot<K, V>| {
             let freshness = self.judge(slot)?;
             let report = self.hit_filter.admit(slot.reported());
             Ok((slot.value().cloned(), freshness, report))
         };
-        match self.map.read(hash, |slot| slot.key.borrow() == key, read) {
+        match self
+            .map
+            .read_as(thread, hash, |slot| slot.key.borrow() == key, read)
+        {
             Some(Ok((value, freshness, report))) => {
-                self.stats.add(Counter::Hit, 1);
+                self.stats.add_as(thread, Counter::Hit, 1);
                 if report {
-                    self.record(hash, true);
+                    self.record_as(thread, hash, true);
                 }
                 return Found::Live {
                     value,
@@ -649,8 +655,8 @@ where
             Some(Err(death)) => self.remove_dead(hash, death),
             None => {}
         }
-        self.stats.add(Counter::Miss, 1);
-        self.record(hash, false);
+        self.stats.add_as(thread, Counter::Miss, 1);
+        self.record_as(thread, hash, false);
         Found::Absent
     }
 }

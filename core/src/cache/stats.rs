@@ -82,7 +82,13 @@ impl Stats {
 
     #[inline]
     pub(super) fn add(&self, counter: Counter, n: u64) {
-        let stripe = &self.stripes[crate::sync::thread_index() & (self.stripes.len() - 1)];
+        self.add_as(crate::sync::thread_index(), counter, n);
+    }
+
+    /// [`add`](Self::add) by the thread whose `thread_index` is `thread`.
+    #[inline]
+    pub(super) fn add_as(&self, thread: usize, counter: Counter, n: u64) {
+        let stripe = &self.stripes[thread & (self.stripes.len() - 1)];
         stripe[counter as usize].fetch_add(n, Ordering::Relaxed);
     }
 

@@ -149,7 +149,22 @@ impl<K: Hash, V> Store<K, V> {
         matches: impl Fn(&Slot<K, V>) -> bool,
         read: impl FnOnce(&Slot<K, V>) -> R,
     ) -> Option<R> {
-        self.shard(hash).read().find(hash, matches).map(read)
+        self.read_as(crate::sync::thread_index(), hash, matches, read)
+    }
+
+    /// [`read`](Self::read) by the thread whose `thread_index` is `thread`.
+    #[inline]
+    pub(super) fn read_as<R>(
+        &self,
+        thread: usize,
+        hash: u64,
+        matches: impl Fn(&Slot<K, V>) -> bool,
+        read: impl FnOnce(&Slot<K, V>) -> R,
+    ) -> Option<R> {
+        self.shard(hash)
+            .read_as(thread)
+            .find(hash, matches)
+            .map(read)
     }
 
     /// Puts `slot` in place of the one under `hash` and returns the old one

@@ -37,11 +37,18 @@ where
     /// and the policy lock is free (otherwise the event is dropped).
     #[inline]
     pub(super) fn record(&self, hash: u64, hit: bool) {
+        self.record_as(crate::sync::thread_index(), hash, hit);
+    }
+
+    /// [`record`](Self::record) by the thread whose `thread_index` is
+    /// `thread`.
+    #[inline]
+    pub(super) fn record_as(&self, thread: usize, hash: u64, hit: bool) {
         let push = |h| {
             if hit {
-                self.buffers.push_hit(h)
+                self.buffers.push_hit(thread, h)
             } else {
-                self.buffers.push_miss(h)
+                self.buffers.push_miss(thread, h)
             }
         };
         if push(hash) == Push::Full

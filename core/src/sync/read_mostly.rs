@@ -104,7 +104,15 @@ impl<T> ReadMostlyLock<T> {
     /// calling thread's stripe.
     #[inline]
     pub(crate) fn read(&self) -> ReadGuard<'_, T> {
-        let stripe = &self.stripes[thread_index() & (self.stripes.len() - 1)];
+        self.read_as(thread_index())
+    }
+
+    /// [`read`](Self::read) for the caller whose [`thread_index`] is
+    /// `thread` (a caller that needs it for other stripes too reads it
+    /// once).
+    #[inline]
+    pub(crate) fn read_as(&self, thread: usize) -> ReadGuard<'_, T> {
+        let stripe = &self.stripes[thread & (self.stripes.len() - 1)];
         ReadGuard {
             _stripe: held(stripe.read()),
             value: &self.value,
