@@ -29,7 +29,7 @@
 use alloc::vec::Vec;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::slot::Slot;
+use super::slot::{Slot, View};
 use crate::sync::{AtomicU32, Ordering, RwLock};
 // `Arc` here only shares immutable settings and the cache itself; it guards
 // no protocol state, so it stays `alloc`'s under every cfg (loom's `Arc`
@@ -97,11 +97,16 @@ impl<K, V> Generations<K, V> {
         predicates.len()
     }
 
-    /// Whether `slot` survives every invalidation so far; raises its stamp
-    /// when it does.
+    #[cfg(test)]
+    fn is_valid(&self, slot: &Slot<K, V>) -> bool {
+        self.is_valid_view(slot, slot.view())
+    }
+
+    /// Whether `slot` (whose view is `view`) survives every invalidation
+    /// so far; raises its stamp when it does.
     #[inline]
-    pub(super) fn is_valid(&self, slot: &Slot<K, V>) -> bool {
-        let stamp = slot.generation().load(Ordering::Acquire);
+    pub(super) fn is_valid_view(&self, slot: &Slot<K, V>, view: View<'_, V>) -> bool {
+        let stamp = view.generation().load(Ordering::Acquire);
         let current = self.current.load(Ordering::Acquire);
         stamp == current || self.check_slow(slot, stamp, current)
     }

@@ -98,7 +98,7 @@ use access_buffer::AccessBuffers;
 use alloc::sync::Arc;
 use invalidation::Generations;
 use policy::Policy;
-use slot::{Freshness, Slot};
+use slot::{Freshness, Slot, View};
 use stats::{Counter, Stats};
 use store::Store;
 use writes::Writer;
@@ -582,15 +582,21 @@ where
     /// lock).
     #[inline]
     fn judge(&self, slot: &Slot<K, V>) -> Result<Freshness, Death> {
-        if !self.generations.is_valid(slot) {
+        self.judge_view(slot, slot.view())
+    }
+
+    /// [`judge`](Self::judge) with `slot`'s view already taken.
+    #[inline]
+    fn judge_view(&self, slot: &Slot<K, V>, view: View<'_, V>) -> Result<Freshness, Death> {
+        if !self.generations.is_valid_view(slot, view) {
             // A slot found dead is never restamped: this is its stamp.
-            let stamp = slot.generation().load(Ordering::Relaxed);
+            let stamp = view.generation().load(Ordering::Relaxed);
             return Err(Death::Invalidated { stamp });
         }
-        if !slot.has_deadline() {
+        if !view.has_deadline() {
             return Ok(Freshness::Fresh);
         }
-        match slot.freshness(self.clock.recent()) {
+        match view.freshness(self.clock.recent()) {
             Freshness::Expired => Err(Death::Expired),
             live => Ok(live),
         }
@@ -634,9 +640,10 @@ where
         // ring.
         let thread = crate::sync::thread_index();
         let read = |slot: &Slot<K, V>| {
-            let freshness = self.judge(slot)?;
-            let report = self.hit_filter.admit(slot.reported());
-            Ok((slot.value().cloned(), freshness, report))
+            let view = slot.view();
+            let freshness = self.judge_view(slot, view)?;
+            let report = self.hit_filter.admit(view.reported());
+            Ok((view.value().cloned(), freshness, report))
         };
         match self
             .map

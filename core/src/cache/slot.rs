@@ -167,18 +167,25 @@ impl<K, V> Slot<K, V> {
 
     #[inline]
     fn meta(&self) -> &Meta {
+        self.view().meta
+    }
+
+    /// The value and the metadata, the variant matched once (see [`View`]).
+    #[inline]
+    pub(super) fn view(&self) -> View<'_, V> {
         match &self.body {
-            Body::Found(_, meta) | Body::Missing(meta) => meta,
+            Body::Found(value, meta) => View {
+                value: Some(value),
+                meta,
+            },
+            Body::Missing(meta) => View { value: None, meta },
         }
     }
 
     /// The value; `None` for a cached "not found".
     #[inline]
     pub(super) fn value(&self) -> Option<&V> {
-        match &self.body {
-            Body::Found(value, _) => Some(value),
-            Body::Missing(_) => None,
-        }
+        self.view().value
     }
 
     /// The value, taken out of the slot.
@@ -202,9 +209,9 @@ impl<K, V> Slot<K, V> {
     }
 
     /// Whether the entry ever needs the clock read.
-    #[inline]
-    pub(super) fn has_deadline(&self) -> bool {
-        self.meta().at != Nanos::MAX
+    #[cfg(test)]
+    fn has_deadline(&self) -> bool {
+        self.view().has_deadline()
     }
 
     /// The soft deadline as stored (see the module docs on its precision).
@@ -229,7 +236,57 @@ impl<K, V> Slot<K, V> {
 
     #[inline]
     pub(super) fn freshness(&self, now: Nanos) -> Freshness {
-        let meta = self.meta();
+        self.view().freshness(now)
+    }
+}
+
+/// A slot's value and metadata, found with one look at its variant. The
+/// metadata sits at a different offset in each variant, and after an
+/// atomic load (the generation check) the compiler looks at the variant
+/// again for every field; a read that asks for several takes a view first.
+#[derive(Debug)]
+pub(super) struct View<'a, V> {
+    value: Option<&'a V>,
+    meta: &'a Meta,
+}
+
+impl<V> Clone for View<'_, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for View<'_, V> {}
+
+impl<'a, V> View<'a, V> {
+    /// The value; `None` for a cached "not found".
+    #[inline]
+    pub(super) fn value(self) -> Option<&'a V> {
+        self.value
+    }
+
+    /// See [`Slot::generation`].
+    #[inline]
+    pub(super) fn generation(self) -> &'a AtomicU32 {
+        &self.meta.generation
+    }
+
+    /// See [`Slot::reported`].
+    #[inline]
+    pub(super) fn reported(self) -> &'a AtomicU16 {
+        &self.meta.reported
+    }
+
+    /// Whether the entry ever needs the clock read.
+    #[inline]
+    pub(super) fn has_deadline(self) -> bool {
+        self.meta.at != Nanos::MAX
+    }
+
+    /// See [`Slot::freshness`].
+    #[inline]
+    pub(super) fn freshness(self, now: Nanos) -> Freshness {
+        let meta = self.meta;
         match meta.lead.distance() {
             // The end of time ends every entry.
             _ if now == Nanos::MAX => Freshness::Expired,
