@@ -74,7 +74,7 @@
 //! report one entry's hit, or a reader may see a stale `gap`; either only
 //! changes how many hits the policy hears of, never what the cache holds.
 
-use crate::sync::{AtomicU16, AtomicU32, CachePadded, Ordering};
+use crate::sync::{AtomicU16, AtomicU32, AtomicU64, CachePadded, Ordering};
 
 /// Caches smaller than this report every hit.
 const FILTER_FROM_ENTRIES: usize = 64;
@@ -97,14 +97,24 @@ const SETTLED_LEVEL: u16 = 2;
 /// A stamp's tick is its top 14 bits; elapsed ticks wrap at this.
 const TICK_RANGE: u32 = 1 << (16 - LEVEL_BITS);
 
+/// Bits of [`Epoch::clock`] below the thresholds: the current tick as a
+/// stamp.
+const THRESHOLDS_SHIFT: u32 = 16;
+/// Bits per level's threshold in [`Epoch::clock`]. A threshold is at most
+/// the span, which is under 128 ticks (see [`HitFilter::advance`]).
+const THRESHOLD_BITS: u32 = 8;
+
 #[derive(Debug)]
 struct Epoch {
-    /// Ticks so far (only the low 14 bits are used).
-    tick: AtomicU32,
-    /// Events per tick; 0 when every hit is reported.
+    /// What a reader needs, in one word so a hit loads it once: the low
+    /// 16 bits are the current tick as a stamp (level 0), and from
+    /// `THRESHOLDS_SHIFT` up, a byte per stamp level holds the ticks a
+    /// report at that level needs (levels 0 to 3: the second report's, the
+    /// third's, the settled one's and the settled one's again, since level
+    /// 3 is never stored). All thresholds 0: every hit is reported.
+    clock: AtomicU64,
+    /// Events per tick; 0 when every hit is reported (the drainer's).
     unit: AtomicU32,
-    /// The gap in ticks.
-    span: AtomicU32,
     /// Events consumed since the last tick (the drainer's, under the
     /// policy lock; an atomic only to be shared).
     carried: AtomicU32,
@@ -120,9 +130,8 @@ impl HitFilter {
     pub(super) fn new() -> Self {
         HitFilter {
             clock: CachePadded::new(Epoch {
-                tick: AtomicU32::new(0),
+                clock: AtomicU64::new(0),
                 unit: AtomicU32::new(0),
-                span: AtomicU32::new(0),
                 carried: AtomicU32::new(0),
             }),
         }
@@ -131,7 +140,7 @@ impl HitFilter {
     /// The current tick as a stamp (level 0).
     #[inline]
     fn now(&self) -> u16 {
-        (self.clock.tick.load(Ordering::Relaxed) << LEVEL_BITS) as u16
+        self.clock.clock.load(Ordering::Relaxed) as u16
     }
 
     /// The `reported` stamp of a new slot: never reported.
@@ -150,19 +159,17 @@ impl HitFilter {
     /// `gap`.
     #[inline]
     pub(super) fn admit(&self, reported: &AtomicU16) -> bool {
-        if self.clock.unit.load(Ordering::Relaxed) == 0 {
+        let clock = self.clock.clock.load(Ordering::Relaxed);
+        let thresholds = clock >> THRESHOLDS_SHIFT;
+        if thresholds == 0 {
             return true;
         }
-        let span = self.clock.span.load(Ordering::Relaxed);
-        let now = self.now();
+        let now = clock as u16;
         let stamp = reported.load(Ordering::Relaxed);
         let elapsed = u32::from(now.wrapping_sub(stamp & !LEVEL_MASK) >> LEVEL_BITS);
         let level = stamp & LEVEL_MASK;
-        let needed = match level {
-            0 => (span / SECOND_REPORT_DIVISOR).max(1),
-            1 => (span / THIRD_REPORT_DIVISOR).max(1),
-            _ => span,
-        };
+        let needed = (thresholds >> (THRESHOLD_BITS * u32::from(level))) as u32
+            & ((1 << THRESHOLD_BITS) - 1);
         if elapsed < needed {
             return false;
         }
@@ -188,32 +195,49 @@ impl HitFilter {
         } else {
             0
         };
-        let clock = &*self.clock;
+        let epoch = &*self.clock;
         let unit = if gap == 0 {
             0
         } else {
             (gap / TICKS_PER_GAP).max(1)
         };
         // The span depends on the gap, not only on the unit: below 128
-        // entries' worth of gap the unit stays 1 while the gap grows.
+        // entries' worth of gap the unit stays 1 while the gap grows. It
+        // is under 128 ticks: the gap itself below 128 events, else at
+        // most `64 + ⌈63 / unit⌉` with a unit of at least 2.
         let span = if unit == 0 { 0 } else { gap.div_ceil(unit) };
-        if clock.unit.load(Ordering::Relaxed) != unit {
-            clock.unit.store(unit, Ordering::Relaxed);
+        debug_assert!(span < 1 << THRESHOLD_BITS);
+        let thresholds = if unit == 0 {
+            0
+        } else {
+            let levels = [
+                (span / SECOND_REPORT_DIVISOR).max(1),
+                (span / THIRD_REPORT_DIVISOR).max(1),
+                span,
+                span,
+            ];
+            levels
+                .iter()
+                .enumerate()
+                .fold(0u64, |word, (level, &needed)| {
+                    word | u64::from(needed) << (THRESHOLD_BITS * level as u32)
+                })
+        };
+        if epoch.unit.load(Ordering::Relaxed) != unit {
+            epoch.unit.store(unit, Ordering::Relaxed);
         }
-        if clock.span.load(Ordering::Relaxed) != span {
-            clock.span.store(span, Ordering::Relaxed);
-        }
-        let carried = u64::from(clock.carried.load(Ordering::Relaxed)) + events as u64;
+        let carried = u64::from(epoch.carried.load(Ordering::Relaxed)) + events as u64;
         let (ticks, rest) = match unit {
             0 => (carried, 0),
             unit => (carried / u64::from(unit), carried % u64::from(unit)),
         };
-        clock.carried.store(rest as u32, Ordering::Relaxed);
-        if ticks > 0 {
-            let tick = clock.tick.load(Ordering::Relaxed);
-            clock
-                .tick
-                .store(tick.wrapping_add(ticks as u32), Ordering::Relaxed);
+        epoch.carried.store(rest as u32, Ordering::Relaxed);
+        let clock = epoch.clock.load(Ordering::Relaxed);
+        // Only the tick's low 14 bits are kept, as the stamp's top bits.
+        let now = (clock as u16).wrapping_add(((ticks as u32) << LEVEL_BITS) as u16);
+        let updated = thresholds << THRESHOLDS_SHIFT | u64::from(now);
+        if updated != clock {
+            epoch.clock.store(updated, Ordering::Relaxed);
         }
     }
 }
