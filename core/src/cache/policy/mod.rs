@@ -168,20 +168,26 @@ impl Policy {
     /// policy has started counting (see `counting`). Returns whether it
     /// counted, so the shadows count the same requests.
     fn count(&mut self, hash: u64) -> bool {
+        self.count_spread(sketch::spread(hash))
+    }
+
+    /// [`count`](Self::count) given the hash put through `spread`.
+    fn count_spread(&mut self, mixed: u64) -> bool {
         if !self.counting {
             if self.segments.weighted_size() < self.segments.capacity().div_ceil(2) {
                 return false;
             }
             self.counting = true;
         }
-        self.sketch.increment(hash);
+        self.sketch.increment_spread(mixed);
         true
     }
 
     /// Records a read hit on the resident entry `hash`.
     pub(crate) fn record_access(&mut self, hash: u64) {
+        let mixed = sketch::spread(hash);
         let index = self.segments.find(hash);
-        self.access_at(hash, index);
+        self.access_at(hash, mixed, index);
     }
 
     /// Records read hits on the resident entries `hashes`, in order: the
@@ -190,30 +196,34 @@ impl Policy {
     pub(crate) fn record_accesses(&mut self, hashes: &[u64]) {
         const BATCH: usize = 64;
         for chunk in hashes.chunks(BATCH) {
-            let mut found = [None; BATCH];
+            let mut found = [(0, None); BATCH];
             for (slot, &hash) in found.iter_mut().zip(chunk) {
-                *slot = self.segments.warm(hash, &self.sketch);
+                // Mixed once for the sketch and every node table.
+                let mixed = sketch::spread(hash);
+                *slot = (mixed, self.segments.warm(mixed, &self.sketch));
             }
-            for (&index, &hash) in found.iter().zip(chunk) {
-                self.access_at(hash, index);
+            for (&(mixed, index), &hash) in found.iter().zip(chunk) {
+                self.access_at(hash, mixed, index);
             }
         }
     }
 
     /// One read hit on `hash`, whose node index (if resident) was looked up
     /// with no insert or removal since.
-    fn access_at(&mut self, hash: u64, index: Option<u32>) {
-        let counted = self.count(hash);
+    /// `mixed` is `hash` put through `spread`.
+    fn access_at(&mut self, hash: u64, mixed: u64, index: Option<u32>) {
+        let counted = self.count_spread(mixed);
         let weight = self.segments.touch_at(hash, index);
-        let choice = self.tuner.read(hash, weight, counted, &self.sketch);
+        let choice = self.tuner.read(hash, mixed, weight, counted, &self.sketch);
         self.apply(choice);
     }
 
     /// Records a read of `hash` that found nothing.
     pub(crate) fn record_miss(&mut self, hash: u64) {
-        let counted = self.count(hash);
+        let mixed = sketch::spread(hash);
+        let counted = self.count_spread(mixed);
         self.last_miss = Some(hash);
-        let choice = self.tuner.read(hash, None, counted, &self.sketch);
+        let choice = self.tuner.read(hash, mixed, None, counted, &self.sketch);
         self.apply(choice);
     }
 

@@ -426,15 +426,21 @@ impl Nodes {
     /// The slot of `hash`'s node, if it has one.
     #[inline(always)]
     pub(super) fn find(&self, hash: u64) -> Option<u32> {
-        let mixed = spread(hash);
+        self.find_spread(spread(hash))
+    }
+
+    /// [`find`](Self::find) given the hash already put through [`spread`].
+    #[inline(always)]
+    pub(super) fn find_spread(&self, mixed: u64) -> Option<u32> {
         let layout = &self.layout;
         let remainder = layout.remainder(mixed);
         let primary = layout.primary(mixed);
         // The secondary bucket is worked out only if the primary lacks it.
-        self.find_in(primary, 0, mixed, remainder).or_else(|| {
-            let secondary = layout.other(primary, remainder);
-            self.find_in(secondary, SECONDARY, mixed, remainder)
-        })
+        if let Some(slot) = self.find_in(primary, 0, mixed, remainder) {
+            return Some(slot);
+        }
+        let secondary = layout.other(primary, remainder);
+        self.find_in(secondary, SECONDARY, mixed, remainder)
     }
 
     /// The slot of `bucket` holding the node of `mixed` flagged `flag`.

@@ -74,19 +74,25 @@ impl FrequencySketch {
         min as u8
     }
 
-    /// Loads `hash`'s four counter words (for an increment soon after).
-    pub(super) fn warm(&self, hash: u64) {
-        let spread = spread(hash);
+    /// Loads the four counter words of the hash whose [`spread`] is
+    /// `spread` (for an increment soon after).
+    pub(super) fn warm_spread(&self, spread: u64) {
         for row in 0..ROW_SEEDS.len() {
             core::hint::black_box(self.table[self.slot(spread, row).0]);
         }
     }
 
-    /// Counts one occurrence of `hash` in each of its four counters (those
-    /// already at 15 stay there); halves every counter once `sample_size`
-    /// occurrences have been counted since the last halving.
+    #[cfg(test)]
     pub(super) fn increment(&mut self, hash: u64) {
-        let spread = spread(hash);
+        self.increment_spread(spread(hash));
+    }
+
+    /// Counts one occurrence of the hash whose [`spread`] is `spread` in
+    /// each of its four counters (those already at 15 stay there); halves
+    /// every counter once `sample_size` occurrences have been counted since
+    /// the last halving.
+    #[inline]
+    pub(super) fn increment_spread(&mut self, spread: u64) {
         let mut added = false;
         for row in 0..ROW_SEEDS.len() {
             let (word, shift) = self.slot(spread, row);

@@ -31,7 +31,7 @@
 use alloc::vec::Vec;
 
 use super::nodes::SHADOW_RESERVE;
-use super::sketch::FrequencySketch;
+use super::sketch::{FrequencySketch, spread};
 use super::wtinylfu::Segments;
 
 /// A shape the tuner can give the policy.
@@ -214,10 +214,22 @@ impl WindowTuner {
         hash: u64,
         count: bool,
     ) -> &'a FrequencySketch {
+        Self::counted_spread(own, policy, || spread(hash), count)
+    }
+
+    /// [`counted`](Self::counted) given a way to the hash put through
+    /// `spread`.
+    #[inline]
+    fn counted_spread<'a>(
+        own: &'a mut Option<FrequencySketch>,
+        policy: &'a FrequencySketch,
+        mixed: impl FnOnce() -> u64,
+        count: bool,
+    ) -> &'a FrequencySketch {
         match own {
             Some(sketch) => {
                 if count {
-                    sketch.increment(hash);
+                    sketch.increment_spread(mixed());
                 }
                 sketch
             }
@@ -236,10 +248,12 @@ impl WindowTuner {
     /// real miss the shadows wait for [`WindowTuner::insert`]); `count`
     /// says whether the policy counted it in its sketch. Returns the
     /// shape to switch to when a period ends with a new best shadow, or when
-    /// one leads clearly mid-period.
+    /// one leads clearly mid-period. `mixed` is `hash` put through
+    /// `spread`, computed once by the caller for every table.
     pub(super) fn read(
         &mut self,
         hash: u64,
+        mixed: u64,
         resident_weight: Option<u32>,
         count: bool,
         policy_sketch: &FrequencySketch,
@@ -247,9 +261,9 @@ impl WindowTuner {
         if !self.sampled(hash) {
             return None;
         }
-        let sketch = Self::counted(&mut self.sketch, policy_sketch, hash, count);
+        let sketch = Self::counted_spread(&mut self.sketch, policy_sketch, || mixed, count);
         for (shadow, hits) in self.shadows.iter_mut().zip(&mut self.hits) {
-            if shadow.touch(hash) {
+            if shadow.touch_spread(hash, mixed) {
                 *hits += 1;
             } else if let Some(weight) = resident_weight {
                 self.scratch.clear();
@@ -406,7 +420,7 @@ mod tests {
         assert_eq!(large.sample_shift, 9, "a million entries: shadows of 2,048");
         assert_eq!(large.shadows[0].capacity(), SHADOW_ENTRIES);
         let sampled = (0..1_000_000u64)
-            .filter(|&k| large.sampled(crate::cache::policy::sketch::spread(k)))
+            .filter(|&k| large.sampled(spread(k)))
             .count();
         assert!(
             (1700..2200).contains(&sampled),
@@ -423,7 +437,7 @@ mod tests {
         // Every read is replayed (a small cache). 128 reads of 128 keys
         // that no shadow holds: no shadow hits, no switch.
         for key in 0..CHECK_EVERY {
-            assert_eq!(tuner.read(key, None, true, &policy), None);
+            assert_eq!(tuner.read(key, spread(key), None, true, &policy), None);
         }
         // The LRU shadow now hits 128 times more than the current one
         // over 128 reads: it leads by more than 3 margins (the current
@@ -431,13 +445,19 @@ mod tests {
         // once, a period being 1,024 reads.
         tuner.hits = alloc::vec![0, 0, 0, 0, 128, 0, 0];
         tuner.reads = 2 * CHECK_EVERY - 1;
-        assert_eq!(tuner.read(1 << 40, None, true, &policy), Some(SHAPES[4]));
+        assert_eq!(
+            tuner.read(1 << 40, spread(1 << 40), None, true, &policy),
+            Some(SHAPES[4])
+        );
         assert!(tuner.reads < tuner.period, "the period goes on");
         // A lead under three margins waits for the period's end.
         let mut tuner = WindowTuner::new(100);
         tuner.hits = alloc::vec![0, 10, 0, 0, 30, 0, 0];
         tuner.reads = CHECK_EVERY - 1;
-        assert_eq!(tuner.read(1 << 41, None, true, &policy), None);
+        assert_eq!(
+            tuner.read(1 << 41, spread(1 << 41), None, true, &policy),
+            None
+        );
     }
 
     #[test]

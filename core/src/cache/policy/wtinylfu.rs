@@ -87,11 +87,18 @@ impl Segments {
         self.find(hash).map(|index| self.lists.node_weight(index))
     }
 
+    #[cfg(test)]
+    pub(super) fn touch(&mut self, hash: u64) -> bool {
+        self.touch_spread(hash, super::sketch::spread(hash))
+    }
+
     /// Marks the resident `hash` as just used (the caller counts it): most
     /// recent in the window or protected segment; promoted to protected from
-    /// probation. Returns `false` if `hash` is not resident.
-    pub(super) fn touch(&mut self, hash: u64) -> bool {
-        let index = self.find(hash);
+    /// probation. Returns `false` if `hash` is not resident. `mixed` is
+    /// `hash` put through `spread`, which the caller computes once for
+    /// every table it asks.
+    pub(super) fn touch_spread(&mut self, hash: u64, mixed: u64) -> bool {
+        let index = self.lists.find_spread(mixed);
         self.touch_at(hash, index).is_some()
     }
 
@@ -99,9 +106,10 @@ impl Segments {
     /// the cache lines that counting and touching it will need (its sketch
     /// block, its node's neighbours). Looking up a batch of reads first
     /// lets their cache misses overlap instead of waiting one at a time.
-    pub(super) fn warm(&self, hash: u64, sketch: &FrequencySketch) -> Option<u32> {
-        sketch.warm(hash);
-        let index = self.find(hash)?;
+    /// `mixed` is the hash put through `spread`.
+    pub(super) fn warm(&self, mixed: u64, sketch: &FrequencySketch) -> Option<u32> {
+        sketch.warm_spread(mixed);
+        let index = self.lists.find_spread(mixed)?;
         self.lists.warm_neighbours(index);
         Some(index)
     }
