@@ -805,6 +805,14 @@ impl Nodes {
     /// queue it is in: that marks it most recently used). Moves no node.
     pub(super) fn move_to_back(&mut self, slot: u32, queue: Queue) {
         let from = self.queue(slot);
+        self.move_from_to_back(slot, from, queue);
+    }
+
+    /// [`move_to_back`](Self::move_to_back) for a node the caller knows to
+    /// be in `from` (a hit's move, inlined there).
+    #[inline(always)]
+    pub(super) fn move_from_to_back(&mut self, slot: u32, from: Queue, queue: Queue) {
+        debug_assert_eq!(self.queue(slot), from);
         if from != queue {
             let weight = u64::from(self.node_weight(slot));
             self.weights[from as usize] -= weight;

@@ -129,12 +129,11 @@ impl Segments {
             return Some(weight);
         }
         match queue {
-            Queue::Window => self.lists.move_to_back(index, Queue::Window),
+            Queue::Window | Queue::Protected => self.lists.move_from_to_back(index, queue, queue),
             Queue::Probation => {
-                self.lists.move_to_back(index, Queue::Protected);
+                self.lists.move_from_to_back(index, queue, Queue::Protected);
                 self.demote_protected_overflow(MAX_DEMOTIONS);
             }
-            Queue::Protected => self.lists.move_to_back(index, Queue::Protected),
         }
         Some(weight)
     }
