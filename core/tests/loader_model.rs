@@ -10,22 +10,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use brace::loader::{BatchLoader, LoadError};
-use common::Backend;
+use common::{Backend, Flag};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-struct Flag(AtomicBool);
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
 
 type Fut<'a> = Pin<
     Box<dyn Future<Output = Vec<(u64, brace::loader::LoadResult<u64, common::BackendError>)>> + 'a>,

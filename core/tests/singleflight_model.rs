@@ -9,9 +9,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
+
+mod common;
 
 use brace::singleflight::{Group, SingleFlightError};
+use common::Flag;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -29,16 +32,6 @@ fn returned_futures_are_send_when_parts_are() {
         Ok(vec![1u8])
     });
     assert_send(&d);
-}
-
-struct Flag(AtomicBool);
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 /// Work that is Pending `left` times (waking itself), then Ready. Tracks

@@ -1,12 +1,13 @@
 //! A test backend for the loader tests: records every batch call, and has
-//! magic keys for the failure paths.
+//! magic keys for the failure paths; and a waker that raises a flag, for
+//! the seeded executor models.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use brace::loader::BatchFn;
 use tokio::sync::Semaphore;
@@ -138,4 +139,17 @@ pub fn current_thread() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// A waker that raises its flag when woken: a model's executor polls a
+/// future only once its flag is up.
+pub struct Flag(pub AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }

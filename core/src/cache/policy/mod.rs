@@ -126,8 +126,10 @@ impl Policy {
     fn sized(capacity: u64, entries: u64, sized_for: Option<u64>) -> Policy {
         let initial = SHAPES[INITIAL_CHOICE];
         let window = share(capacity, initial.window_permille);
+        let mut segments = Segments::new(capacity, window, initial.protected, entries);
+        segments.set_admission_margin(initial.admission_margin);
         Policy {
-            segments: Segments::new(capacity, window, initial.protected, entries),
+            segments,
             sketch: FrequencySketch::new(entries),
             tuner: WindowTuner::with_entries(capacity, entries, INITIAL_CHOICE),
             last_miss: None,
