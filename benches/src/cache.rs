@@ -9,13 +9,30 @@
 //! at its own offset. A write stores `key + 1` under `key`. A last table
 //! reads a 1,000-key cache the same way (no ratio lines): there every
 //! structure fits in the CPU's caches and each read's own work shows.
+//!
+//! # Warm-up
+//!
+//! Each mix builds and fills its caches once, then every contender runs
+//! `WARM_UP_OPS` operations of the mix on one thread before the 1- and
+//! 2-thread tables are timed, as criterion warms a benchmark up before
+//! sampling: the tables show each cache's steady state. Without it what
+//! is timed depends on the run's length, because a freshly filled cache
+//! is slower for its first few million reads (brace reports the first
+//! hits of every entry to its policy, and those reports touch structures
+//! the size of the cache; quick_cache and moka have transients of their
+//! own). That transient gets its own table, `cold`: the first
+//! `COLD_READS` reads of freshly filled caches, one thread, median of
+//! `COLD_REPEATS` fills.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::harness::{Contender, Options, measure, median_of, print_ratio, print_table};
+use crate::harness::{
+    Contender, Measured, Options, measure, median_of, median_sorted, print_ratio, print_table,
+    time_threads,
+};
 
 /// Distinct keys (and capacity of every cache).
 pub const KEYS: u64 = 100_000;
@@ -23,6 +40,14 @@ pub const KEYS: u64 = 100_000;
 const SMALL_KEYS: u64 = 1_000;
 /// Length of the precomputed key stream (a power of two).
 const STREAM: usize = 1 << 20;
+/// Operations each contender runs before a mix is timed: four passes over
+/// the key stream (brace's transient after a bulk fill of 100,000 entries
+/// lasts about three million reads on the benchmark VM).
+const WARM_UP_OPS: u64 = 4 * STREAM as u64;
+/// Reads timed by the `cold` table: one pass over the key stream.
+const COLD_READS: u64 = STREAM as u64;
+/// Fresh fills the `cold` table takes the median of.
+const COLD_REPEATS: usize = 3;
 
 /// A small seeded PRNG (splitmix64): the same stream on every run.
 #[derive(Debug, Clone)]
@@ -200,8 +225,9 @@ pub fn run(opts: &Options) {
     let keys = Arc::new(zipf_keys(KEYS, 1.0, STREAM, 0x5EED));
     let mut ratios = Vec::new();
     for mix in &MIXES {
+        let contenders = warmed_up(contenders(&keys, mix, KEYS));
         for threads in [1usize, 2] {
-            let results = measure(&contenders(&keys, mix, KEYS), threads, opts);
+            let results = measure(&contenders, threads, opts);
             print_table(
                 &format!(
                     "cache {} (reads-writes %), {threads} thread(s), ns/op",
@@ -224,18 +250,16 @@ pub fn run(opts: &Options) {
     // what shows is each read's own work (no ratio lines: the mixes
     // are the 100,000-key ones above).
     let small_keys = Arc::new(zipf_keys(SMALL_KEYS, 1.0, STREAM, 0x5EED));
+    let small = warmed_up(contenders(&small_keys, &MIXES[0], SMALL_KEYS));
     for threads in [1usize, 2] {
-        let results = measure(
-            &contenders(&small_keys, &MIXES[0], SMALL_KEYS),
-            threads,
-            opts,
-        );
+        let results = measure(&small, threads, opts);
         print_table(
             &format!("cache 100-0 over {SMALL_KEYS} keys, {threads} thread(s), ns/op"),
             &results,
             "brace",
         );
     }
+    print_cold(&keys);
     if opts.quick {
         println!(
             "\n(bytes per entry: skipped under --quick, it takes ~40 s; run `cargo run --release -p brace-benches --bin cache_bytes`)"
@@ -247,6 +271,60 @@ pub fn run(opts: &Options) {
     for (case, peer, x) in ratios {
         print_ratio("cache", &case, peer, x);
     }
+}
+
+/// `contenders` after each has run `WARM_UP_OPS` operations of its
+/// workload on the calling thread (see the module docs).
+fn warmed_up(contenders: Vec<Contender>) -> Vec<Contender> {
+    for contender in &contenders {
+        (contender.run)(WARM_UP_OPS);
+    }
+    contenders
+}
+
+/// Prints the `cold` table: the first `COLD_READS` reads of freshly
+/// filled caches at one thread, each contender's median over
+/// `COLD_REPEATS` fills (a cache is cold once, so each fill is one sample;
+/// the order of contenders rotates between fills).
+fn print_cold(keys: &Arc<Vec<u64>>) {
+    let mut samples: Vec<Vec<f64>> = Vec::new();
+    let mut names = Vec::new();
+    for repeat in 0..COLD_REPEATS {
+        let fresh = contenders(keys, &MIXES[0], KEYS);
+        if names.is_empty() {
+            names = fresh
+                .iter()
+                .map(|c| (c.name.clone(), c.config.clone()))
+                .collect();
+            samples = vec![Vec::with_capacity(COLD_REPEATS); fresh.len()];
+        }
+        for k in 0..fresh.len() {
+            let i = (repeat + k) % fresh.len();
+            let time = time_threads(&fresh[i].run, 1, COLD_READS);
+            samples[i].push(time.as_nanos() as f64 / COLD_READS as f64);
+        }
+    }
+    let results: Vec<Measured> = names
+        .into_iter()
+        .zip(samples)
+        .map(|((name, config), mut s)| {
+            s.sort_by(f64::total_cmp);
+            Measured {
+                name,
+                config,
+                median_ns: median_sorted(&s),
+                min_ns: s[0],
+                max_ns: s[s.len() - 1],
+            }
+        })
+        .collect();
+    print_table(
+        &format!(
+            "cache cold: the first {COLD_READS} reads (100-0) after filling {KEYS} keys, 1 thread, ns/op, median of {COLD_REPEATS} fills"
+        ),
+        &results,
+        "brace",
+    );
 }
 
 /// Runs the `cache_bytes` binary next to this one (it needs its own global
