@@ -6,7 +6,7 @@
 //! path only; a fresh hit never gets here).
 
 use core::any::{Any, TypeId};
-use core::future::{Future, poll_fn};
+use core::future::{Future, poll_fn, ready};
 use core::hash::Hash;
 use core::pin::pin;
 
@@ -14,6 +14,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::RemovalCause;
+use super::blocking::block_on;
 use super::invalidation;
 use super::slot::{Freshness, Slot};
 use super::stats::Counter;
@@ -67,7 +68,7 @@ impl Groups {
 }
 
 /// How a loader's output maps to cache entries and back.
-struct Shape<T, V> {
+pub(super) struct Shape<T, V> {
     /// What to store for a loaded `T`: `Some(Some(v))` a value,
     /// `Some(None)` a cached "not found", `None` nothing.
     store: fn(&T, negative_caching: bool) -> Option<Option<V>>,
@@ -75,7 +76,7 @@ struct Shape<T, V> {
     answer: fn(Option<V>) -> Option<T>,
 }
 
-fn plain<V: Clone>() -> Shape<V, V> {
+pub(super) fn plain<V: Clone>() -> Shape<V, V> {
     Shape {
         store: |v, _| Some(Some(v.clone())),
         answer: |entry| entry,
@@ -256,27 +257,20 @@ where
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         let answer = shape.answer;
-        let stale = match self.inner.lookup(&key) {
-            Found::Live { value, stale } => match answer(value) {
-                Some(answer) if !stale => return Ok(answer),
-                usable => usable.filter(|_| stale),
-            },
-            Found::Absent => None,
+        let (flight, refresh) = match self.begin(&key, answer) {
+            Begun::Answered(answer) => return Ok(answer),
+            Begun::Miss(flight) => (flight, None),
+            Begun::Refresh {
+                stale,
+                flight,
+                claim,
+            } => (flight, Some((stale, claim))),
         };
         let group = self.inner.groups.get::<FlightKey<K>, T, E>();
-        let flight = (key.clone(), self.inner.flight_epoch(&key));
         let (cache, load_key) = (self.clone(), key.clone());
         let work = move || run_load(cache, load_key, loader, shape.store);
-        let Some(stale) = stale else {
+        let Some((stale, claim)) = refresh else {
             return group.work(flight, work).await;
-        };
-        // Past the soft TTL: serve `stale`, refresh once. The claim is taken
-        // here, synchronously, not when a refresh's future is first polled:
-        // callers that come before a spawned refresh runs (or while another
-        // caller's refresh is between its check and its start) see it.
-        let Some(claim) = RefreshClaim::take(self, self.inner.map.hash(&key)) else {
-            self.inner.stats.add(Counter::StaleServed, 1);
-            return Ok(stale);
         };
         if let Some(spawn) = &self.inner.settings.spawn {
             spawn(Box::pin(async move {
@@ -291,26 +285,115 @@ where
         }
         let outcome = group.work(flight, work).await;
         drop(claim);
-        match outcome {
-            Ok(fresh) => Ok(fresh),
-            // Stale-if-error, judged again now: the stale value may have
-            // passed its hard TTL or been invalidated while the refresh ran.
-            // A value written fresh meanwhile is served too, but is not
-            // counted as stale.
-            Err(error) => match self.inner.peek_judged(&key) {
-                Some((value, freshness)) => match answer(value) {
-                    Some(servable) => {
-                        if freshness == Freshness::Stale {
-                            self.inner.stats.add(Counter::StaleServed, 1);
-                        }
-                        Ok(servable)
-                    }
-                    None => Err(error),
-                },
-                None => Err(error),
-            },
+        self.stale_if_error(&key, answer, outcome)
+    }
+
+    /// [`load`](Self::load) for a blocking `loader`, run on the calling
+    /// thread (see [`get_with`](Self::get_with)): the calling thread waits
+    /// for a load of the key that another caller runs, and a refresh past
+    /// the soft TTL runs here too, never on the spawn hook.
+    pub(super) fn load_blocking<T, E, F>(
+        &self,
+        key: K,
+        loader: F,
+        shape: Shape<T, V>,
+    ) -> Result<T, SingleFlightError<E>>
+    where
+        T: Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let answer = shape.answer;
+        let (flight, claim) = match self.begin(&key, answer) {
+            Begun::Answered(answer) => return Ok(answer),
+            Begun::Miss(flight) => (flight, None),
+            Begun::Refresh { flight, claim, .. } => (flight, Some(claim)),
+        };
+        let group = self.inner.groups.get::<FlightKey<K>, T, E>();
+        let (cache, load_key) = (self.clone(), key.clone());
+        let work = move || run_load(cache, load_key, || ready(loader()), shape.store);
+        let outcome = block_on(group.work(flight, work));
+        match claim {
+            None => outcome,
+            Some(claim) => {
+                drop(claim);
+                self.stale_if_error(&key, answer, outcome)
+            }
         }
     }
+
+    /// What a load finds in the cache before it runs anything. The refresh
+    /// claim is taken here, synchronously, not when a refresh's future is
+    /// first polled: callers that come before a spawned refresh runs (or
+    /// while another caller's refresh is between its check and its start)
+    /// see it.
+    fn begin<T>(&self, key: &K, answer: fn(Option<V>) -> Option<T>) -> Begun<T, K, V, C> {
+        let stale = match self.inner.lookup(key) {
+            Found::Live { value, stale } => match answer(value) {
+                Some(answer) if !stale => return Begun::Answered(answer),
+                usable => usable.filter(|_| stale),
+            },
+            Found::Absent => None,
+        };
+        let flight = (key.clone(), self.inner.flight_epoch(key));
+        let Some(stale) = stale else {
+            return Begun::Miss(flight);
+        };
+        // Past the soft TTL: serve `stale`, refresh once.
+        let Some(claim) = RefreshClaim::take(self, self.inner.map.hash(key)) else {
+            self.inner.stats.add(Counter::StaleServed, 1);
+            return Begun::Answered(stale);
+        };
+        Begun::Refresh {
+            stale,
+            flight,
+            claim,
+        }
+    }
+
+    /// The answer to a caller whose refresh of a stale value ended with
+    /// `outcome`: stale-if-error, judged again now, since the stale value
+    /// may have passed its hard TTL or been invalidated while the refresh
+    /// ran. A value written fresh meanwhile is served too, but is not
+    /// counted as stale.
+    fn stale_if_error<T, E>(
+        &self,
+        key: &K,
+        answer: fn(Option<V>) -> Option<T>,
+        outcome: Result<T, SingleFlightError<E>>,
+    ) -> Result<T, SingleFlightError<E>> {
+        let error = match outcome {
+            Ok(fresh) => return Ok(fresh),
+            Err(error) => error,
+        };
+        match self.inner.peek_judged(key) {
+            Some((value, freshness)) => match answer(value) {
+                Some(servable) => {
+                    if freshness == Freshness::Stale {
+                        self.inner.stats.add(Counter::StaleServed, 1);
+                    }
+                    Ok(servable)
+                }
+                None => Err(error),
+            },
+            None => Err(error),
+        }
+    }
+}
+
+/// Where [`Cache::begin`] leaves a load.
+enum Begun<T, K, V, C> {
+    /// Answered from the cache: a fresh value, or a stale one whose
+    /// refresh another caller holds the claim to.
+    Answered(T),
+    /// Nothing usable cached: load under this flight key.
+    Miss(FlightKey<K>),
+    /// A stale value, and the claim to refresh it under this flight key.
+    Refresh {
+        stale: T,
+        flight: FlightKey<K>,
+        claim: RefreshClaim<K, V, C>,
+    },
 }
 
 /// A load's single-flight key: the cache key and the epoch of removals and

@@ -69,6 +69,7 @@
 //! ```
 
 mod access_buffer;
+mod blocking;
 mod config;
 mod hashing;
 mod hit_filter;
