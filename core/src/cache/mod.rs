@@ -74,6 +74,7 @@ mod config;
 mod hashing;
 mod hit_filter;
 mod invalidation;
+mod iter;
 mod load;
 pub(crate) mod policy;
 mod removal;
@@ -105,6 +106,7 @@ use store::Store;
 use writes::Writer;
 
 pub use config::{CacheBuilder, ConfigError, RefreshTask};
+pub use iter::Iter;
 pub use removal::RemovalCause;
 pub use stats::CacheStats;
 

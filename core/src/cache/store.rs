@@ -116,6 +116,11 @@ impl<K, V> Store<K, V> {
     pub(super) fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
+
+    /// How many shards the store has (they are numbered from 0).
+    pub(super) fn shards(&self) -> usize {
+        self.shards.len()
+    }
 }
 
 impl<K: Hash, V> Store<K, V> {
@@ -240,6 +245,18 @@ impl<K: Hash, V> Store<K, V> {
     /// Removes the slot under `hash`. Only under the cache's policy lock.
     pub(super) fn remove(&self, hash: u64) -> Option<Slot<K, V>> {
         self.remove_if(hash, |_| true)
+    }
+
+    /// Appends to `found` `select`'s finding for every slot of shard
+    /// `shard` that `select` returns `Some` for, under that shard's read
+    /// lock.
+    pub(super) fn select_in<T>(
+        &self,
+        shard: usize,
+        select: impl FnMut(&Slot<K, V>) -> Option<T>,
+        found: &mut Vec<T>,
+    ) {
+        found.extend(self.shards[shard].read().iter().filter_map(select));
     }
 
     /// The hash and `select`'s finding for every slot `select` returns
