@@ -280,3 +280,40 @@ fn a_failed_blocking_refresh_serves_the_stale_value() {
     );
     assert_eq!(cache.get(&1), Some(10));
 }
+
+#[test]
+fn a_panicking_refresh_init_panics_its_caller_instead_of_serving_stale() {
+    let clock = ManualClock::new();
+    let cache = swr_cache(&clock);
+    assert_eq!(cache.get_with(1, || 10), 10);
+    clock.advance(SOFT);
+    // Past the soft TTL this caller refreshes; its init panics. The docs
+    // promise the panic back, not the stale value with the panic dropped.
+    let refreshed = catch_unwind(AssertUnwindSafe(|| cache.get_with(1, || panic!("boom"))));
+    let panic = refreshed.expect_err("the panic of init was swallowed");
+    assert_eq!(panic_message(&*panic), "boom");
+    // No stale value was served to anyone.
+    assert_eq!(cache.stats().stale_served, 0);
+    // The stale entry stays until its hard TTL, and the key is not poisoned.
+    assert_eq!(cache.get_with(1, || 11), 11);
+}
+
+#[test]
+fn a_refresh_whose_load_panics_after_init_returned_panics_its_caller() {
+    let clock = ManualClock::new();
+    let cache = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .refresh_after(SOFT)
+        .time_to_live(SOFT * 3)
+        .clock(clock.clone())
+        .weigher(|_, v: &u32| if *v == 11 { panic!("weigher") } else { 1 })
+        .build()
+        .unwrap();
+    assert_eq!(cache.get_with(1, || 10), 10);
+    clock.advance(SOFT);
+    // init returns 11, whose weighing panics: the docs say get_with panics
+    // (it has no error to return), rather than answering the stale 10.
+    let refreshed = catch_unwind(AssertUnwindSafe(|| cache.get_with(1, || 11)));
+    assert!(refreshed.is_err(), "got {refreshed:?} instead of a panic");
+    assert_eq!(cache.stats().stale_served, 0);
+}

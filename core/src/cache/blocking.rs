@@ -33,6 +33,7 @@
 //!   `init`. Each caller's `init` runs at most once.
 
 use core::any::Any;
+use core::cell::RefCell;
 use core::convert::Infallible;
 use core::future::Future;
 use core::hash::Hash;
@@ -81,7 +82,9 @@ where
     /// the key have been told; they do not hang: each runs its own `init`
     /// (or finds a value another one stored). The key is not poisoned.
     /// Panics too if the load panicked after `init` returned (a panicking
-    /// weigher or removal listener, or a key whose `Hash` panics).
+    /// weigher or removal listener, or a key whose `Hash` panics). Both
+    /// hold for a refresh past the soft TTL as well: stale-if-error does
+    /// not answer the stale value in place of this caller's panic.
     ///
     /// ```
     /// use brace::cache::Cache;
@@ -94,31 +97,39 @@ where
     /// # Ok::<(), brace::cache::ConfigError>(())
     /// ```
     pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
-        let mut init = Some(init);
-        let mut payload: Option<Box<dyn Any + Send>> = None;
+        let init = RefCell::new(Some(init));
+        let payload: RefCell<Option<Box<dyn Any + Send>>> = RefCell::new(None);
         loop {
             let outcome = self.load_blocking(
                 key.clone(),
                 || {
-                    let init = init.take().expect("a caller's init runs at most once");
+                    let init = init
+                        .borrow_mut()
+                        .take()
+                        .expect("a caller's init runs at most once");
                     match catch_unwind(AssertUnwindSafe(init)) {
                         Ok(value) => Ok::<V, Infallible>(value),
                         Err(panic) => {
-                            payload = Some(panic);
+                            *payload.borrow_mut() = Some(panic);
                             resume_unwind(Box::new(InitPanicked))
                         }
                     }
                 },
                 plain(),
+                // A refresh that failed answers the stale value only to a
+                // caller whose `init` did not run: once it ran, its panic
+                // (or the load's after it) is this caller's to get.
+                || init.borrow().is_some(),
             );
             match outcome {
                 Ok(value) => return value,
                 Err(SingleFlightError::Failed(never)) => match *never {},
-                Err(_) if payload.is_some() => {
-                    resume_unwind(payload.take().expect("checked just above"))
+                Err(_) if payload.borrow().is_some() => {
+                    let panic = payload.borrow_mut().take();
+                    resume_unwind(panic.expect("checked just above"))
                 }
                 // Another caller's `init` panicked; ours is unused: go again.
-                Err(SingleFlightError::LeaderPanicked) if init.is_some() => {}
+                Err(SingleFlightError::LeaderPanicked) if init.borrow().is_some() => {}
                 Err(SingleFlightError::LeaderPanicked) => {
                     panic!("Cache::get_with: the load panicked after init returned")
                 }
@@ -167,7 +178,7 @@ where
     where
         E: Send + Sync + 'static,
     {
-        self.load_blocking(key, init, plain())
+        self.load_blocking(key, init, plain(), || true)
     }
 }
 

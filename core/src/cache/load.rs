@@ -292,11 +292,17 @@ where
     /// thread (see [`get_with`](Self::get_with)): the calling thread waits
     /// for a load of the key that another caller runs, and a refresh past
     /// the soft TTL runs here too, never on the spawn hook.
+    ///
+    /// `serve_stale` is asked, after a refresh failed, whether this caller
+    /// may be answered with the stale value (stale-if-error); `get_with`
+    /// says no once its own `init` ran, so that a panic in it, or in the
+    /// load after it, reaches its caller as documented.
     pub(super) fn load_blocking<T, E, F>(
         &self,
         key: K,
         loader: F,
         shape: Shape<T, V>,
+        serve_stale: impl FnOnce() -> bool,
     ) -> Result<T, SingleFlightError<E>>
     where
         T: Clone + Send + Sync + 'static,
@@ -317,6 +323,9 @@ where
             None => outcome,
             Some(claim) => {
                 drop(claim);
+                if outcome.is_err() && !serve_stale() {
+                    return outcome;
+                }
                 self.stale_if_error(&key, answer, outcome)
             }
         }
