@@ -82,9 +82,9 @@ where
     /// the key have been told; they do not hang: each runs its own `init`
     /// (or finds a value another one stored). The key is not poisoned.
     /// Panics too if the load panicked after `init` returned (a panicking
-    /// weigher or removal listener, or a key whose `Hash` panics). Both
-    /// hold for a refresh past the soft TTL as well: stale-if-error does
-    /// not answer the stale value in place of this caller's panic.
+    /// weigher or removal listener). Both hold for a refresh past the soft
+    /// TTL as well: stale-if-error does not answer the stale value in place
+    /// of this caller's panic.
     ///
     /// ```
     /// use brace::cache::Cache;
@@ -101,7 +101,7 @@ where
         let payload: RefCell<Option<Box<dyn Any + Send>>> = RefCell::new(None);
         loop {
             let outcome = self.load_blocking(
-                key.clone(),
+                &key,
                 || {
                     let init = init
                         .borrow_mut()
@@ -178,7 +178,7 @@ where
     where
         E: Send + Sync + 'static,
     {
-        self.load_blocking(key, init, plain(), || true)
+        self.load_blocking(&key, init, plain(), || true)
     }
 }
 

@@ -299,7 +299,7 @@ where
     /// load after it, reaches its caller as documented.
     pub(super) fn load_blocking<T, E, F>(
         &self,
-        key: K,
+        key: &K,
         loader: F,
         shape: Shape<T, V>,
         serve_stale: impl FnOnce() -> bool,
@@ -310,7 +310,8 @@ where
         F: FnOnce() -> Result<T, E>,
     {
         let answer = shape.answer;
-        let (flight, claim) = match self.begin(&key, answer) {
+        // By reference: a hit clones no key.
+        let (flight, claim) = match self.begin(key, answer) {
             Begun::Answered(answer) => return Ok(answer),
             Begun::Miss(flight) => (flight, None),
             Begun::Refresh { flight, claim, .. } => (flight, Some(claim)),
@@ -326,7 +327,7 @@ where
                 if outcome.is_err() && !serve_stale() {
                     return outcome;
                 }
-                self.stale_if_error(&key, answer, outcome)
+                self.stale_if_error(key, answer, outcome)
             }
         }
     }
