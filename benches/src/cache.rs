@@ -6,9 +6,12 @@
 //! Workload: `KEYS` keys, every one inserted before measuring into caches of
 //! capacity `KEYS` (so reads hit and writes replace); the key stream is a
 //! precomputed Zipf(1.0) sequence from a seeded PRNG, each thread starting
-//! at its own offset. A write stores `key + 1` under `key`. A last table
-//! reads a 1,000-key cache the same way (no ratio lines): there every
-//! structure fits in the CPU's caches and each read's own work shows.
+//! at its own offset. A write stores `key + 1` under `key`. Two more tables
+//! have no ratio lines: reads of the same cache through each peer's
+//! compute-if-absent call (brace's and moka's `get_with`, quick_cache's
+//! `get_or_insert_with`; every key inserted first, so what cache-aside
+//! code pays on a hit), and reads of a 1,000-key cache, where every structure fits
+//! in the CPU's caches and each read's own work shows.
 //!
 //! # Warm-up
 //!
@@ -246,6 +249,19 @@ pub fn run(opts: &Options) {
             }
         }
     }
+    // Reads through the compute-if-absent calls: what cache-aside code
+    // pays on a hit (no ratio lines: not one of the mixes).
+    let computing = warmed_up(get_with_contenders(&keys, KEYS));
+    for threads in [1usize, 2] {
+        let results = measure(&computing, threads, opts);
+        print_table(
+            &format!(
+                "cache get_with hits over {KEYS} keys (brace and moka get_with, quick_cache get_or_insert_with), {threads} thread(s), ns/op"
+            ),
+            &results,
+            "brace",
+        );
+    }
     // A small cache: every policy structure fits in the CPU's caches, so
     // what shows is each read's own work (no ratio lines: the mixes
     // are the 100,000-key ones above).
@@ -271,6 +287,70 @@ pub fn run(opts: &Options) {
     for (case, peer, x) in ratios {
         print_ratio("cache", &case, peer, x);
     }
+}
+
+/// Pre-populated caches read through their compute-if-absent calls. Every
+/// key was inserted, but a cache may not have kept them all (quick_cache
+/// and moka turn some away at full capacity): `init` stores the same value
+/// again, as a cache-aside load would.
+fn get_with_contenders(keys: &Arc<Vec<u64>>, count: u64) -> Vec<Contender> {
+    let brace = brace::cache::Cache::<u64, u64>::builder()
+        .max_capacity(count)
+        .build()
+        .expect("valid cache config");
+    let moka = moka::sync::Cache::<u64, u64>::new(count);
+    let quick = Arc::new(quick_cache::sync::Cache::<u64, u64>::new(count as usize));
+    let mutex = Arc::new(Mutex::new(HashMap::<u64, u64>::with_capacity(
+        count as usize,
+    )));
+    for k in 0..count {
+        brace.insert(k, k);
+        moka.insert(k, k);
+        quick.insert(k, k);
+        mutex.lock().unwrap().insert(k, k);
+    }
+    brace.run_pending_tasks();
+    moka.run_pending_tasks();
+    let reads = &MIXES[0];
+    let load = |k: u64| k;
+    vec![
+        contender(
+            "brace",
+            "Cache::get_with(key, init)",
+            keys,
+            reads,
+            move |k| Some(brace.get_with(k, || load(k))),
+            |_, _| {},
+        ),
+        contender(
+            "moka",
+            "moka::sync::Cache::get_with(key, init)",
+            keys,
+            reads,
+            move |k| Some(moka.get_with(k, || load(k))),
+            |_, _| {},
+        ),
+        contender(
+            "quick_cache",
+            "quick_cache::sync::Cache::get_or_insert_with(&key, init)",
+            keys,
+            reads,
+            move |k| {
+                quick
+                    .get_or_insert_with(&k, || Ok::<_, std::convert::Infallible>(load(k)))
+                    .ok()
+            },
+            |_, _| {},
+        ),
+        contender(
+            "mutex",
+            "std Mutex<std HashMap>: entry(key).or_insert_with(init), the floor",
+            keys,
+            reads,
+            move |k| Some(*mutex.lock().unwrap().entry(k).or_insert_with(|| load(k))),
+            |_, _| {},
+        ),
+    ]
 }
 
 /// `contenders` after each has run `WARM_UP_OPS` operations of its
