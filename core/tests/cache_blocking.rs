@@ -317,3 +317,41 @@ fn a_refresh_whose_load_panics_after_init_returned_panics_its_caller() {
     assert!(refreshed.is_err(), "got {refreshed:?} instead of a panic");
     assert_eq!(cache.stats().stale_served, 0);
 }
+
+#[test]
+fn threads_missing_an_absent_key_share_one_init_and_the_not_found_is_cached() {
+    within_10s(|| {
+        let cache = Cache::<u32, u32>::builder()
+            .max_capacity(100)
+            .negative_ttl(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let runs = Arc::new(AtomicU32::new(0));
+        let start = Arc::new(Barrier::new(8));
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, runs, start) = (cache.clone(), runs.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    cache.try_get_with_optional(1, || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(300));
+                        Ok::<_, Infallible>(None)
+                    })
+                })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(caller.join().unwrap(), Ok(None));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // Cached: a later caller's init does not run, and plain reads see
+        // no value.
+        assert_eq!(
+            cache.try_get_with_optional(1, || Ok::<_, Infallible>(Some(5))),
+            Ok(None)
+        );
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.stats().loads, 1);
+    });
+}

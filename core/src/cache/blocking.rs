@@ -1,7 +1,7 @@
-//! The blocking counterparts of [`Cache::get_or_load`]: [`Cache::get_with`]
-//! and [`Cache::try_get_with`], for code that runs on plain threads (as
-//! moka's `sync::Cache::get_with` and quick_cache's `get_or_insert_with`
-//! serve it).
+//! The blocking counterparts of [`Cache::get_or_load`]: [`Cache::get_with`],
+//! [`Cache::try_get_with`] and [`Cache::try_get_with_optional`], for code
+//! that runs on plain threads (as moka's `sync::Cache::get_with` and
+//! quick_cache's `get_or_insert_with` serve it).
 //!
 //! # How
 //!
@@ -46,7 +46,7 @@ use std::task::Wake;
 use std::thread::{self, Thread};
 
 use super::Cache;
-use super::load::plain;
+use super::load::{optional, plain};
 use crate::singleflight::SingleFlightError;
 use crate::time::Clock;
 
@@ -179,6 +179,48 @@ where
         E: Send + Sync + 'static,
     {
         self.load_blocking(&key, init, plain(), || true)
+    }
+
+    /// Like [`try_get_with`](Self::try_get_with) for an `init` that may find
+    /// nothing: the blocking form of
+    /// [`get_or_load_optional`](Self::get_or_load_optional). `Ok(None)` is
+    /// cached for [`negative_ttl`](super::CacheBuilder::negative_ttl) when
+    /// one is set (otherwise not cached), so repeated lookups of a missing
+    /// key do not each reach the backend.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_get_with`](Self::try_get_with).
+    ///
+    /// # Blocking
+    ///
+    /// As [`get_with`](Self::get_with).
+    ///
+    /// ```
+    /// use brace::cache::Cache;
+    /// use core::time::Duration;
+    /// use std::convert::Infallible;
+    ///
+    /// let cache = Cache::<u32, String>::builder()
+    ///     .max_capacity(100)
+    ///     .negative_ttl(Duration::from_secs(5))
+    ///     .build()?;
+    /// assert_eq!(cache.try_get_with_optional(9, || Ok::<_, Infallible>(None)), Ok(None));
+    /// // The "not found" is cached: this init does not run.
+    /// let again = cache.try_get_with_optional(9, || Ok::<_, Infallible>(Some("x".to_owned())));
+    /// assert_eq!(again, Ok(None));
+    /// assert_eq!(cache.stats().loads, 1);
+    /// # Ok::<(), brace::cache::ConfigError>(())
+    /// ```
+    pub fn try_get_with_optional<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<Option<V>, E>,
+    ) -> Result<Option<V>, SingleFlightError<E>>
+    where
+        E: Send + Sync + 'static,
+    {
+        self.load_blocking(&key, init, optional(), || true)
     }
 }
 

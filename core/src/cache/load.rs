@@ -83,7 +83,7 @@ pub(super) fn plain<V: Clone>() -> Shape<V, V> {
     }
 }
 
-fn optional<V: Clone>() -> Shape<Option<V>, V> {
+pub(super) fn optional<V: Clone>() -> Shape<Option<V>, V> {
     Shape {
         store: |v, negative| match v {
             Some(v) => Some(Some(v.clone())),
