@@ -149,31 +149,59 @@ where
     })
 }
 
-fn contenders(keys: &Arc<Vec<u64>>, mix: &Mix, count: u64) -> Vec<Contender> {
-    let brace = brace::cache::Cache::<u64, u64>::builder()
-        .max_capacity(count)
-        .build()
-        .expect("valid cache config");
-    let moka = moka::sync::Cache::<u64, u64>::new(count);
-    let quick = quick_cache::sync::Cache::<u64, u64>::new(count as usize);
-    let mini = mini_moka::sync::Cache::<u64, u64>::new(count);
-    let mutex = Arc::new(Mutex::new(HashMap::<u64, u64>::with_capacity(
-        count as usize,
-    )));
-    for k in 0..count {
-        brace.insert(k, k);
-        moka.insert(k, k);
-        quick.insert(k, k);
-        mini.insert(k, k);
-        mutex.lock().unwrap().insert(k, k);
+/// Every cache of the comparison, each holding the keys `0..count` (value =
+/// key) with its pending maintenance run.
+struct Filled {
+    brace: brace::cache::Cache<u64, u64>,
+    moka: moka::sync::Cache<u64, u64>,
+    quick: Arc<quick_cache::sync::Cache<u64, u64>>,
+    mini: mini_moka::sync::Cache<u64, u64>,
+    mutex: Arc<Mutex<HashMap<u64, u64>>>,
+}
+
+impl Filled {
+    /// Caches of capacity `count`, filled.
+    fn new(count: u64) -> Self {
+        let brace = brace::cache::Cache::<u64, u64>::builder()
+            .max_capacity(count)
+            .build()
+            .expect("valid cache config");
+        let moka = moka::sync::Cache::<u64, u64>::new(count);
+        let quick = quick_cache::sync::Cache::<u64, u64>::new(count as usize);
+        let mini = mini_moka::sync::Cache::<u64, u64>::new(count);
+        let mutex = HashMap::<u64, u64>::with_capacity(count as usize);
+        let mutex = Arc::new(Mutex::new(mutex));
+        for k in 0..count {
+            brace.insert(k, k);
+            moka.insert(k, k);
+            quick.insert(k, k);
+            mini.insert(k, k);
+            mutex.lock().unwrap().insert(k, k);
+        }
+        brace.run_pending_tasks();
+        moka.run_pending_tasks();
+        mini_moka::sync::ConcurrentCacheExt::sync(&mini);
+        Filled {
+            brace,
+            moka,
+            quick: Arc::new(quick),
+            mini,
+            mutex,
+        }
     }
-    brace.run_pending_tasks();
-    moka.run_pending_tasks();
-    mini_moka::sync::ConcurrentCacheExt::sync(&mini);
+}
+
+fn contenders(keys: &Arc<Vec<u64>>, mix: &Mix, count: u64) -> Vec<Contender> {
+    let Filled {
+        brace,
+        moka,
+        quick,
+        mini,
+        mutex,
+    } = Filled::new(count);
     let (b1, b2) = (brace.clone(), brace);
     let (m1, m2) = (moka.clone(), moka);
-    let q1 = Arc::new(quick);
-    let q_w = Arc::clone(&q1);
+    let (q1, q_w) = (Arc::clone(&quick), quick);
     let (n1, n2) = (mini.clone(), mini);
     let (x1, x2) = (Arc::clone(&mutex), mutex);
     vec![
@@ -294,23 +322,13 @@ pub fn run(opts: &Options) {
 /// and moka turn some away at full capacity): `init` stores the same value
 /// again, as a cache-aside load would.
 fn get_with_contenders(keys: &Arc<Vec<u64>>, count: u64) -> Vec<Contender> {
-    let brace = brace::cache::Cache::<u64, u64>::builder()
-        .max_capacity(count)
-        .build()
-        .expect("valid cache config");
-    let moka = moka::sync::Cache::<u64, u64>::new(count);
-    let quick = Arc::new(quick_cache::sync::Cache::<u64, u64>::new(count as usize));
-    let mutex = Arc::new(Mutex::new(HashMap::<u64, u64>::with_capacity(
-        count as usize,
-    )));
-    for k in 0..count {
-        brace.insert(k, k);
-        moka.insert(k, k);
-        quick.insert(k, k);
-        mutex.lock().unwrap().insert(k, k);
-    }
-    brace.run_pending_tasks();
-    moka.run_pending_tasks();
+    let Filled {
+        brace,
+        moka,
+        quick,
+        mutex,
+        ..
+    } = Filled::new(count);
     let reads = &MIXES[0];
     let load = |k: u64| k;
     vec![

@@ -39,6 +39,35 @@ fn cache() -> Cache<u32, u32> {
     Cache::builder().max_capacity(100).build().unwrap()
 }
 
+/// Starts `threads` threads at once, each running `call` with its own
+/// handle to `cache`, and returns what each returned.
+fn at_once<T: Send + 'static>(
+    cache: &Cache<u32, u32>,
+    threads: usize,
+    call: impl Fn(Cache<u32, u32>) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let call = Arc::new(call);
+    let start = Arc::new(Barrier::new(threads));
+    let callers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (cache, call, start) = (cache.clone(), call.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                call(cache)
+            })
+        })
+        .collect();
+    callers.into_iter().map(|c| c.join().unwrap()).collect()
+}
+
+/// What the stampede tests' `init` does before it answers: counts its run,
+/// then takes 300 ms, long enough for every thread started with it to
+/// join its load.
+fn slow_run(runs: &AtomicU32) {
+    runs.fetch_add(1, Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(300));
+}
+
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
@@ -52,23 +81,14 @@ fn threads_missing_one_key_share_one_init() {
     within_10s(|| {
         let cache = cache();
         let runs = Arc::new(AtomicU32::new(0));
-        let start = Arc::new(Barrier::new(16));
-        let callers: Vec<_> = (0..16)
-            .map(|_| {
-                let (cache, runs, start) = (cache.clone(), runs.clone(), start.clone());
-                thread::spawn(move || {
-                    start.wait();
-                    cache.get_with(1, || {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        thread::sleep(Duration::from_millis(300));
-                        42
-                    })
-                })
+        let counted = runs.clone();
+        let values = at_once(&cache, 16, move |cache| {
+            cache.get_with(1, || {
+                slow_run(&counted);
+                42
             })
-            .collect();
-        for caller in callers {
-            assert_eq!(caller.join().unwrap(), 42);
-        }
+        });
+        assert_eq!(values, [42; 16]);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(cache.stats().loads, 1);
         assert_eq!(cache.get(&1), Some(42));
@@ -175,23 +195,16 @@ fn waiting_threads_share_one_failed_init_and_the_next_call_loads_afresh() {
     within_10s(|| {
         let cache = cache();
         let runs = Arc::new(AtomicU32::new(0));
-        let start = Arc::new(Barrier::new(8));
-        let callers: Vec<_> = (0..8)
-            .map(|_| {
-                let (cache, runs, start) = (cache.clone(), runs.clone(), start.clone());
-                thread::spawn(move || {
-                    start.wait();
-                    cache.try_get_with(1, || {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        thread::sleep(Duration::from_millis(300));
-                        Err::<u32, _>(String::from("down"))
-                    })
-                })
+        let counted = runs.clone();
+        let outcomes = at_once(&cache, 8, move |cache| {
+            cache.try_get_with(1, || {
+                slow_run(&counted);
+                Err::<u32, _>(String::from("down"))
             })
-            .collect();
-        let errors: Vec<_> = callers
+        });
+        let errors: Vec<_> = outcomes
             .into_iter()
-            .map(|caller| match caller.join().unwrap() {
+            .map(|outcome| match outcome {
                 Err(SingleFlightError::Failed(error)) => error,
                 other => panic!("expected the loader's error, got {other:?}"),
             })
@@ -327,23 +340,15 @@ fn threads_missing_an_absent_key_share_one_init_and_the_not_found_is_cached() {
             .build()
             .unwrap();
         let runs = Arc::new(AtomicU32::new(0));
-        let start = Arc::new(Barrier::new(8));
-        let callers: Vec<_> = (0..8)
-            .map(|_| {
-                let (cache, runs, start) = (cache.clone(), runs.clone(), start.clone());
-                thread::spawn(move || {
-                    start.wait();
-                    cache.try_get_with_optional(1, || {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        thread::sleep(Duration::from_millis(300));
-                        Ok::<_, Infallible>(None)
-                    })
-                })
+        let counted = runs.clone();
+        let outcomes = at_once(&cache, 8, move |cache| {
+            cache.try_get_with_optional(1, || {
+                slow_run(&counted);
+                Ok::<_, Infallible>(None)
             })
-            .collect();
-        for caller in callers {
-            assert_eq!(caller.join().unwrap(), Ok(None));
-        }
+        });
+        assert!(outcomes.iter().all(|outcome| *outcome == Ok(None)));
+        assert_eq!(outcomes.len(), 8);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // Cached: a later caller's init does not run, and plain reads see
         // no value.
