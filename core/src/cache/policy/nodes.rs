@@ -336,6 +336,25 @@ impl Nodes {
         slot * self.layout.stride
     }
 
+    /// The first three words of `slot`'s record (a four-word record's
+    /// fourth holds only extras): one bounds check for all three.
+    #[inline(always)]
+    fn record(&self, slot: usize) -> &[u32; 3] {
+        let at = self.at(slot);
+        self.words[at..]
+            .first_chunk()
+            .expect("a record has three words")
+    }
+
+    /// [`record`](Self::record), to write.
+    #[inline(always)]
+    fn record_mut(&mut self, slot: usize) -> &mut [u32; 3] {
+        let at = self.at(slot);
+        self.words[at..]
+            .first_chunk_mut()
+            .expect("a record has three words")
+    }
+
     #[inline]
     fn prev_link(&self, slot: usize) -> u32 {
         self.words[self.at(slot) + 1] & self.layout.nil()
@@ -367,11 +386,12 @@ impl Nodes {
     /// The extras of `slot`'s record (see the module docs).
     #[inline(always)]
     fn extras(&self, slot: usize) -> u64 {
-        let (at, p, gap) = (self.at(slot), self.layout.position_bits, self.layout.gap());
         if self.layout.stride == 4 {
-            return u64::from(self.words[at + 3]);
+            return u64::from(self.words[self.at(slot) + 3]);
         }
-        u64::from(self.words[at + 1] >> p) | u64::from(self.words[at + 2] >> p) << gap
+        let (p, gap) = (self.layout.position_bits, self.layout.gap());
+        let [_, low, high] = *self.record(slot);
+        u64::from(low >> p) | u64::from(high >> p) << gap
     }
 
     fn set_extras(&mut self, slot: usize, extras: u64) {
@@ -514,6 +534,7 @@ impl Nodes {
     }
 
     /// The most recently used node of `queue`.
+    #[cfg(test)]
     pub(super) fn back(&self, queue: Queue) -> Option<u32> {
         self.some(self.tails[queue as usize])
     }
@@ -822,6 +843,35 @@ impl Nodes {
         self.attach_back(slot as usize, queue);
     }
 
+    /// Moves the node at `slot`, which is in `queue`, to that queue's back
+    /// (a hit in the window or protected queue); does nothing if it is
+    /// there already. Its weight and queue bits stay as they are.
+    #[inline(always)]
+    pub(super) fn move_within_to_back(&mut self, slot: u32, queue: Queue) {
+        debug_assert_eq!(self.queue(slot), queue);
+        let (slot, q, nil) = (slot as usize, queue as usize, self.layout.nil());
+        let [_, prev, next] = *self.record(slot);
+        let (prev, next) = (prev & nil, next & nil);
+        // Only the back node has no next: a hot key read again and again
+        // costs no relinking.
+        if next == nil {
+            return;
+        }
+        if prev == nil {
+            self.heads[q] = next;
+        } else {
+            self.set_next(prev as usize, next);
+        }
+        self.set_prev(next as usize, prev);
+        // The queue holds `next`, so its back is some other node.
+        let tail = self.tails[q];
+        self.set_next(tail as usize, slot as u32);
+        let record = self.record_mut(slot);
+        record[1] = (record[1] & !nil) | tail;
+        record[2] |= nil;
+        self.tails[q] = slot as u32;
+    }
+
     /// Changes the weight of the node at `slot`.
     pub(super) fn set_weight(&mut self, slot: u32, weight: u32) {
         let queue = self.queue(slot) as usize;
@@ -863,9 +913,9 @@ impl Nodes {
         let tail = self.tails[q];
         let nil = self.layout.nil();
         self.set_queue(slot, queue);
-        let at = self.at(slot);
-        self.words[at + 1] = (self.words[at + 1] & !nil) | tail;
-        self.words[at + 2] |= nil;
+        let record = self.record_mut(slot);
+        record[1] = (record[1] & !nil) | tail;
+        record[2] |= nil;
         if tail == nil {
             self.heads[q] = slot as u32;
         } else {
@@ -878,9 +928,9 @@ impl Nodes {
     #[inline(always)]
     fn detach(&mut self, slot: usize, queue: Queue) {
         let q = queue as usize;
-        let at = self.at(slot);
         let nil = self.layout.nil();
-        let (prev, next) = (self.words[at + 1] & nil, self.words[at + 2] & nil);
+        let [_, prev, next] = *self.record(slot);
+        let (prev, next) = (prev & nil, next & nil);
         if prev == nil {
             self.heads[q] = next;
         } else {

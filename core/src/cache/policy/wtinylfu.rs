@@ -118,20 +118,19 @@ impl Segments {
     /// ([`find`](Self::find) or [`warm`](Self::warm)), valid as long as no
     /// entry was inserted or removed since; returns the weight of `hash` if
     /// it is resident.
+    #[inline]
     pub(super) fn touch_at(&mut self, hash: u64, index: Option<u32>) -> Option<u32> {
         let index = index?;
         debug_assert_eq!(self.lists.hash(index), hash, "stale node index");
         let weight = self.lists.node_weight(index);
-        let queue = self.lists.queue(index);
-        // The most recent entry of the window or protected queue stays
-        // where it is: a hot key read again and again costs no relinking.
-        if queue != Queue::Probation && self.lists.back(queue) == Some(index) {
-            return Some(weight);
-        }
-        match queue {
-            Queue::Window | Queue::Protected => self.lists.move_from_to_back(index, queue, queue),
+        match self.lists.queue(index) {
+            // The most recent entry stays where it is.
+            queue @ (Queue::Window | Queue::Protected) => {
+                self.lists.move_within_to_back(index, queue);
+            }
             Queue::Probation => {
-                self.lists.move_from_to_back(index, queue, Queue::Protected);
+                self.lists
+                    .move_from_to_back(index, Queue::Probation, Queue::Protected);
                 self.demote_protected_overflow(MAX_DEMOTIONS);
             }
         }
@@ -220,7 +219,8 @@ impl Segments {
             let Some(index) = self.lists.front(Queue::Protected).filter(|_| over) else {
                 break;
             };
-            self.lists.move_to_back(index, Queue::Probation);
+            self.lists
+                .move_from_to_back(index, Queue::Protected, Queue::Probation);
         }
     }
 
