@@ -215,6 +215,17 @@ impl Layout {
         32 - self.position_bits
     }
 
+    /// The extras of `record`, a whole record of `S` words (see the module
+    /// docs).
+    #[inline(always)]
+    fn extras_in<const S: usize>(&self, record: &[u32; S]) -> u64 {
+        if S == 4 {
+            return u64::from(record[S - 1]);
+        }
+        let p = self.position_bits;
+        u64::from(record[1] >> p) | u64::from(record[2] >> p) << self.gap()
+    }
+
     /// The word of a record and the bit in it where the extras start: the
     /// occupied, secondary and queue bits sit there.
     #[inline]
@@ -452,32 +463,59 @@ impl Nodes {
     /// [`find`](Self::find) given the hash already put through [`spread`].
     #[inline(always)]
     pub(super) fn find_spread(&self, mixed: u64) -> Option<u32> {
+        self.find_queued(mixed).map(|(slot, _)| slot)
+    }
+
+    /// The slot and queue of the node of `mixed` (a hash put through
+    /// [`spread`]), if it has one: the queue comes with the record the
+    /// lookup has read.
+    #[inline(always)]
+    pub(super) fn find_queued(&self, mixed: u64) -> Option<(u32, Queue)> {
+        if self.layout.stride == 3 {
+            self.find_strided::<3>(mixed)
+        } else {
+            self.find_strided::<4>(mixed)
+        }
+    }
+
+    /// [`find_queued`](Self::find_queued) in records of `S` words, the
+    /// table's stride: a constant, so the bucket is checked once and
+    /// its records' words are read without further checks.
+    #[inline(always)]
+    fn find_strided<const S: usize>(&self, mixed: u64) -> Option<(u32, Queue)> {
         let layout = &self.layout;
         let remainder = layout.remainder(mixed);
         let primary = layout.primary(mixed);
         // The secondary bucket is worked out only if the primary lacks it.
-        if let Some(slot) = self.find_in(primary, 0, mixed, remainder) {
-            return Some(slot);
+        if let Some(found) = self.find_in::<S>(primary, 0, mixed, remainder) {
+            return Some(found);
         }
         let secondary = layout.other(primary, remainder);
-        self.find_in(secondary, SECONDARY, mixed, remainder)
+        self.find_in::<S>(secondary, SECONDARY, mixed, remainder)
     }
 
-    /// The slot of `bucket` holding the node of `mixed` flagged `flag`.
+    /// The slot and queue of the node of `mixed` flagged `flag` in
+    /// `bucket`, whose records have `S` words.
     #[inline(always)]
-    fn find_in(&self, bucket: usize, flag: u64, mixed: u64, remainder: u64) -> Option<u32> {
-        let stride = self.layout.stride;
-        let records = &self.words[bucket * WAYS * stride..(bucket + 1) * WAYS * stride];
+    fn find_in<const S: usize>(
+        &self,
+        bucket: usize,
+        flag: u64,
+        mixed: u64,
+        remainder: u64,
+    ) -> Option<(u32, Queue)> {
+        let records = &self.words[bucket * WAYS * S..][..WAYS * S];
         for way in 0..WAYS {
-            if records[way * stride] != mixed as u32 {
+            let record: &[u32; S] = records[way * S..].first_chunk().expect("a whole record");
+            if record[0] != mixed as u32 {
                 continue;
             }
-            let slot = bucket * WAYS + way;
-            let extras = self.extras(slot);
+            let extras = self.layout.extras_in(record);
             if extras & (OCCUPIED | SECONDARY) == OCCUPIED | flag
                 && extras >> HIGH_SHIFT == remainder >> 32
             {
-                return Some(slot as u32);
+                let queue = Queue::from_bits(extras >> QUEUE_SHIFT);
+                return Some(((bucket * WAYS + way) as u32, queue));
             }
         }
         None

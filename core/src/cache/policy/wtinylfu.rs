@@ -97,9 +97,14 @@ impl Segments {
     /// probation. Returns `false` if `hash` is not resident. `mixed` is
     /// `hash` put through `spread`, which the caller computes once for
     /// every table it asks.
+    #[inline]
     pub(super) fn touch_spread(&mut self, hash: u64, mixed: u64) -> bool {
-        let index = self.lists.find_spread(mixed);
-        self.touch_at(hash, index).is_some()
+        let Some((index, queue)) = self.lists.find_queued(mixed) else {
+            return false;
+        };
+        debug_assert_eq!(self.lists.hash(index), hash, "a node of another hash");
+        self.touch_in(index, queue);
+        true
     }
 
     /// Looks `hash` up, as [`touch_at`](Self::touch_at) wants it, and loads
@@ -123,7 +128,15 @@ impl Segments {
         let index = index?;
         debug_assert_eq!(self.lists.hash(index), hash, "stale node index");
         let weight = self.lists.node_weight(index);
-        match self.lists.queue(index) {
+        self.touch_in(index, self.lists.queue(index));
+        Some(weight)
+    }
+
+    /// Marks the resident node at `index`, in `queue`, as just used (see
+    /// [`touch_spread`](Self::touch_spread)).
+    #[inline(always)]
+    fn touch_in(&mut self, index: u32, queue: Queue) {
+        match queue {
             // The most recent entry stays where it is.
             queue @ (Queue::Window | Queue::Protected) => {
                 self.lists.move_within_to_back(index, queue);
@@ -134,7 +147,6 @@ impl Segments {
                 self.demote_protected_overflow(MAX_DEMOTIONS);
             }
         }
-        Some(weight)
     }
 
     /// Adds the non-resident `hash` of `weight` to the window and pushes
