@@ -3,8 +3,9 @@
 //! The walk goes one shard at a time: under the shard's read lock it clones
 //! the key and value of every live entry into a batch, lets go, and hands
 //! the batch out. So it never holds a lock while the caller's code runs,
-//! and it holds at most one shard's worth of clones (about 1/16 to 1/64 of
-//! the entries; a cache under 64 entries has a single shard).
+//! and it holds at most one shard's worth of clones: a cache of 1,024
+//! entries or more has 16 to 64 shards, a smaller one about one per 64
+//! entries of capacity.
 
 use core::fmt;
 use core::hash::Hash;
