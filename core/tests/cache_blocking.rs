@@ -60,12 +60,21 @@ fn at_once<T: Send + 'static>(
     callers.into_iter().map(|c| c.join().unwrap()).collect()
 }
 
+/// Waits, yielding, until `joined` callers of `cache` have joined a load
+/// another caller runs (a caller that never joins makes the test's
+/// watchdog fail it).
+fn until_joined(cache: &Cache<u32, u32>, joined: u64) {
+    while cache.stats().coalesced < joined {
+        thread::yield_now();
+    }
+}
+
 /// What the stampede tests' `init` does before it answers: counts its run,
-/// then takes 300 ms, long enough for every thread started with it to
-/// join its load.
-fn slow_run(runs: &AtomicU32) {
+/// then holds the load open until the `others` threads started with it
+/// have joined it.
+fn counted_run(runs: &AtomicU32, cache: &Cache<u32, u32>, others: u64) {
     runs.fetch_add(1, Ordering::SeqCst);
-    thread::sleep(Duration::from_millis(300));
+    until_joined(cache, others);
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
@@ -84,11 +93,12 @@ fn threads_missing_one_key_share_one_init() {
         let counted = runs.clone();
         let values = at_once(&cache, 16, move |cache| {
             cache.get_with(1, || {
-                slow_run(&counted);
+                counted_run(&counted, &cache, 15);
                 42
             })
         });
         assert_eq!(values, [42; 16]);
+        assert_eq!(cache.stats().coalesced, 15);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(cache.stats().loads, 1);
         assert_eq!(cache.get(&1), Some(42));
@@ -122,8 +132,8 @@ fn a_blocking_caller_waits_for_an_async_caller_of_the_same_key() {
                 })
             })
         };
-        // Give the thread time to join the flight and park.
-        thread::sleep(Duration::from_millis(100));
+        // The thread has joined the async caller's load.
+        until_joined(&cache, 1);
         open.store(true, Ordering::SeqCst);
         assert_eq!(poll_once(leader.as_mut()), Poll::Ready(Ok(7)));
         assert_eq!(follower.join().unwrap(), 7);
@@ -138,11 +148,12 @@ fn a_panicking_init_panics_its_caller_and_the_waiting_threads_load_again() {
         let cache = cache();
         let (started, leading) = mpsc::channel();
         let leader = {
-            let cache = cache.clone();
+            let (cache, watched) = (cache.clone(), cache.clone());
             thread::spawn(move || {
                 cache.get_with(1, move || {
                     started.send(()).unwrap();
-                    thread::sleep(Duration::from_millis(200));
+                    // Panic once all four followers wait on this load.
+                    until_joined(&watched, 4);
                     panic!("boom")
                 })
             })
@@ -198,7 +209,7 @@ fn waiting_threads_share_one_failed_init_and_the_next_call_loads_afresh() {
         let counted = runs.clone();
         let outcomes = at_once(&cache, 8, move |cache| {
             cache.try_get_with(1, || {
-                slow_run(&counted);
+                counted_run(&counted, &cache, 7);
                 Err::<u32, _>(String::from("down"))
             })
         });
@@ -343,7 +354,7 @@ fn threads_missing_an_absent_key_share_one_init_and_the_not_found_is_cached() {
         let counted = runs.clone();
         let outcomes = at_once(&cache, 8, move |cache| {
             cache.try_get_with_optional(1, || {
-                slow_run(&counted);
+                counted_run(&counted, &cache, 7);
                 Ok::<_, Infallible>(None)
             })
         });

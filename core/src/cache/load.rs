@@ -28,9 +28,17 @@ use crate::sync::{Ordering, RwLock, fence};
 use crate::time::{Clock, Nanos};
 use alloc::sync::Arc;
 
+/// A group, type-erased, with the function that reads its coalesced
+/// callers (the group's type is known only where it was made).
+struct ErasedGroup {
+    id: TypeId,
+    group: Arc<dyn Any + Send + Sync>,
+    coalesced: fn(&(dyn Any + Send + Sync)) -> u64,
+}
+
 /// The single-flight groups of one cache, one per `(T, E)`.
 #[derive(Default)]
-pub(super) struct Groups(RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+pub(super) struct Groups(RwLock<Vec<ErasedGroup>>);
 
 impl core::fmt::Debug for Groups {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -48,11 +56,11 @@ impl Groups {
         E: Send + Sync + 'static,
     {
         let id = TypeId::of::<Group<K, T, E>>();
-        let find = |groups: &[(TypeId, Arc<dyn Any + Send + Sync>)]| {
+        let find = |groups: &[ErasedGroup]| {
             groups
                 .iter()
-                .find(|(t, _)| *t == id)
-                .and_then(|(_, g)| Arc::clone(g).downcast::<Group<K, T, E>>().ok())
+                .find(|g| g.id == id)
+                .and_then(|g| Arc::clone(&g.group).downcast::<Group<K, T, E>>().ok())
         };
         if let Some(group) = find(&self.0.read()) {
             return group;
@@ -62,8 +70,21 @@ impl Groups {
             return group;
         }
         let group = Arc::new(Group::<K, T, E>::new());
-        groups.push((id, Arc::clone(&group) as Arc<dyn Any + Send + Sync>));
+        groups.push(ErasedGroup {
+            id,
+            group: Arc::clone(&group) as Arc<dyn Any + Send + Sync>,
+            coalesced: |group| {
+                group
+                    .downcast_ref::<Group<K, T, E>>()
+                    .map_or(0, |group| group.stats().coalesced)
+            },
+        });
         group
+    }
+
+    /// Callers that joined another caller's load, over every group.
+    pub(super) fn coalesced(&self) -> u64 {
+        self.0.read().iter().map(|g| (g.coalesced)(&*g.group)).sum()
     }
 }
 

@@ -485,7 +485,10 @@ where
 
     /// The counters since the cache was built.
     pub fn stats(&self) -> CacheStats {
-        self.inner.stats.snapshot()
+        CacheStats {
+            coalesced: self.inner.groups.coalesced(),
+            ..self.inner.stats.snapshot()
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Reads answered with a value past its soft TTL.
     pub stale_served: u64,
+    /// Callers of a loading read (`get_or_load`, `get_with` and their
+    /// kin) that joined a load another caller was running instead of
+    /// running their own; counted when they join.
+    pub coalesced: u64,
 }
 
 impl CacheStats {
@@ -106,6 +110,8 @@ impl Stats {
             load_errors: sum(Counter::LoadError),
             evictions: sum(Counter::Eviction),
             stale_served: sum(Counter::StaleServed),
+            // The load groups' (see `Cache::stats`).
+            coalesced: 0,
         }
     }
 }
