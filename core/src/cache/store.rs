@@ -263,12 +263,11 @@ impl<K: Hash, V> Store<K, V> {
     /// `Some` for, one shard at a time under its read lock.
     pub(super) fn select<T>(&self, select: impl Fn(&Slot<K, V>) -> Option<T>) -> Vec<(u64, T)> {
         let mut found = Vec::new();
-        for shard in self.shards.iter() {
-            let table = shard.read();
-            found.extend(
-                table
-                    .iter()
-                    .filter_map(|slot| Some((self.hasher.hash(&slot.key), select(slot)?))),
+        for shard in 0..self.shards.len() {
+            self.select_in(
+                shard,
+                |slot| Some((self.hasher.hash(&slot.key), select(slot)?)),
+                &mut found,
             );
         }
         found
